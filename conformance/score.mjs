@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Score an http-cache-tests results file (test id -> true | [kind, message])
+// the same way the suite's own results page does (lib/display.mjs,
+// determineTestResult): a test passes only if its result is `true` and every
+// test it `depends_on` passes too (recursively). Tests without a `kind` are
+// `required`; the others are `optimal` or `check`. Browser-only tests are not
+// run by the command-line client, so they are left out of every total.
+//
+// Usage:
+//   node conformance/score.mjs RESULTS.json [--failing] [--peers]
+//        [--summary-file FILE] [--suite-dir DIR]
+//
+//   --failing        also list every failing test (all kinds): id, kind, name, reason
+//   --peers          with --failing / for failing required tests, say which of the
+//                    reverse proxies whose results ship with the suite pass the test
+//   --summary-file   write the one-line summary to FILE as well
+//   --suite-dir      where http-cache-tests is installed
+//                    (default: node_modules/http-cache-tests next to this script)
+
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const SUITE_VERSION = '0.4.5'
+const KINDS = ['required', 'optimal', 'check']
+// Published results of peer proxies on http-cache-tests@0.4.5
+// (required / optimal / checks passed; their totals were 168 / 97 / 90
+// because they counted the browser-only tests, which the CLI never runs).
+const PEERS = [
+  ['ATS', 126],
+  ['HAProxy', 96],
+  ['nginx', 94],
+  ['httpd', 74]
+]
+
+function usage (msg) {
+  if (msg) console.error(`score.mjs: ${msg}`)
+  console.error('usage: node score.mjs RESULTS.json [--failing] [--peers] [--summary-file FILE] [--suite-dir DIR]')
+  process.exit(2)
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const opts = { failing: false, peers: false, summaryFile: null, suiteDir: path.join(here, 'node_modules', 'http-cache-tests'), results: null }
+const argv = process.argv.slice(2)
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]
+  if (a === '--failing') opts.failing = true
+  else if (a === '--peers') opts.peers = true
+  else if (a === '--summary-file') opts.summaryFile = argv[++i] ?? usage('--summary-file needs a value')
+  else if (a === '--suite-dir') opts.suiteDir = argv[++i] ?? usage('--suite-dir needs a value')
+  else if (a === '-h' || a === '--help') usage()
+  else if (a.startsWith('-')) usage(`unknown option ${a}`)
+  else if (opts.results === null) opts.results = a
+  else usage(`unexpected argument ${a}`)
+}
+if (opts.results === null) usage('no results file given')
+
+const suiteDir = path.resolve(opts.suiteDir)
+if (!fs.existsSync(path.join(suiteDir, 'tests', 'index.mjs'))) {
+  console.error(`score.mjs: http-cache-tests not found in ${suiteDir}; run 'npm ci' in ${here}`)
+  process.exit(2)
+}
+const suitePkg = JSON.parse(fs.readFileSync(path.join(suiteDir, 'package.json'), 'utf8'))
+if (suitePkg.version !== SUITE_VERSION) {
+  console.error(`score.mjs: warning: installed http-cache-tests is ${suitePkg.version}, peers are for ${SUITE_VERSION}`)
+}
+
+// Same test list as the suite's cli.mjs: tests/index.mjs plus Surrogate-Control.
+const suiteUrl = f => pathToFileURL(path.join(suiteDir, f)).href
+const testSuites = [...(await import(suiteUrl('tests/index.mjs'))).default]
+testSuites.push((await import(suiteUrl('tests/surrogate-control.mjs'))).default)
+
+let results
+try {
+  results = JSON.parse(fs.readFileSync(opts.results, 'utf8'))
+} catch (err) {
+  console.error(`score.mjs: cannot read results from ${opts.results}: ${err.message}`)
+  process.exit(2)
+}
+if (results === null || typeof results !== 'object' || Array.isArray(results)) {
+  console.error(`score.mjs: ${opts.results} is not a JSON object of test results`)
+  process.exit(2)
+}
+
+const testById = new Map()
+for (const suite of testSuites) {
+  for (const test of suite.tests) testById.set(test.id, { test, suite })
+}
+
+function kindOf (test) {
+  return test.kind === undefined ? 'required' : test.kind
+}
+
+// Mirrors lib/display.mjs determineTestResult (with honorDependencies).
+function classify (res, id, memo = new Map()) {
+  if (memo.has(id)) return memo.get(id)
+  memo.set(id, { status: 'dependency', detail: `dependency cycle at ${id}` })
+  const entry = testById.get(id)
+  let out
+  const r = res[id]
+  if (entry === undefined) {
+    out = { status: 'untested', detail: 'unknown test id' }
+  } else if (r === undefined) {
+    out = { status: 'untested', detail: 'no result (not run)' }
+  } else {
+    for (const dep of entry.test.depends_on || []) {
+      if (classify(res, dep, memo).status !== 'pass') {
+        out = { status: 'dependency', detail: `depends on ${dep}, which did not pass` }
+        break
+      }
+    }
+    if (out === undefined) {
+      if (r === true) out = { status: 'pass', detail: '' }
+      else if (Array.isArray(r) && r[0] === 'Setup') {
+        out = r[1] === 'retry'
+          ? { status: 'retry', detail: 'the cache retried a request (origin saw a Req-Num twice)' }
+          : { status: 'setup', detail: `setup: ${r[1]}` }
+      } else if (Array.isArray(r) && r[0] === 'Assertion') out = { status: 'fail', detail: r[1] }
+      else out = { status: 'harness', detail: Array.isArray(r) ? `${r[0]}: ${r[1]}` : JSON.stringify(r) }
+    }
+  }
+  memo.set(id, out)
+  return out
+}
+
+function score (res) {
+  const memo = new Map()
+  const groups = []
+  const totals = Object.fromEntries(KINDS.map(k => [k, { pass: 0, total: 0 }]))
+  const failing = []
+  for (const suite of testSuites) {
+    const g = { id: suite.id, name: suite.name, counts: Object.fromEntries(KINDS.map(k => [k, { pass: 0, total: 0 }])) }
+    for (const test of suite.tests) {
+      if (test.browser_only === true) continue // never run against a proxy
+      const kind = kindOf(test)
+      const c = classify(res, test.id, memo)
+      g.counts[kind].total++
+      totals[kind].total++
+      if (c.status === 'pass') {
+        g.counts[kind].pass++
+        totals[kind].pass++
+      } else {
+        failing.push({ id: test.id, kind, name: test.name, group: suite.id, ...c })
+      }
+    }
+    groups.push(g)
+  }
+  return { groups, totals, failing }
+}
+
+const { groups, totals, failing } = score(results)
+
+// Optional: which of the peer proxies bundled with the suite pass a test.
+let peerResults = []
+if (opts.peers) {
+  try {
+    const index = (await import(suiteUrl('results/index.mjs'))).default
+    for (const item of index) {
+      if (item.type !== 'rev-proxy') continue
+      const file = path.join(suiteDir, 'results', item.file)
+      if (!fs.existsSync(file)) continue
+      const res = JSON.parse(fs.readFileSync(file, 'utf8'))
+      const memo = new Map()
+      peerResults.push({ name: `${item.name}`, passes: id => classify(res, id, memo).status === 'pass' })
+    }
+  } catch (err) {
+    console.error(`score.mjs: cannot load bundled peer results: ${err.message}`)
+    peerResults = []
+  }
+}
+const passedBy = id => peerResults.filter(p => p.passes(id)).map(p => p.name)
+
+const known = new Set(testById.keys())
+const unknownIds = Object.keys(results).filter(id => !known.has(id))
+const ran = Object.keys(results).filter(id => known.has(id)).length
+
+const fmt = c => `${String(c.pass).padStart(3)}/${String(c.total).padEnd(3)}`
+const nameWidth = Math.max(...groups.map(g => g.name.length), 5)
+console.log(`http-cache-tests@${suitePkg.version}: ${ran} results in ${opts.results} (browser-only tests excluded)`)
+console.log('')
+console.log(`${'group'.padEnd(nameWidth)}  required  optimal   check`)
+for (const g of groups) {
+  console.log(`${g.name.padEnd(nameWidth)}  ${fmt(g.counts.required)}   ${fmt(g.counts.optimal)}   ${fmt(g.counts.check)}`)
+}
+console.log(`${'TOTAL'.padEnd(nameWidth)}  ${fmt(totals.required)}   ${fmt(totals.optimal)}   ${fmt(totals.check)}`)
+if (unknownIds.length) console.log(`\nwarning: ${unknownIds.length} result ids are not in the suite: ${unknownIds.join(', ')}`)
+const notRun = failing.filter(f => f.status === 'untested')
+if (notRun.length) console.log(`\nwarning: ${notRun.length} tests have no result (the run was incomplete?)`)
+
+const failingRequired = failing.filter(f => f.kind === 'required')
+console.log(`\nFailing required tests (${failingRequired.length}):`)
+for (const f of failingRequired) {
+  const peers = opts.peers ? `  [passed by: ${passedBy(f.id).join(', ') || 'none'}]` : ''
+  console.log(`  ${f.id} - ${f.name}${peers}`)
+  console.log(`      ${f.status}: ${f.detail}`)
+}
+
+if (opts.failing) {
+  console.log(`\nAll failing tests (${failing.length}):`)
+  for (const f of failing) {
+    const peers = opts.peers ? `\t[passed by: ${passedBy(f.id).join(', ') || 'none'}]` : ''
+    console.log(`${f.id}\t${f.kind}\t${f.status}\t${f.name}\t${f.detail}${peers}`)
+  }
+}
+
+const peerText = PEERS.map(([n, v]) => `${n} ${v}`).join(', ')
+const summary = `edgecache: required ${totals.required.pass}/${totals.required.total}, ` +
+  `optimal ${totals.optimal.pass}/${totals.optimal.total}, ` +
+  `checks ${totals.check.pass}/${totals.check.total} ` +
+  `(peers on http-cache-tests@${SUITE_VERSION}: ${peerText} required)`
+console.log('')
+console.log(summary)
+if (opts.summaryFile) fs.writeFileSync(opts.summaryFile, summary + '\n')

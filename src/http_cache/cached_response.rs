@@ -1,0 +1,307 @@
+//! What the cache stores about a response besides its body, and its
+//! versioned binary encoding (the store treats it as an opaque blob).
+//!
+//! Meta format version 1 (integers little-endian):
+//! ```text
+//! u8 version = 1, u8 kind
+//! kind 1 (response): u16 status, u64 request_time_ms, u64 response_time_ms,
+//!     u64 initial_age, u32 header count, { u16 name len, name, u32 value len, value }*,
+//!     u32 variant count, { u16 name len, name, u8 present, u32 value len, value }*
+//! kind 2 (vary index): u32 count, { u16 name len, name }*
+//! ```
+
+use super::age;
+use super::cache_control::{CacheControl, targeted};
+use super::policy::Policy;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use std::time::{Duration, SystemTime};
+
+const VERSION: u8 = 1;
+
+/// A stored response's status, headers and timing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CachedResponse {
+    /// The response status.
+    pub status: StatusCode,
+    /// The stored header fields (hop-by-hop fields already removed).
+    pub headers: HeaderMap,
+    /// When the request that produced it was sent (§4.2.3 `request_time`).
+    pub request_time: SystemTime,
+    /// When the response was received (§4.2.3 `response_time`).
+    pub response_time: SystemTime,
+    /// `corrected_initial_age` in seconds (§4.2.3).
+    pub initial_age: u64,
+    /// The request's values of the fields named by Vary, as normalised by
+    /// [`super::vary`]; empty when the response has no Vary.
+    pub variant: Vec<(String, Option<String>)>,
+}
+
+/// The two kinds of metadata stored under a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoredMeta {
+    /// A full response.
+    Response(CachedResponse),
+    /// Under a primary key: the response varies on these (lower-case) fields;
+    /// each variant is stored under its variant key.
+    VaryIndex(Vec<String>),
+}
+
+/// The cache-control in force for this cache (RFC 9213 targeted field or Cache-Control).
+#[derive(Clone, Debug)]
+pub struct Effective {
+    /// The parsed directives.
+    pub cc: CacheControl,
+    /// True when they came from a targeted field, so Expires is ignored.
+    pub targeted: bool,
+}
+
+/// Cache-control in force for this cache, given a response's headers.
+pub fn effective_cache_control(headers: &HeaderMap, policy: &Policy) -> Effective {
+    match targeted(headers, &policy.targeted_fields) {
+        Some(cc) => Effective { cc, targeted: true },
+        None => Effective {
+            cc: CacheControl::from_headers(headers, "cache-control"),
+            targeted: false,
+        },
+    }
+}
+
+/// Parse an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 or asctime).
+pub fn http_date(v: &HeaderValue) -> Option<SystemTime> {
+    httpdate::parse_http_date(v.to_str().ok()?.trim()).ok()
+}
+
+impl CachedResponse {
+    /// The Date header, when valid.
+    pub fn date(&self) -> Option<SystemTime> {
+        self.headers.get(http::header::DATE).and_then(http_date)
+    }
+
+    /// `current_age` (§4.2.3) at `now`.
+    pub fn current_age(&self, now: SystemTime) -> u64 {
+        age::current_age(self.initial_age, self.response_time, now)
+    }
+
+    /// The cache-control in force for this cache.
+    pub fn effective(&self, policy: &Policy) -> Effective {
+        effective_cache_control(&self.headers, policy)
+    }
+}
+
+/// Why stored metadata could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("stored metadata: {0}")]
+pub struct MetaDecodeError(&'static str);
+
+fn ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn from_ms(v: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(v)
+}
+
+impl StoredMeta {
+    /// Encode in the current meta format.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        match self {
+            StoredMeta::Response(r) => {
+                out.push(1);
+                out.extend_from_slice(&r.status.as_u16().to_le_bytes());
+                out.extend_from_slice(&ms(r.request_time).to_le_bytes());
+                out.extend_from_slice(&ms(r.response_time).to_le_bytes());
+                out.extend_from_slice(&r.initial_age.to_le_bytes());
+                out.extend_from_slice(&(r.headers.len() as u32).to_le_bytes());
+                for (n, v) in &r.headers {
+                    put_name(&mut out, n.as_str());
+                    put_value(&mut out, v.as_bytes());
+                }
+                out.extend_from_slice(&(r.variant.len() as u32).to_le_bytes());
+                for (n, v) in &r.variant {
+                    put_name(&mut out, n);
+                    out.push(u8::from(v.is_some()));
+                    put_value(&mut out, v.as_deref().unwrap_or("").as_bytes());
+                }
+            }
+            StoredMeta::VaryIndex(names) => {
+                out.push(2);
+                out.extend_from_slice(&(names.len() as u32).to_le_bytes());
+                for n in names {
+                    put_name(&mut out, n);
+                }
+            }
+        }
+        out
+    }
+
+    /// Decode any supported meta format version.
+    pub fn decode(buf: &[u8]) -> Result<StoredMeta, MetaDecodeError> {
+        let mut r = Reader { buf };
+        if r.u8()? != VERSION {
+            return Err(MetaDecodeError("unknown meta version"));
+        }
+        match r.u8()? {
+            1 => {
+                let status = StatusCode::from_u16(r.u16()?)
+                    .map_err(|_| MetaDecodeError("invalid status"))?;
+                let request_time = from_ms(r.u64()?);
+                let response_time = from_ms(r.u64()?);
+                let initial_age = r.u64()?;
+                let n = r.u32()?;
+                let mut headers = HeaderMap::new();
+                for _ in 0..n {
+                    let name = HeaderName::from_bytes(r.name()?)
+                        .map_err(|_| MetaDecodeError("bad header name"))?;
+                    let value = HeaderValue::from_bytes(r.value()?)
+                        .map_err(|_| MetaDecodeError("bad header value"))?;
+                    headers.append(name, value);
+                }
+                let n = r.u32()?;
+                let mut variant = Vec::new();
+                for _ in 0..n {
+                    let name = String::from_utf8(r.name()?.to_vec())
+                        .map_err(|_| MetaDecodeError("bad name"))?;
+                    let present = r.u8()? == 1;
+                    let value = String::from_utf8(r.value()?.to_vec())
+                        .map_err(|_| MetaDecodeError("bad value"))?;
+                    variant.push((name, present.then_some(value)));
+                }
+                Ok(StoredMeta::Response(CachedResponse {
+                    status,
+                    headers,
+                    request_time,
+                    response_time,
+                    initial_age,
+                    variant,
+                }))
+            }
+            2 => {
+                let n = r.u32()?;
+                let mut names = Vec::new();
+                for _ in 0..n {
+                    names.push(
+                        String::from_utf8(r.name()?.to_vec())
+                            .map_err(|_| MetaDecodeError("bad name"))?,
+                    );
+                }
+                Ok(StoredMeta::VaryIndex(names))
+            }
+            _ => Err(MetaDecodeError("unknown meta kind")),
+        }
+    }
+}
+
+fn put_name(out: &mut Vec<u8>, n: &str) {
+    out.extend_from_slice(&(n.len() as u16).to_le_bytes());
+    out.extend_from_slice(n.as_bytes());
+}
+
+fn put_value(out: &mut Vec<u8>, v: &[u8]) {
+    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    out.extend_from_slice(v);
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], MetaDecodeError> {
+        if self.buf.len() < n {
+            return Err(MetaDecodeError("truncated"));
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, MetaDecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, MetaDecodeError> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?
+                .try_into()
+                .map_err(|_| MetaDecodeError("truncated"))?,
+        ))
+    }
+    fn u32(&mut self) -> Result<u32, MetaDecodeError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?
+                .try_into()
+                .map_err(|_| MetaDecodeError("truncated"))?,
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, MetaDecodeError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?
+                .try_into()
+                .map_err(|_| MetaDecodeError("truncated"))?,
+        ))
+    }
+    fn name(&mut self) -> Result<&'a [u8], MetaDecodeError> {
+        let n = self.u16()? as usize;
+        self.take(n)
+    }
+    fn value(&mut self) -> Result<&'a [u8], MetaDecodeError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StoredMeta {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b"));
+        StoredMeta::Response(CachedResponse {
+            status: StatusCode::OK,
+            headers,
+            request_time: from_ms(1_700_000_000_000),
+            response_time: from_ms(1_700_000_000_250),
+            initial_age: 7,
+            variant: vec![
+                ("accept-encoding".into(), Some("gzip".into())),
+                ("x-absent".into(), None),
+            ],
+        })
+    }
+
+    #[test]
+    fn round_trips_both_kinds() {
+        for m in [
+            sample(),
+            StoredMeta::VaryIndex(vec!["accept".into(), "x-b".into()]),
+        ] {
+            assert_eq!(StoredMeta::decode(&m.encode()), Ok(m));
+        }
+    }
+
+    /// Meta version 1 as written by the first release; later builds must decode it.
+    #[test]
+    fn decodes_meta_v1_fixture() {
+        let fixture: &[u8] = &[1, 2, 1, 0, 0, 0, 3, 0, b'f', b'o', b'o'];
+        assert_eq!(
+            StoredMeta::decode(fixture),
+            Ok(StoredMeta::VaryIndex(vec!["foo".into()]))
+        );
+        let enc = sample().encode();
+        assert_eq!(&enc[..4], &[1, 1, 200, 0]);
+    }
+
+    #[test]
+    fn damaged_meta_is_an_error() {
+        let enc = sample().encode();
+        for cut in [0, 1, 5, enc.len() - 1] {
+            assert!(StoredMeta::decode(&enc[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(StoredMeta::decode(&[9, 1]).is_err());
+        assert!(StoredMeta::decode(&[1, 9]).is_err());
+    }
+}

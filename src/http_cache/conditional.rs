@@ -1,0 +1,139 @@
+//! Answering a client's own conditional request from a stored response
+//! (RFC 9111 §4.3.2, evaluated in the order of RFC 9110 §13.2.2).
+
+use super::cached_response::{CachedResponse, http_date};
+use super::field_list::members;
+use http::header;
+use http::{HeaderMap, Method};
+
+/// The result of evaluating the request's preconditions against a stored response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// No precondition, or all passed: send the full response.
+    Pass,
+    /// Answer 304 Not Modified.
+    NotModified,
+    /// Answer 412 Precondition Failed.
+    Failed,
+}
+
+fn etag_matches(list: &[String], etag: Option<&str>, weak: bool) -> bool {
+    let Some(etag) = etag else { return false };
+    list.iter().any(|m| {
+        if m == "*" {
+            return true;
+        }
+        if weak {
+            m.trim_start_matches("W/") == etag.trim_start_matches("W/")
+        } else {
+            !m.starts_with("W/") && !etag.starts_with("W/") && m == etag
+        }
+    })
+}
+
+/// Evaluate If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since.
+pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -> Precondition {
+    let etag = stored
+        .headers
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok());
+    let last_modified = stored
+        .headers
+        .get(header::LAST_MODIFIED)
+        .and_then(http_date)
+        .or_else(|| stored.date());
+    if request.contains_key(header::IF_MATCH) {
+        if !etag_matches(&members(request, header::IF_MATCH), etag, false) {
+            return Precondition::Failed;
+        }
+    } else if let Some(ius) = request.get(header::IF_UNMODIFIED_SINCE).and_then(http_date) {
+        if last_modified.is_none_or(|lm| lm > ius) {
+            return Precondition::Failed;
+        }
+    }
+    let get_or_head = method == Method::GET || method == Method::HEAD;
+    if request.contains_key(header::IF_NONE_MATCH) {
+        if etag_matches(&members(request, header::IF_NONE_MATCH), etag, true) {
+            return if get_or_head {
+                Precondition::NotModified
+            } else {
+                Precondition::Failed
+            };
+        }
+    } else if get_or_head {
+        if let Some(ims) = request.get(header::IF_MODIFIED_SINCE).and_then(http_date) {
+            if last_modified.is_some_and(|lm| lm <= ims) {
+                return Precondition::NotModified;
+            }
+        }
+    }
+    Precondition::Pass
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn stored() -> CachedResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert("etag", "\"v1\"".parse().expect("valid"));
+        headers.insert(
+            "last-modified",
+            "Tue, 14 Nov 2023 22:13:20 GMT".parse().expect("valid"),
+        );
+        CachedResponse {
+            status: http::StatusCode::OK,
+            headers,
+            request_time: SystemTime::UNIX_EPOCH,
+            response_time: SystemTime::UNIX_EPOCH,
+            initial_age: 0,
+            variant: vec![],
+        }
+    }
+
+    /// RFC 9110 §13.1 preconditions and §13.2.2 evaluation order.
+    #[test]
+    fn evaluates_preconditions() {
+        use Precondition::*;
+        let cases: &[(&[(&str, &str)], Precondition)] = &[
+            (&[], Pass),
+            (&[("if-none-match", "\"v1\"")], NotModified),
+            (&[("if-none-match", "W/\"v1\"")], NotModified),
+            (&[("if-none-match", "\"x\", \"v1\"")], NotModified),
+            (&[("if-none-match", "*")], NotModified),
+            (&[("if-none-match", "\"v2\"")], Pass),
+            (
+                &[
+                    ("if-none-match", "\"v2\""),
+                    ("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT"),
+                ],
+                Pass,
+            ),
+            (
+                &[("if-modified-since", "Tue, 14 Nov 2023 22:13:20 GMT")],
+                NotModified,
+            ),
+            (
+                &[("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT")],
+                Pass,
+            ),
+            (&[("if-modified-since", "garbage")], Pass),
+            (&[("if-match", "\"v1\"")], Pass),
+            (&[("if-match", "\"v2\"")], Failed),
+            (&[("if-match", "W/\"v1\"")], Failed),
+            (
+                &[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:19 GMT")],
+                Failed,
+            ),
+            (
+                &[("if-unmodified-since", "Tue, 14 Nov 2023 22:13:21 GMT")],
+                Pass,
+            ),
+        ];
+        for (fields, want) in cases {
+            let h = crate::http_cache::test_support::headers(fields);
+            assert_eq!(evaluate(&Method::GET, &h, &stored()), *want, "{fields:?}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! May a response be stored? (RFC 9111 §3, with §3.5 for Authorization.)
+
+use super::cache_control::FieldScope;
+use super::cached_response::Effective;
+use super::freshness::heuristically_cacheable;
+use super::vary::{self, Vary};
+use http::{HeaderMap, Method, StatusCode};
+
+/// Why a response was not stored; `as_str()` feeds logs and Cache-Status `detail`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoCacheReason {
+    /// The request method is not one whose responses we store (§3: GET only).
+    Method,
+    /// The status code is not final or not one this cache stores (§3).
+    Status,
+    /// The response carries `no-store` (§5.2.2.5).
+    ResponseNoStore,
+    /// The request carries `no-store` (§5.2.1.5).
+    RequestNoStore,
+    /// The response carries unqualified `private` (§5.2.2.7).
+    Private,
+    /// The request had Authorization and the response does not allow sharing (§3.5).
+    Authorization,
+    /// Neither explicit freshness, `public`, nor a heuristically cacheable status (§3).
+    NoFreshnessInfo,
+    /// `Vary: *` can never be matched (§4.1).
+    VaryAny,
+    /// The body is larger than the store accepts.
+    TooLarge,
+    /// The body ended early or did not match its Content-Length.
+    Incomplete,
+}
+
+impl NoCacheReason {
+    /// A stable token for logs and Cache-Status `detail`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoCacheReason::Method => "method",
+            NoCacheReason::Status => "status",
+            NoCacheReason::ResponseNoStore => "no-store",
+            NoCacheReason::RequestNoStore => "request-no-store",
+            NoCacheReason::Private => "private",
+            NoCacheReason::Authorization => "authorization",
+            NoCacheReason::NoFreshnessInfo => "no-freshness-info",
+            NoCacheReason::VaryAny => "vary-star",
+            NoCacheReason::TooLarge => "too-large",
+            NoCacheReason::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// The outcome of the §3 rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storable {
+    /// Store it, without the fields listed (qualified `private` and
+    /// `no-cache` fields are not stored, §5.2.2.4, §5.2.2.7).
+    Yes {
+        /// Field names (lower-case) to drop from the stored copy.
+        strip: Vec<String>,
+    },
+    /// Do not store it.
+    No(NoCacheReason),
+}
+
+/// Status codes whose semantics this cache implements (§3 "understands").
+fn understood(status: StatusCode) -> bool {
+    matches!(
+        status.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 302 | 303 | 307 | 308 | 404 | 405 | 410 | 414 | 451 | 501
+    )
+}
+
+/// Apply RFC 9111 §3 for a shared cache.
+pub fn storable(
+    method: &Method,
+    request: &HeaderMap,
+    request_no_store: bool,
+    status: StatusCode,
+    response: &HeaderMap,
+    eff: &Effective,
+) -> Storable {
+    let cc = &eff.cc;
+    if method != Method::GET {
+        return Storable::No(NoCacheReason::Method);
+    }
+    if status.is_informational()
+        || status == StatusCode::PARTIAL_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Storable::No(NoCacheReason::Status);
+    }
+    // must-understand (§5.2.2.3) overrides no-store for understood status codes,
+    // and forbids storing the others.
+    if cc.must_understand() {
+        if !understood(status) {
+            return Storable::No(NoCacheReason::Status);
+        }
+    } else if cc.no_store() {
+        return Storable::No(NoCacheReason::ResponseNoStore);
+    }
+    if request_no_store {
+        return Storable::No(NoCacheReason::RequestNoStore);
+    }
+    let mut strip = Vec::new();
+    match cc.private() {
+        Some(FieldScope::All) => return Storable::No(NoCacheReason::Private),
+        Some(FieldScope::Fields(f)) => strip.extend(f),
+        None => {}
+    }
+    if let Some(FieldScope::Fields(f)) = cc.no_cache() {
+        // Stored, but these fields are not reused without revalidation: drop them.
+        strip.extend(f);
+    }
+    if request.contains_key(http::header::AUTHORIZATION)
+        && !(cc.public() || cc.must_revalidate() || cc.s_maxage().is_some())
+    {
+        return Storable::No(NoCacheReason::Authorization);
+    }
+    if vary::parse(response) == Vary::Any {
+        return Storable::No(NoCacheReason::VaryAny);
+    }
+    let explicit = cc.max_age().is_some()
+        || cc.s_maxage().is_some()
+        || (!eff.targeted && response.contains_key(http::header::EXPIRES));
+    if explicit || cc.public() || heuristically_cacheable(status) {
+        Storable::Yes { strip }
+    } else {
+        Storable::No(NoCacheReason::NoFreshnessInfo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http_cache::cached_response::effective_cache_control;
+    use crate::http_cache::policy::Policy;
+
+    fn run(method: &str, req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -> Storable {
+        let rq = crate::http_cache::test_support::headers(req);
+        let rs = crate::http_cache::test_support::headers(resp);
+        let eff = effective_cache_control(&rs, &Policy::default());
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        storable(
+            &method,
+            &rq,
+            false,
+            StatusCode::from_u16(status).expect("status"),
+            &rs,
+            &eff,
+        )
+    }
+
+    fn yes() -> Storable {
+        Storable::Yes { strip: vec![] }
+    }
+
+    /// RFC 9111 §3 storage rules, §3.5 Authorization, §5.2.2.3 must-understand.
+    #[test]
+    fn applies_section_3() {
+        use NoCacheReason::*;
+        let cases: Vec<(
+            &str,
+            &str,
+            Vec<(&str, &str)>,
+            u16,
+            Vec<(&str, &str)>,
+            Storable,
+        )> = vec![
+            (
+                "max-age",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "max-age=5")],
+                yes(),
+            ),
+            (
+                "POST",
+                "POST",
+                vec![],
+                200,
+                vec![("cache-control", "max-age=5")],
+                Storable::No(Method),
+            ),
+            (
+                "no-store",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "max-age=5, no-store")],
+                Storable::No(ResponseNoStore),
+            ),
+            (
+                "private",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "private, max-age=5")],
+                Storable::No(Private),
+            ),
+            (
+                "qualified private",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "private=\"x-a\", max-age=5")],
+                Storable::Yes {
+                    strip: vec!["x-a".into()],
+                },
+            ),
+            ("heuristic 200", "GET", vec![], 200, vec![], yes()),
+            ("heuristic 404", "GET", vec![], 404, vec![], yes()),
+            (
+                "302 without info",
+                "GET",
+                vec![],
+                302,
+                vec![],
+                Storable::No(NoFreshnessInfo),
+            ),
+            (
+                "302 with expires",
+                "GET",
+                vec![],
+                302,
+                vec![("expires", "Thu, 01 Jan 2099 00:00:00 GMT")],
+                yes(),
+            ),
+            (
+                "302 public",
+                "GET",
+                vec![],
+                302,
+                vec![("cache-control", "public")],
+                yes(),
+            ),
+            (
+                "206",
+                "GET",
+                vec![],
+                206,
+                vec![("cache-control", "max-age=5")],
+                Storable::No(Status),
+            ),
+            (
+                "auth no",
+                "GET",
+                vec![("authorization", "x")],
+                200,
+                vec![("cache-control", "max-age=5")],
+                Storable::No(Authorization),
+            ),
+            (
+                "auth public",
+                "GET",
+                vec![("authorization", "x")],
+                200,
+                vec![("cache-control", "public, max-age=5")],
+                yes(),
+            ),
+            (
+                "auth s-maxage",
+                "GET",
+                vec![("authorization", "x")],
+                200,
+                vec![("cache-control", "s-maxage=5")],
+                yes(),
+            ),
+            (
+                "auth must-revalidate",
+                "GET",
+                vec![("authorization", "x")],
+                200,
+                vec![("cache-control", "must-revalidate, max-age=5")],
+                yes(),
+            ),
+            (
+                "vary star",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "max-age=5"), ("vary", "*")],
+                Storable::No(VaryAny),
+            ),
+            (
+                "must-understand overrides no-store",
+                "GET",
+                vec![],
+                200,
+                vec![("cache-control", "max-age=5, no-store, must-understand")],
+                yes(),
+            ),
+            (
+                "must-understand unknown status",
+                "GET",
+                vec![],
+                299,
+                vec![("cache-control", "max-age=5, no-store, must-understand")],
+                Storable::No(Status),
+            ),
+            (
+                "targeted no-store",
+                "GET",
+                vec![],
+                200,
+                vec![
+                    ("cache-control", "max-age=5"),
+                    ("cdn-cache-control", "no-store"),
+                ],
+                Storable::No(ResponseNoStore),
+            ),
+            (
+                "targeted lifts cc no-store",
+                "GET",
+                vec![],
+                200,
+                vec![
+                    ("cache-control", "no-store"),
+                    ("cdn-cache-control", "max-age=5"),
+                ],
+                yes(),
+            ),
+        ];
+        for (name, method, req, status, resp, want) in cases {
+            assert_eq!(run(method, &req, status, &resp), want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The store: foyer's HybridCache (memory tier + block engine on a directory)
+//! wrapped behind a narrow, HTTP-agnostic interface.
+
+use crate::key::ObjectKey;
+use crate::object::StoredObject;
+use crate::stats::{Counters, StoreStats};
+use foyer::{
+    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
+    HybridCachePolicy, RecoverMode, Source,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// When objects are written to the disk tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WritePolicy {
+    /// Write every object to disk as it is inserted: the disk is warm after a crash.
+    OnInsertion,
+    /// Write objects to disk only when the memory tier evicts them (and on clean close).
+    OnEviction,
+}
+
+/// Store configuration. Plain data; the node fills it from its own config.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// Directory holding the disk tier's block files. Created if missing.
+    pub dir: PathBuf,
+    /// Memory tier capacity in bytes.
+    pub memory_bytes: usize,
+    /// Disk tier capacity in bytes. Must hold at least a few blocks.
+    pub disk_bytes: usize,
+    /// Disk block size in bytes: also the largest object the disk tier can hold.
+    pub block_bytes: usize,
+    /// When objects reach the disk tier.
+    pub write_policy: WritePolicy,
+}
+
+/// Errors opening or closing the store. Reads and writes never fail: they
+/// degrade to misses and dropped writes, which [`StoreStats`] counts.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The configuration cannot work (names the field).
+    #[error("storage config: {0}")]
+    Config(String),
+    /// The data directory cannot be created or used.
+    #[error("storage directory {dir}: {source}")]
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// foyer refused to open or close.
+    #[error("storage engine: {0}")]
+    Engine(String),
+}
+
+/// The hybrid object store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    cache: HybridCache<ObjectKey, StoredObject>,
+    counters: Arc<Counters>,
+    max_object_bytes: usize,
+}
+
+impl Store {
+    /// Open (or create) the store in `cfg.dir`, recovering what the disk tier holds.
+    pub async fn open(cfg: StoreConfig) -> Result<Store, StoreError> {
+        if cfg.block_bytes < 64 * 1024 {
+            return Err(StoreError::Config(
+                "block_bytes must be at least 64 KiB".into(),
+            ));
+        }
+        if cfg.disk_bytes < 2 * cfg.block_bytes {
+            return Err(StoreError::Config(format!(
+                "disk_bytes ({}) must hold at least two blocks of block_bytes ({})",
+                cfg.disk_bytes, cfg.block_bytes
+            )));
+        }
+        if cfg.memory_bytes < 1024 * 1024 {
+            return Err(StoreError::Config(
+                "memory_bytes must be at least 1 MiB".into(),
+            ));
+        }
+        std::fs::create_dir_all(&cfg.dir).map_err(|source| StoreError::Dir {
+            dir: cfg.dir.clone(),
+            source,
+        })?;
+        // A directory we cannot write to fails here, with its name, rather than inside foyer.
+        let probe = cfg.dir.join(".edgecache-write-probe");
+        std::fs::write(&probe, b"ok").map_err(|source| StoreError::Dir {
+            dir: cfg.dir.clone(),
+            source,
+        })?;
+        let _ = std::fs::remove_file(&probe);
+
+        let device = FsDeviceBuilder::new(&cfg.dir)
+            .with_capacity(cfg.disk_bytes)
+            .build()
+            .map_err(|e| StoreError::Engine(e.to_string()))?;
+        let policy = match cfg.write_policy {
+            WritePolicy::OnInsertion => HybridCachePolicy::WriteOnInsertion,
+            WritePolicy::OnEviction => HybridCachePolicy::WriteOnEviction,
+        };
+        let cache = HybridCacheBuilder::new()
+            .with_name("edgecache-objects")
+            .with_policy(policy)
+            .memory(cfg.memory_bytes)
+            .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
+            .storage()
+            .with_engine_config(
+                BlockEngineConfig::new(device)
+                    .with_block_size(cfg.block_bytes)
+                    // Removed objects must stay removed after a restart.
+                    .with_tombstone_log(true),
+            )
+            .with_recover_mode(RecoverMode::Quiet)
+            .build()
+            .await
+            .map_err(|e| StoreError::Engine(e.to_string()))?;
+        // An entry also carries foyer's header and our framing; keep a margin.
+        let max_object_bytes = cfg.block_bytes.saturating_sub(4096);
+        Ok(Store {
+            cache,
+            counters: Arc::new(Counters::default()),
+            max_object_bytes,
+        })
+    }
+
+    /// The largest object (meta + body) this store accepts.
+    pub fn max_object_bytes(&self) -> usize {
+        self.max_object_bytes
+    }
+
+    /// Look an object up. Damaged disk entries are removed and reported as misses.
+    pub async fn get(&self, key: &ObjectKey) -> Option<StoredObject> {
+        match self.cache.get(key).await {
+            Ok(Some(entry)) => {
+                let c = match entry.source() {
+                    Source::Disk => &self.counters.disk_hits,
+                    _ => &self.counters.memory_hits,
+                };
+                Counters::bump(c);
+                Some(entry.value().clone())
+            }
+            Ok(None) => {
+                Counters::bump(&self.counters.misses);
+                None
+            }
+            Err(e) => {
+                if e.kind() == foyer::ErrorKind::External {
+                    tracing::warn!(key = ?key, error = %e, "damaged object on disk, removing it");
+                    Counters::bump(&self.counters.checksum_failures);
+                } else {
+                    tracing::warn!(key = ?key, error = %e, "disk read failed, treating as a miss");
+                    Counters::bump(&self.counters.read_errors);
+                }
+                self.cache.remove(key);
+                Counters::bump(&self.counters.misses);
+                None
+            }
+        }
+    }
+
+    /// Insert or replace an object. Returns false, storing nothing, when the
+    /// object is larger than [`Store::max_object_bytes`].
+    pub fn put(&self, key: ObjectKey, obj: StoredObject) -> bool {
+        if obj.encoded_len() > self.max_object_bytes {
+            Counters::bump(&self.counters.oversize_rejects);
+            return false;
+        }
+        Counters::bump(&self.counters.inserts);
+        self.cache.insert(key, obj);
+        true
+    }
+
+    /// Remove an object from both tiers; the removal survives restarts.
+    pub fn remove(&self, key: &ObjectKey) {
+        Counters::bump(&self.counters.removes);
+        self.cache.remove(key);
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> StoreStats {
+        self.counters.snapshot(self.cache.memory().usage() as u64)
+    }
+
+    /// Wait until queued disk writes have been submitted.
+    pub async fn flush(&self) {
+        self.cache.storage().wait().await;
+    }
+
+    /// Flush and close: after this returns, a reopen of the same directory
+    /// serves every object that was in memory.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.cache
+            .close()
+            .await
+            .map_err(|e| StoreError::Engine(e.to_string()))
+    }
+}

@@ -1,0 +1,23 @@
+//! edgecache's object store: an HTTP-agnostic hybrid memory/disk cache of
+//! opaque objects, each a metadata blob plus a body, addressed by a 32-byte key.
+//!
+//! Invariants the store keeps for its callers:
+//! - A value read back is byte-identical to the one inserted, or it is a miss.
+//!   Objects read from disk are verified against their blake3 checksum before
+//!   they are returned; a mismatch is counted and reported as a miss.
+//! - The disk tier is best-effort: an insert never fails because the disk is
+//!   slow, full or broken. Dropped writes are counted, never surfaced as errors.
+//! - A removed key stays removed across restarts (foyer's tombstone log is on).
+//!
+//! The store knows nothing about HTTP: freshness, variants and headers live in
+//! the metadata blob that the caller encodes.
+
+mod hybrid;
+mod key;
+mod object;
+mod stats;
+
+pub use hybrid::{Store, StoreConfig, StoreError, WritePolicy};
+pub use key::ObjectKey;
+pub use object::{DecodeError, FORMAT_VERSION, StoredObject};
+pub use stats::StoreStats;
