@@ -16,6 +16,12 @@
 //   --summary-file   write the one-line summary to FILE as well
 //   --suite-dir      where http-cache-tests is installed
 //                    (default: node_modules/http-cache-tests next to this script)
+//
+// Baseline modes (used by run.sh; they print only the baseline report):
+//   --compare-baseline FILE   exit 1 if a test id that is `true` in FILE is not
+//                             `true` in RESULTS; list improvements too
+//   --write-baseline FILE     write {id: true} for every passing (raw `true`)
+//                             result, keys sorted, as the new baseline
 
 import fs from 'node:fs'
 import path from 'node:path'
@@ -35,12 +41,13 @@ const PEERS = [
 
 function usage (msg) {
   if (msg) console.error(`score.mjs: ${msg}`)
-  console.error('usage: node score.mjs RESULTS.json [--failing] [--peers] [--summary-file FILE] [--suite-dir DIR]')
+  console.error('usage: node score.mjs RESULTS.json [--failing] [--peers] [--summary-file FILE] [--suite-dir DIR]\n' +
+    '       node score.mjs RESULTS.json --compare-baseline FILE | --write-baseline FILE')
   process.exit(2)
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const opts = { failing: false, peers: false, summaryFile: null, suiteDir: path.join(here, 'node_modules', 'http-cache-tests'), results: null }
+const opts = { failing: false, peers: false, summaryFile: null, compareBaseline: null, writeBaseline: null, suiteDir: path.join(here, 'node_modules', 'http-cache-tests'), results: null }
 const argv = process.argv.slice(2)
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
@@ -48,6 +55,8 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--peers') opts.peers = true
   else if (a === '--summary-file') opts.summaryFile = argv[++i] ?? usage('--summary-file needs a value')
   else if (a === '--suite-dir') opts.suiteDir = argv[++i] ?? usage('--suite-dir needs a value')
+  else if (a === '--compare-baseline') opts.compareBaseline = argv[++i] ?? usage('--compare-baseline needs a file')
+  else if (a === '--write-baseline') opts.writeBaseline = argv[++i] ?? usage('--write-baseline needs a file')
   else if (a === '-h' || a === '--help') usage()
   else if (a.startsWith('-')) usage(`unknown option ${a}`)
   else if (opts.results === null) opts.results = a
@@ -82,6 +91,43 @@ if (results === null || typeof results !== 'object' || Array.isArray(results)) {
   process.exit(2)
 }
 
+// ---------------------------------------------------------------- baseline modes
+// The baseline holds the raw results that were `true` ({id: true}, sorted), so
+// a regression is any id that was `true` there and is not `true` now.
+if (opts.writeBaseline !== null) {
+  const passing = {}
+  for (const id of Object.keys(results).sort()) if (results[id] === true) passing[id] = true
+  fs.writeFileSync(opts.writeBaseline, JSON.stringify(passing, null, 2) + '\n')
+  console.log(`wrote ${Object.keys(passing).length} passing ids to ${opts.writeBaseline}`)
+  process.exit(0)
+}
+if (opts.compareBaseline !== null) {
+  let baseline
+  try {
+    baseline = JSON.parse(fs.readFileSync(opts.compareBaseline, 'utf8'))
+  } catch (err) {
+    console.error(`score.mjs: cannot read baseline ${opts.compareBaseline}: ${err.message}`)
+    process.exit(2)
+  }
+  const was = id => baseline[id] === true
+  const regressions = Object.keys(baseline).filter(id => was(id) && results[id] !== true).sort()
+  const improvements = Object.keys(results).filter(id => results[id] === true && !was(id)).sort()
+  const reason = r => r === undefined ? 'no result' : Array.isArray(r) ? `${r[0]}: ${r[1]}` : JSON.stringify(r)
+  if (improvements.length) {
+    console.log(`baseline: ${improvements.length} test(s) pass now that did not pass in the baseline:`)
+    for (const id of improvements) console.log(`  + ${id}`)
+    console.log('baseline: update it with: conformance/run.sh --update-baseline')
+  }
+  if (regressions.length) {
+    console.log(`baseline: REGRESSION: ${regressions.length} test(s) passed in the baseline and do not pass now:`)
+    for (const id of regressions) console.log(`  - ${id}  (${reason(results[id])})`)
+    process.exit(1)
+  }
+  console.log(`baseline: no regressions (${Object.keys(baseline).filter(was).length} baseline passes still pass)`)
+  process.exit(0)
+}
+
+// ---------------------------------------------------------------- scoring
 const testById = new Map()
 for (const suite of testSuites) {
   for (const test of suite.tests) testById.set(test.id, { test, suite })

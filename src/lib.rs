@@ -1,9 +1,20 @@
 //! edgecache: a caching CDN node.
 //!
+//! A request's way through the node:
 //! ```text
-//! server::listener -> proxy::handle -> http_cache (pure RFC 9111 rules)
-//!                                   -> storage::Store (memory + disk)
-//!                                   -> proxy::upstream (pooled origin client)
+//! server::listener (HTTP/1.1 + h2c) -> proxy::handle
+//!   -> proxy::normalize      target URI, Host, origin for the site
+//!   -> http_cache::key       primary key; Vary index -> variant key
+//!   -> proxy::lookup         storage::Store (memory + disk)
+//!   -> http_cache::decision  Fresh | Stale | Revalidate   (pure RFC 9111)
+//!   -> proxy::fetch / proxy::revalidate / proxy::unsafe_method
+//!   -> proxy::respond        Age, Via, Cache-Status, client preconditions
 //! ```
 
+pub mod clock;
+pub mod config;
+pub mod error;
 pub mod http_cache;
+pub mod node;
+pub mod proxy;
+pub mod server;

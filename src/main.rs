@@ -1,1 +1,123 @@
-fn main() {}
+//! The `edgecache` binary: arguments -> config -> start -> wait for a signal -> drain.
+
+use clap::{Parser, Subcommand};
+use edgecache::config::Config;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// edgecache: a caching CDN node (RFC 9111 reverse proxy cache).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Config file (TOML). See docs/config.md.
+    #[arg(long, short = 'c', env = "EDGECACHE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Default origin, e.g. http://127.0.0.1:8000 (overrides `origin`).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Listen address, e.g. 127.0.0.1:8080 (overrides `server.listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Directory for the disk store and other state (overrides `server.data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a config file and exit; errors name the field at fault.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(Command::CheckConfig { file }) = &args.command {
+        return match Config::load(file) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("edgecache: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("EDGECACHE_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,foyer=warn,foyer_storage=warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("edgecache: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("edgecache: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edgecache: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(o) = &args.origin {
+        cfg.origin = Some(o.clone());
+    }
+    if let Some(l) = args.listen {
+        cfg.server.listen = l;
+    }
+    if let Some(d) = &args.data_dir {
+        cfg.server.data_dir = d.clone();
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    let running = edgecache::node::start(cfg).await?;
+    running.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, fall back to Ctrl-C only.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

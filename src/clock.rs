@@ -1,0 +1,15 @@
+//! The one place that reads the system clock. Everything else receives `now`.
+
+use std::time::{Instant, SystemTime};
+
+/// Wall-clock time, for RFC 9111 age and freshness.
+#[allow(clippy::disallowed_methods)]
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+/// Monotonic time, for timeouts and durations.
+#[allow(clippy::disallowed_methods)]
+pub fn instant() -> Instant {
+    Instant::now()
+}

@@ -1,0 +1,399 @@
+//! The node's configuration: documented plain data read from one TOML file,
+//! with command-line overrides. Every field has a default; `validate` names
+//! the field at fault. docs/config.md mirrors this file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Origin for requests whose Host matches no `[[sites]]` entry, as
+    /// `http://host:port`. Default: none (such requests get 502).
+    pub origin: Option<String>,
+    /// Listener and process settings.
+    pub server: ServerConfig,
+    /// Object store budgets and placement.
+    pub storage: StorageConfig,
+    /// Caching rules.
+    pub cache: CacheConfig,
+    /// How the node talks to origins.
+    pub upstream: UpstreamConfig,
+    /// Virtual hosts: Host names mapped to origins. Default: none.
+    pub sites: Vec<SiteConfig>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Public HTTP/1.1 + h2c listener. Default: `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Directory for the disk store and other state. Default: `edgecache-data`.
+    pub data_dir: PathBuf,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT. Default: 30.
+    pub drain_timeout_secs: u64,
+    /// Name this node uses in Cache-Status and Via. Default: `edgecache`.
+    pub cache_name: String,
+    /// Seconds a client connection may take to send its request head. Default: 30.
+    pub header_read_timeout_secs: u64,
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Memory tier budget in bytes. Default: 268435456 (256 MiB).
+    pub memory_bytes: u64,
+    /// Disk tier budget in bytes. Default: 1073741824 (1 GiB).
+    pub disk_bytes: u64,
+    /// Disk block size in bytes; also caps the size of one stored object. Default: 16777216 (16 MiB).
+    pub block_bytes: u64,
+    /// `insertion` (disk warm after a crash) or `eviction`. Default: `insertion`.
+    pub write_policy: String,
+    /// Largest body stored, in bytes; larger responses pass through uncached.
+    /// Must be below `block_bytes`. Default: 8388608 (8 MiB).
+    pub max_object_bytes: u64,
+}
+
+/// `[cache]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Fraction of (Date - Last-Modified) used as a heuristic lifetime. Default: 0.1.
+    pub heuristic_fraction: f64,
+    /// Cap on a heuristic lifetime in seconds. Default: 86400.
+    pub heuristic_max_secs: u64,
+    /// Honour request `Cache-Control`/`Pragma` (no-cache, max-age, min-fresh,
+    /// max-stale). Default: true (RFC 9111 behaviour).
+    pub honor_request_directives: bool,
+    /// RFC 9213 targeted fields, highest precedence first.
+    /// Default: `["edgecache-cdn-cache-control", "cdn-cache-control"]`.
+    pub targeted_fields: Vec<String>,
+    /// Remove the targeted fields from responses sent downstream. Default: true.
+    pub strip_targeted_fields: bool,
+    /// Seconds a stale response may be served when the origin fails and the
+    /// response has no stale-if-error. Default: 0.
+    pub serve_stale_on_error_secs: u64,
+    /// Expose the cache key in Cache-Status. Default: false.
+    pub expose_key: bool,
+}
+
+/// `[upstream]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// TCP connect timeout in milliseconds. Default: 3000.
+    pub connect_timeout_ms: u64,
+    /// Time to the response head in milliseconds; 504 after. Default: 30000.
+    pub first_byte_timeout_ms: u64,
+    /// Seconds an idle pooled connection is kept. Default: 90.
+    pub pool_idle_timeout_secs: u64,
+    /// Idle pooled connections kept per origin. Default: 256.
+    pub pool_max_idle_per_host: usize,
+    /// Send the client's Host upstream (else the origin's authority). Default: true.
+    pub preserve_host: bool,
+    /// Append the client address to X-Forwarded-For. Default: true.
+    pub x_forwarded_for: bool,
+    /// Set X-Forwarded-Proto to the client's scheme. Default: true.
+    pub x_forwarded_proto: bool,
+}
+
+/// One `[[sites]]` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Host names served by this site (no port; case-insensitive). Required.
+    pub hosts: Vec<String>,
+    /// Origin URL, `http://host:port`. Required.
+    pub origin: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            origin: None,
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            cache: CacheConfig::default(),
+            upstream: UpstreamConfig::default(),
+            sites: Vec::new(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("edgecache-data"),
+            drain_timeout_secs: 30,
+            cache_name: "edgecache".into(),
+            header_read_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            memory_bytes: 256 << 20,
+            disk_bytes: 1 << 30,
+            block_bytes: 16 << 20,
+            write_policy: "insertion".into(),
+            max_object_bytes: 8 << 20,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            heuristic_fraction: 0.1,
+            heuristic_max_secs: 86_400,
+            honor_request_directives: true,
+            targeted_fields: vec![
+                "edgecache-cdn-cache-control".into(),
+                "cdn-cache-control".into(),
+            ],
+            strip_targeted_fields: true,
+            serve_stale_on_error_secs: 0,
+            expose_key: false,
+        }
+    }
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 3000,
+            first_byte_timeout_ms: 30_000,
+            pool_idle_timeout_secs: 90,
+            pool_max_idle_per_host: 256,
+            preserve_host: true,
+            x_forwarded_for: true,
+            x_forwarded_proto: true,
+        }
+    }
+}
+
+/// A configuration error, naming the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, which names the field.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("config field `{field}`: {message}")]
+    Invalid {
+        /// Dotted field path.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Check that `url` is an origin the node can use: `http://host[:port]` with no path.
+pub fn parse_origin(field: &str, url: &str) -> Result<http::Uri, ConfigError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| invalid(field, format!("`{url}` is not a URL: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(other) => {
+            return Err(invalid(
+                field,
+                format!("scheme `{other}` is not supported yet; use http://"),
+            ));
+        }
+        None => {
+            return Err(invalid(
+                field,
+                format!("`{url}` needs a scheme, e.g. http://{url}"),
+            ));
+        }
+    }
+    if uri.authority().is_none() {
+        return Err(invalid(field, format!("`{url}` has no host")));
+    }
+    if uri
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str() != "/" && !pq.as_str().is_empty())
+    {
+        return Err(invalid(field, format!("`{url}` must not have a path")));
+    }
+    Ok(uri)
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().lines().collect::<Vec<_>>().join(" "),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check every value; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(o) = &self.origin {
+            parse_origin("origin", o)?;
+        }
+        for (i, s) in self.sites.iter().enumerate() {
+            if s.hosts.is_empty() {
+                return Err(invalid(
+                    format!("sites[{i}].hosts"),
+                    "must list at least one host",
+                ));
+            }
+            if let Some(h) = s
+                .hosts
+                .iter()
+                .find(|h| h.is_empty() || h.contains(['/', ' ']))
+            {
+                return Err(invalid(
+                    format!("sites[{i}].hosts"),
+                    format!("`{h}` is not a host name"),
+                ));
+            }
+            parse_origin(&format!("sites[{i}].origin"), &s.origin)?;
+        }
+        let st = &self.storage;
+        if st.memory_bytes < (1 << 20) {
+            return Err(invalid(
+                "storage.memory_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
+        if !(64 << 10..=1 << 30).contains(&st.block_bytes) {
+            return Err(invalid(
+                "storage.block_bytes",
+                "must be between 65536 and 1073741824",
+            ));
+        }
+        if st.disk_bytes < 2 * st.block_bytes {
+            return Err(invalid(
+                "storage.disk_bytes",
+                "must hold at least two blocks (2 * storage.block_bytes)",
+            ));
+        }
+        if st.max_object_bytes + (64 << 10) > st.block_bytes {
+            return Err(invalid(
+                "storage.max_object_bytes",
+                "must be at least 64 KiB below storage.block_bytes",
+            ));
+        }
+        if !matches!(st.write_policy.as_str(), "insertion" | "eviction") {
+            return Err(invalid(
+                "storage.write_policy",
+                "must be `insertion` or `eviction`",
+            ));
+        }
+        let c = &self.cache;
+        if !(0.0..=1.0).contains(&c.heuristic_fraction) {
+            return Err(invalid(
+                "cache.heuristic_fraction",
+                "must be between 0.0 and 1.0",
+            ));
+        }
+        if let Some(f) = c
+            .targeted_fields
+            .iter()
+            .find(|f| http::HeaderName::from_bytes(f.as_bytes()).is_err())
+        {
+            return Err(invalid(
+                "cache.targeted_fields",
+                format!("`{f}` is not a header field name"),
+            ));
+        }
+        if self.server.cache_name.is_empty() || self.server.cache_name.contains(['"', ',', '\n']) {
+            return Err(invalid(
+                "server.cache_name",
+                "must be non-empty, without quotes or commas",
+            ));
+        }
+        if self.upstream.connect_timeout_ms == 0 || self.upstream.first_byte_timeout_ms == 0 {
+            return Err(invalid(
+                "upstream.connect_timeout_ms",
+                "timeouts must be above 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        Config::default().validate().expect("defaults are valid");
+    }
+
+    /// Validation errors name the field at fault.
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            ("origin = \"ftp://x\"", "origin"),
+            ("origin = \"http://x/path\"", "origin"),
+            ("[storage]\nmemory_bytes = 5", "storage.memory_bytes"),
+            (
+                "[storage]\nwrite_policy = \"sometimes\"",
+                "storage.write_policy",
+            ),
+            (
+                "[cache]\nheuristic_fraction = 2.0",
+                "cache.heuristic_fraction",
+            ),
+            (
+                "[[sites]]\nhosts = []\norigin = \"http://a\"",
+                "sites[0].hosts",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"nope nope\"",
+                "sites[0].origin",
+            ),
+            ("[server]\nlisten = \"not an address\"", "listen"),
+            ("[server]\nbogus = 1", "bogus"),
+        ];
+        for (toml_text, field) in cases {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let p = dir.path().join("c.toml");
+            std::fs::write(&p, toml_text).expect("write");
+            let err = Config::load(&p).expect_err(toml_text).to_string();
+            assert!(
+                err.contains(field),
+                "{toml_text:?}: error {err:?} should name {field}"
+            );
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Starting and stopping a node: open the store, bind, serve, drain, flush.
+
+use crate::config::Config;
+use crate::proxy::Node;
+use crate::server::listener;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use storage::{Store, StoreConfig, WritePolicy};
+
+/// Open the object store described by `cfg`.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let st = &cfg.storage;
+    let store_cfg = StoreConfig {
+        dir: cfg.server.data_dir.join("objects"),
+        memory_bytes: st.memory_bytes as usize,
+        disk_bytes: st.disk_bytes as usize,
+        block_bytes: st.block_bytes as usize,
+        write_policy: if st.write_policy == "eviction" {
+            WritePolicy::OnEviction
+        } else {
+            WritePolicy::OnInsertion
+        },
+    };
+    Store::open(store_cfg)
+        .await
+        .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))
+}
+
+/// A bound, ready node.
+pub struct Running {
+    /// The address the public listener is bound to.
+    pub addr: SocketAddr,
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+}
+
+/// Open the store and bind the listener. Errors here are start-up errors.
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let listen = cfg.server.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let store = open_store(&cfg).await?;
+    let node = Arc::new(Node::new(cfg, store)?);
+    for origin in node.sites.all() {
+        warn_if_unreachable(origin.clone());
+    }
+    Ok(Running {
+        addr,
+        node,
+        listener,
+    })
+}
+
+impl Running {
+    /// Serve until `shutdown`, drain, then flush and close the store.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let drain = Duration::from_secs(self.node.cfg.server.drain_timeout_secs);
+        tracing::info!(addr = %self.addr, "edgecache listening (HTTP/1.1 and h2c)");
+        listener::serve(self.node.clone(), self.listener, shutdown, drain).await;
+        self.node
+            .store
+            .close()
+            .await
+            .context("flushing the store")?;
+        tracing::info!("store flushed; bye");
+        Ok(())
+    }
+}
+
+/// An unreachable origin is not a start-up error: warn and carry on.
+fn warn_if_unreachable(origin: http::Uri) {
+    tokio::spawn(async move {
+        let Some(auth) = origin.authority() else {
+            return;
+        };
+        let port = auth.port_u16().unwrap_or(80);
+        let addr = format!("{}:{port}", auth.host());
+        let probe = tokio::time::timeout(
+            Duration::from_secs(3),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await;
+        if !matches!(probe, Ok(Ok(_))) {
+            tracing::warn!(%origin, "origin is not reachable now; answering 502 (or from cache) until it is");
+        }
+    });
+}

@@ -1,0 +1,221 @@
+//! The miss path: fetch from the origin and stream the response to the
+//! client, storing it on the way when RFC 9111 §3 allows.
+
+use super::fill::{FillBody, FillPlan};
+use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
+use super::normalize::Target;
+use super::{Node, respond};
+use crate::clock;
+use crate::http_cache::age;
+use crate::http_cache::cache_status::{CacheStatus, Fwd};
+use crate::http_cache::cached_response::{CachedResponse, effective_cache_control, http_date};
+use crate::http_cache::conditional::{self, Precondition};
+use crate::http_cache::decision::{Freshness, RequestDirectives};
+use crate::http_cache::key;
+use crate::http_cache::storable::{NoCacheReason, Storable, storable};
+use crate::http_cache::vary::{self, Vary};
+use crate::server::body::{self, Body};
+use http::header::{self, HeaderValue};
+use http::{Method, Response, Uri, request::Parts};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+use storage::ObjectKey;
+
+/// Fetch a missed GET or HEAD from the origin.
+#[allow(clippy::too_many_arguments)]
+pub async fn miss(
+    node: &Node,
+    parts: Parts,
+    body: Body,
+    target: &Target,
+    origin: &Uri,
+    client: SocketAddr,
+    primary: ObjectKey,
+    fwd: Fwd,
+    directives: &RequestDirectives,
+) -> Response<Body> {
+    let mut req = upstream_request(node, &parts, target, origin, client, body);
+    // Ask for the full response, so it can be stored; the client's own
+    // conditionals are then answered from it.
+    let stripped = parts.method == Method::GET && !parts.headers.contains_key(header::RANGE);
+    if stripped {
+        for h in CLIENT_CONDITIONALS {
+            req.headers_mut().remove(h);
+        }
+    }
+    let request_time = clock::now();
+    match node
+        .upstream
+        .send(origin, &target.path_and_query, req)
+        .await
+    {
+        Ok(resp) => {
+            let response_time = clock::now();
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                ..Default::default()
+            };
+            let times = (request_time, response_time);
+            store_and_stream(node, &parts, resp, times, primary, cs, directives, stripped).await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "origin request failed");
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                detail: Some(e.as_str()),
+                ..Default::default()
+            };
+            respond::error(node, e.status(), &e.to_string(), cs)
+        }
+    }
+}
+
+/// Forward an origin response for a GET/HEAD request, storing it while it
+/// streams when §3 allows. `answer_conditionals`: the client's conditional
+/// fields were not sent upstream, so evaluate them here.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_and_stream(
+    node: &Node,
+    parts: &Parts,
+    resp: Response<Incoming>,
+    (request_time, response_time): (SystemTime, SystemTime),
+    primary: ObjectKey,
+    mut cs: CacheStatus,
+    directives: &RequestDirectives,
+    answer_conditionals: bool,
+) -> Response<Body> {
+    let (mut rparts, rbody) = resp.into_parts();
+    remove_hop_by_hop(&mut rparts.headers);
+    if rparts
+        .headers
+        .get(header::DATE)
+        .and_then(http_date)
+        .is_none()
+    {
+        // RFC 9110 §6.6.1: a recipient with a clock adds Date when it is missing.
+        rparts
+            .headers
+            .insert(header::DATE, date_value(response_time));
+    }
+    cs.fwd_status = Some(rparts.status.as_u16());
+    let eff = effective_cache_control(&rparts.headers, &node.policy);
+    let limit = node.max_object_bytes();
+    let declared_len = rparts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut verdict = storable(
+        &parts.method,
+        &parts.headers,
+        directives.no_store(),
+        rparts.status,
+        &rparts.headers,
+        &eff,
+    );
+    if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit as u64) {
+        verdict = Storable::No(NoCacheReason::TooLarge);
+    }
+    let Storable::Yes { strip } = verdict else {
+        if let Storable::No(reason) = verdict {
+            cs.detail = Some(reason.as_str());
+        }
+        cs.stored = Some(false);
+        let version = rparts.version;
+        return respond::finish(
+            node,
+            rparts.status,
+            rparts.headers,
+            body::boxed(rbody),
+            &cs,
+            version,
+        );
+    };
+
+    let mut stored_headers = rparts.headers.clone();
+    stored_headers.remove(header::AGE);
+    for f in &strip {
+        stored_headers.remove(f.as_str());
+    }
+    let date = stored_headers.get(header::DATE).and_then(http_date);
+    let mut meta = CachedResponse {
+        status: rparts.status,
+        headers: stored_headers,
+        request_time,
+        response_time,
+        initial_age: age::initial_age(
+            age::age_value(&rparts.headers),
+            date,
+            request_time,
+            response_time,
+        ),
+        variant: Vec::new(),
+    };
+    let (store_key, vary_index) = match vary::parse(&rparts.headers) {
+        Vary::Fields(names) => {
+            meta.variant = vary::selected(&names, &parts.headers);
+            (
+                key::variant(&primary, &meta.variant),
+                Some((primary, names)),
+            )
+        }
+        _ => (primary, None),
+    };
+    let f = Freshness::of(&meta, response_time, &node.policy);
+    cs.ttl = Some(f.ttl());
+    cs.stored = Some(true);
+    if node.cfg.cache.expose_key {
+        cs.key = Some(store_key.to_hex());
+    }
+    let precondition = if answer_conditionals {
+        conditional::evaluate(&parts.method, &parts.headers, &meta)
+    } else {
+        Precondition::Pass
+    };
+    let plan = FillPlan {
+        store: node.store.clone(),
+        key: store_key,
+        vary_index,
+        meta,
+        limit,
+        expected_len: declared_len.filter(|_| parts.method != Method::HEAD),
+    };
+    let fill = FillBody::new(rbody, plan);
+    let version = rparts.version;
+    if precondition == Precondition::NotModified {
+        // Answer the client 304 and finish filling the store in the background.
+        tokio::spawn(async move {
+            let _ = fill.collect().await;
+        });
+        for h in [
+            header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+        ] {
+            rparts.headers.remove(h);
+        }
+        return respond::finish(
+            node,
+            http::StatusCode::NOT_MODIFIED,
+            rparts.headers,
+            body::empty(),
+            &cs,
+            version,
+        );
+    }
+    respond::finish(
+        node,
+        rparts.status,
+        rparts.headers,
+        body::boxed(fill),
+        &cs,
+        version,
+    )
+}
+
+/// An HTTP-date header value for `t`.
+pub fn date_value(t: SystemTime) -> HeaderValue {
+    HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap_or(HeaderValue::from_static(""))
+}

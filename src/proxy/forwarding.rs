@@ -1,0 +1,153 @@
+//! Header rules for forwarding a message (RFC 9110 §7.6): hop-by-hop fields,
+//! Via, and the X-Forwarded-* fields.
+
+use http::HeaderMap;
+use http::header::{self, HeaderName, HeaderValue};
+use std::net::IpAddr;
+
+/// Fields that are always hop-by-hop (RFC 9110 §7.6.1; RFC 9112 §9.6 for
+/// `Keep-Alive`, `Proxy-Connection` as widely deployed).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop fields, including every field named in `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().to_ascii_lowercase().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(&name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Append this node to Via (RFC 9110 §7.6.3).
+pub fn append_via(headers: &mut HeaderMap, version: http::Version, pseudonym: &str) {
+    let proto = match version {
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "1.1",
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("{proto} {pseudonym}")) {
+        headers.append(header::VIA, v);
+    }
+}
+
+/// Append the client address to X-Forwarded-For.
+pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
+    let name = HeaderName::from_static("x-forwarded-for");
+    let prior: Vec<String> = headers
+        .get_all(&name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_string)
+        .collect();
+    let mut all = prior.join(", ");
+    if !all.is_empty() {
+        all.push_str(", ");
+    }
+    all.push_str(&client.to_string());
+    if let Ok(v) = HeaderValue::from_str(&all) {
+        headers.insert(name, v);
+    }
+}
+
+/// Conditional fields a client may send; dropped on a cacheable GET miss so
+/// that the origin answers with a full, storable response.
+pub const CLIENT_CONDITIONALS: [HeaderName; 2] = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE];
+
+/// Build the request to send upstream from the client's request head:
+/// hop-by-hop fields removed, Host kept (or set to the origin), Via and
+/// X-Forwarded-* added.
+pub fn upstream_request(
+    node: &crate::proxy::Node,
+    parts: &http::request::Parts,
+    target: &crate::proxy::normalize::Target,
+    origin: &http::Uri,
+    client: std::net::SocketAddr,
+    body: crate::server::body::Body,
+) -> http::Request<crate::server::body::Body> {
+    let up = &node.cfg.upstream;
+    let mut headers = parts.headers.clone();
+    remove_hop_by_hop(&mut headers);
+    let host = if up.preserve_host {
+        target.authority.clone()
+    } else {
+        origin
+            .authority()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default()
+    };
+    if let Ok(v) = HeaderValue::from_str(&host) {
+        headers.insert(header::HOST, v);
+    }
+    append_via(&mut headers, parts.version, &node.cfg.server.cache_name);
+    if up.x_forwarded_for {
+        append_forwarded_for(&mut headers, client.ip());
+    }
+    if up.x_forwarded_proto {
+        headers.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(target.scheme),
+        );
+    }
+    let mut req = http::Request::new(body);
+    *req.method_mut() = parts.method.clone();
+    *req.headers_mut() = headers;
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 9110 §7.6.1: hop-by-hop fields and those named by Connection go.
+    #[test]
+    fn strips_hop_by_hop() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("close, X-Secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, vec!["x-keep"]);
+    }
+
+    #[test]
+    fn appends_via_and_xff() {
+        let mut h = HeaderMap::new();
+        h.insert("via", HeaderValue::from_static("1.0 fred"));
+        append_via(&mut h, http::Version::HTTP_11, "edgecache");
+        let via: Vec<&str> = h
+            .get_all("via")
+            .iter()
+            .map(|v| v.to_str().expect("ascii"))
+            .collect();
+        assert_eq!(via, vec!["1.0 fred", "1.1 edgecache"]);
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        append_forwarded_for(&mut h, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(
+            h.get("x-forwarded-for").expect("set"),
+            "10.0.0.1, 127.0.0.1"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Turning a client request into a target and an origin: absolute-form vs
+//! Host (RFC 9112 §3.2), host validation, and the virtual-host table.
+
+use crate::config::{Config, parse_origin};
+use crate::error::{ProxyError, UpstreamError};
+use http::{HeaderMap, Uri};
+use std::collections::HashMap;
+
+/// Where a request is aimed.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// `http` (the scheme the client used).
+    pub scheme: &'static str,
+    /// The authority as sent (lower-cased).
+    pub authority: String,
+    /// The host part of the authority, without port.
+    pub host: String,
+    /// Path and query, `/` when empty.
+    pub path_and_query: String,
+}
+
+/// Derive the target of a request from its URI and Host field.
+pub fn target(
+    uri: &Uri,
+    headers: &HeaderMap,
+    version: http::Version,
+) -> Result<Target, ProxyError> {
+    let hosts: Vec<_> = headers.get_all(http::header::HOST).iter().collect();
+    if hosts.len() > 1 {
+        return Err(ProxyError::Downstream("more than one Host field".into()));
+    }
+    let authority = match uri.authority() {
+        Some(a) => a.as_str().to_string(),
+        None => match hosts.first() {
+            Some(h) => h
+                .to_str()
+                .map_err(|_| ProxyError::Downstream("Host is not ASCII".into()))?
+                .trim()
+                .to_string(),
+            None if version == http::Version::HTTP_10 => String::new(),
+            None => return Err(ProxyError::Downstream("missing Host".into())),
+        },
+    };
+    let authority = authority.to_ascii_lowercase();
+    if !authority.is_empty() && authority.parse::<http::uri::Authority>().is_err() {
+        return Err(ProxyError::Downstream(format!(
+            "invalid Host `{authority}`"
+        )));
+    }
+    if authority.contains('@') {
+        return Err(ProxyError::Downstream(
+            "userinfo is not allowed in Host".into(),
+        ));
+    }
+    let host = strip_port(&authority).to_string();
+    let path_and_query = match uri.path_and_query() {
+        Some(pq) if !pq.as_str().is_empty() => pq.as_str().to_string(),
+        _ => "/".to_string(),
+    };
+    if !path_and_query.starts_with('/') && path_and_query != "*" {
+        return Err(ProxyError::Downstream(
+            "request target must be origin-form or absolute-form".into(),
+        ));
+    }
+    Ok(Target {
+        scheme: "http",
+        authority,
+        host,
+        path_and_query,
+    })
+}
+
+fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .split(']')
+            .next()
+            .map(|s| &authority[..s.len() + 1])
+            .unwrap_or(authority);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            authority
+        }
+    })
+}
+
+/// Host name to origin, with a default.
+#[derive(Clone, Debug, Default)]
+pub struct Sites {
+    by_host: HashMap<String, Uri>,
+    default: Option<Uri>,
+}
+
+impl Sites {
+    /// Build from a validated config.
+    pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
+        let mut by_host = HashMap::new();
+        for (i, s) in cfg.sites.iter().enumerate() {
+            let origin = parse_origin(&format!("sites[{i}].origin"), &s.origin)?;
+            for h in &s.hosts {
+                by_host.insert(h.to_ascii_lowercase(), origin.clone());
+            }
+        }
+        let default = cfg
+            .origin
+            .as_deref()
+            .map(|o| parse_origin("origin", o))
+            .transpose()?;
+        Ok(Sites { by_host, default })
+    }
+
+    /// The origin for `host`.
+    pub fn origin_for(&self, host: &str) -> Result<&Uri, UpstreamError> {
+        self.by_host
+            .get(host)
+            .or(self.default.as_ref())
+            .ok_or_else(|| UpstreamError::NoOrigin(host.to_string()))
+    }
+
+    /// Every configured origin, for start-up reachability warnings.
+    pub fn all(&self) -> impl Iterator<Item = &Uri> {
+        self.by_host.values().chain(self.default.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 9112 §3.2: absolute-form wins over Host; HTTP/1.1 needs Host.
+    #[test]
+    fn derives_target() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("host", v.parse().expect("valid"));
+            m
+        };
+        let t = target(
+            &"/a?b".parse().expect("uri"),
+            &h("Example.com:8080"),
+            http::Version::HTTP_11,
+        )
+        .expect("ok");
+        assert_eq!(
+            (
+                t.authority.as_str(),
+                t.host.as_str(),
+                t.path_and_query.as_str()
+            ),
+            ("example.com:8080", "example.com", "/a?b")
+        );
+        let t = target(
+            &"http://abs.example/x".parse().expect("uri"),
+            &h("other"),
+            http::Version::HTTP_11,
+        )
+        .expect("ok");
+        assert_eq!(t.host, "abs.example");
+        assert!(
+            target(
+                &"/".parse().expect("uri"),
+                &HeaderMap::new(),
+                http::Version::HTTP_11
+            )
+            .is_err()
+        );
+        assert!(
+            target(
+                &"/".parse().expect("uri"),
+                &h("bad host"),
+                http::Version::HTTP_11
+            )
+            .is_err()
+        );
+        assert!(
+            target(
+                &"/".parse().expect("uri"),
+                &h("user@host"),
+                http::Version::HTTP_11
+            )
+            .is_err()
+        );
+        let mut two = h("a");
+        two.append("host", "b".parse().expect("valid"));
+        assert!(target(&"/".parse().expect("uri"), &two, http::Version::HTTP_11).is_err());
+        assert_eq!(strip_port("[::1]:80"), "[::1]");
+    }
+}

@@ -1,0 +1,100 @@
+//! Building the responses the node sends downstream: from the cache (with
+//! Age, client preconditions and HEAD), from the origin, and errors.
+
+use super::Node;
+use super::forwarding::append_via;
+use super::lookup::Entry;
+use crate::http_cache::cache_status::CacheStatus;
+use crate::http_cache::conditional::{self, Precondition};
+use crate::server::body::{self, Body};
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Response, StatusCode};
+
+/// Fields a 304 from the cache leaves out: they describe a body it does not carry.
+const NOT_IN_304: [header::HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::CONTENT_RANGE,
+];
+
+/// Serve a stored response (RFC 9111 §4): Age, client preconditions (§4.3.2), HEAD.
+pub fn cached(
+    node: &Node,
+    entry: &Entry,
+    method: &Method,
+    request: &HeaderMap,
+    age: u64,
+    cs: CacheStatus,
+) -> Response<Body> {
+    let mut headers = entry.meta.headers.clone();
+    let (status, body) = match conditional::evaluate(method, request, &entry.meta) {
+        Precondition::NotModified => {
+            for h in NOT_IN_304 {
+                headers.remove(h);
+            }
+            (StatusCode::NOT_MODIFIED, body::empty())
+        }
+        Precondition::Failed => {
+            return error(
+                node,
+                StatusCode::PRECONDITION_FAILED,
+                "precondition failed",
+                cs,
+            );
+        }
+        Precondition::Pass if method == Method::HEAD => (entry.meta.status, body::empty()),
+        Precondition::Pass => (entry.meta.status, body::full(entry.body.clone())),
+    };
+    headers.insert(header::AGE, HeaderValue::from(age));
+    finish(node, status, headers, body, &cs, http::Version::HTTP_11)
+}
+
+/// Send a response downstream with this node's fields added: Via and
+/// Cache-Status; targeted fields removed when so configured.
+pub fn finish(
+    node: &Node,
+    status: StatusCode,
+    mut headers: HeaderMap,
+    body: Body,
+    cs: &CacheStatus,
+    upstream_version: http::Version,
+) -> Response<Body> {
+    if node.cfg.cache.strip_targeted_fields {
+        for f in &node.cfg.cache.targeted_fields {
+            headers.remove(f.as_str());
+        }
+    }
+    append_via(&mut headers, upstream_version, &node.cfg.server.cache_name);
+    if let Some(v) = cs.append_to(headers.get("cache-status"), &node.cfg.server.cache_name) {
+        headers.insert("cache-status", v);
+    }
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+/// An error response with a one-line text body.
+pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) -> Response<Body> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let text = format!(
+        "{} {}: {message}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    finish(
+        node,
+        status,
+        headers,
+        body::full(text),
+        &cs,
+        http::Version::HTTP_11,
+    )
+}

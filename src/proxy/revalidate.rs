@@ -1,0 +1,177 @@
+//! Validating a stored response with the origin (RFC 9111 §4.3): in the
+//! foreground for a request that cannot reuse it as it is, or in the
+//! background under stale-while-revalidate (RFC 5861 §3).
+
+use super::fetch::store_and_stream;
+use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
+use super::lookup::Entry;
+use super::normalize::Target;
+use super::{Node, respond};
+use crate::clock;
+use crate::http_cache::cache_status::{CacheStatus, Fwd};
+use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
+use crate::http_cache::{key, validation};
+use crate::server::body;
+use http::{Method, Response, StatusCode, Uri, request::Parts};
+use http_body_util::BodyExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Revalidate `entry` for this request and answer it.
+#[allow(clippy::too_many_arguments)]
+pub async fn foreground(
+    node: &Node,
+    parts: Parts,
+    target: &Target,
+    origin: &Uri,
+    client: SocketAddr,
+    entry: Entry,
+    reason: RevalidateReason,
+    directives: &RequestDirectives,
+) -> Response<body::Body> {
+    let fwd = match reason {
+        RevalidateReason::Stale | RevalidateReason::ResponseNoCache => Fwd::Stale,
+        _ => Fwd::Request,
+    };
+    let mut req = upstream_request(node, &parts, target, origin, client, body::empty());
+    for h in CLIENT_CONDITIONALS {
+        req.headers_mut().remove(h);
+    }
+    for (name, value) in validation::conditional_headers(&entry.meta) {
+        req.headers_mut().insert(name, value);
+    }
+    let request_time = clock::now();
+    let result = node
+        .upstream
+        .send(origin, &target.path_and_query, req)
+        .await;
+    let response_time = clock::now();
+    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
+    let stale_ok = || {
+        decision::stale_if_error(
+            response_time,
+            directives,
+            &entry.meta,
+            &node.policy,
+            node.cfg.cache.serve_stale_on_error_secs,
+        )
+    };
+    match result {
+        Err(e) => {
+            tracing::warn!(error = %e, "revalidation failed");
+            if stale_ok() {
+                let cs = CacheStatus {
+                    hit: true,
+                    fwd: Some(fwd),
+                    detail: Some(e.as_str()),
+                    ..Default::default()
+                };
+                let age = entry.meta.current_age(response_time);
+                return respond::cached(node, &entry, &parts.method, &parts.headers, age, cs);
+            }
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                detail: Some(e.as_str()),
+                ..Default::default()
+            };
+            respond::error(node, e.status(), &e.to_string(), cs)
+        }
+        Ok(resp) if updates_stored(&parts.method, resp.status(), &entry, resp.headers()) => {
+            let mut headers = resp.headers().clone();
+            remove_hop_by_hop(&mut headers);
+            let fresh = Entry {
+                key: entry.key,
+                meta: validation::merge_304(&entry.meta, &headers, request_time, response_time),
+                body: entry.body.clone(),
+            };
+            node.store.put(fresh.key, fresh.to_object());
+            let f = decision::Freshness::of(&fresh.meta, response_time, &node.policy);
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                fwd_status: Some(resp.status().as_u16()),
+                ttl: Some(f.ttl()),
+                stored: Some(true),
+                ..Default::default()
+            };
+            respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs)
+        }
+        Ok(resp) if resp.status().is_server_error() && stale_ok() => {
+            let cs = CacheStatus {
+                hit: true,
+                fwd: Some(fwd),
+                fwd_status: Some(resp.status().as_u16()),
+                detail: Some("stale-if-error"),
+                ..Default::default()
+            };
+            let age = entry.meta.current_age(response_time);
+            respond::cached(node, &entry, &parts.method, &parts.headers, age, cs)
+        }
+        Ok(resp) => {
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                ..Default::default()
+            };
+            store_and_stream(
+                node,
+                &parts,
+                resp,
+                (request_time, response_time),
+                primary,
+                cs,
+                directives,
+                true,
+            )
+            .await
+        }
+    }
+}
+
+/// A 304 that selects the stored response (§4.3.4), or a HEAD 200 with
+/// matching validators (§4.3.5), freshens the stored response.
+fn updates_stored(
+    method: &Method,
+    status: StatusCode,
+    entry: &Entry,
+    headers: &http::HeaderMap,
+) -> bool {
+    match status {
+        StatusCode::NOT_MODIFIED => validation::selects(&entry.meta, headers),
+        StatusCode::OK if method == Method::HEAD => {
+            headers.contains_key(http::header::ETAG) && validation::selects(&entry.meta, headers)
+        }
+        _ => false,
+    }
+}
+
+/// Revalidate `entry` without a waiting client (stale-while-revalidate).
+pub fn in_background(
+    node: Arc<Node>,
+    parts: &Parts,
+    target: &Target,
+    origin: &Uri,
+    client: SocketAddr,
+    entry: Entry,
+) {
+    let mut bg = http::Request::new(());
+    *bg.method_mut() = Method::GET;
+    *bg.headers_mut() = parts.headers.clone();
+    *bg.version_mut() = parts.version;
+    let (bg_parts, ()) = bg.into_parts();
+    let (target, origin) = (target.clone(), origin.clone());
+    tokio::spawn(async move {
+        let directives = RequestDirectives::default();
+        let resp = foreground(
+            &node,
+            bg_parts,
+            &target,
+            &origin,
+            client,
+            entry,
+            RevalidateReason::Stale,
+            &directives,
+        )
+        .await;
+        // Drive the body so that a new full response is stored.
+        let _ = resp.into_body().collect().await;
+    });
+}

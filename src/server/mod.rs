@@ -1,0 +1,4 @@
+//! Front ends: every protocol yields the same `http::Request` for the proxy.
+
+pub mod body;
+pub mod listener;
