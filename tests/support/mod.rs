@@ -1,0 +1,187 @@
+//! Test support: a scripted origin on 127.0.0.1:0 that records what it
+//! receives, an in-process node, and a small client.
+#![allow(dead_code, missing_docs)]
+
+use bytes::Bytes;
+use edgecache::config::Config;
+use edgecache::server::body::{self, Body};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::Mutex;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// A request as the origin saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+}
+
+type Handler = Arc<dyn Fn(&Seen) -> Response<Body> + Send + Sync>;
+
+/// A scripted origin server.
+pub struct Origin {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Origin {
+    /// Start an origin answering every request with `handler`.
+    pub async fn start(handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static) -> Origin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Handler = Arc::new(handler);
+        let seen2 = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (handler, seen) = (handler.clone(), seen2.clone());
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let (handler, seen) = (handler.clone(), seen.clone());
+                        async move {
+                            let s = Seen {
+                                method: req.method().clone(),
+                                path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                                headers: req.headers().clone(),
+                            };
+                            let _ = req.into_body().collect().await;
+                            seen.lock().push(s.clone());
+                            Ok::<_, Infallible>(handler(&s))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Origin { addr, seen, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().clone()
+    }
+
+    /// How many requests for `path` arrived.
+    pub fn count(&self, path: &str) -> usize {
+        self.seen.lock().iter().filter(|s| s.path == path).count()
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// A response builder for origin handlers.
+pub fn reply(status: u16, headers: &[(&str, &str)], body_text: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(body::full(body_text.into()));
+    *r.status_mut() = StatusCode::from_u16(status).expect("status");
+    for (n, v) in headers {
+        r.headers_mut().append(
+            http::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+            http::HeaderValue::from_str(v).expect("value"),
+        );
+    }
+    r
+}
+
+/// A config for tests: small budgets, data in `dir`, listening on port 0.
+pub fn test_config(origin: &str, dir: &Path) -> Config {
+    let mut cfg = Config::default();
+    cfg.origin = Some(origin.to_string());
+    cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.server.data_dir = dir.to_path_buf();
+    cfg.server.drain_timeout_secs = 5;
+    cfg.storage.memory_bytes = 32 << 20;
+    cfg.storage.disk_bytes = 64 << 20;
+    cfg.storage.block_bytes = 4 << 20;
+    cfg.storage.max_object_bytes = 2 << 20;
+    cfg
+}
+
+/// A node running in this process.
+pub struct Node {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Node {
+    pub async fn start(cfg: Config) -> Node {
+        let running = edgecache::node::start(cfg).await.expect("node starts");
+        let addr = running.addr;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(running.run(async move {
+            let _ = rx.await;
+        }));
+        Node { addr, stop: Some(tx), task: Some(task) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful stop: drain and flush the store.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("node task").expect("node shut down cleanly");
+        }
+    }
+}
+
+/// A response as the client saw it.
+#[derive(Debug)]
+pub struct Got {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Got {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn cache_status(&self) -> &str {
+        self.header("cache-status").unwrap_or("")
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Send one request with a fresh client.
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::builder().method(method).uri(url);
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let resp = client.request(req.body(body::empty()).expect("request")).await.expect("response");
+    let (parts, b) = resp.into_parts();
+    let body = b.collect().await.expect("body").to_bytes();
+    Got { status: parts.status.as_u16(), headers: parts.headers, body }
+}
+
+pub async fn get(url: &str) -> Got {
+    send("GET", url, &[]).await
+}
