@@ -15,13 +15,28 @@ async fn second_request_is_a_hit_with_age() {
 
     let first = get(&node.url("/a")).await;
     assert_eq!((first.status, first.text().as_str()), (200, "payload"));
-    assert!(first.cache_status().contains("fwd=uri-miss"), "{}", first.cache_status());
-    assert!(first.cache_status().contains("stored"), "{}", first.cache_status());
+    assert!(
+        first.cache_status().contains("fwd=uri-miss"),
+        "{}",
+        first.cache_status()
+    );
+    assert!(
+        first.cache_status().contains("stored"),
+        "{}",
+        first.cache_status()
+    );
 
     let second = get(&node.url("/a")).await;
     assert_eq!((second.status, second.text().as_str()), (200, "payload"));
-    assert!(second.cache_status().contains("; hit"), "{}", second.cache_status());
-    assert!(second.header("age").is_some(), "a cached response carries Age");
+    assert!(
+        second.cache_status().contains("; hit"),
+        "{}",
+        second.cache_status()
+    );
+    assert!(
+        second.header("age").is_some(),
+        "a cached response carries Age"
+    );
     assert_eq!(origin.count("/a"), 1, "the hit did not reach the origin");
     node.stop().await;
 }
@@ -32,10 +47,31 @@ async fn stale_response_is_revalidated_with_304_and_headers_updated() {
     let v = version.clone();
     let origin = Origin::start(move |seen| {
         let n = v.fetch_add(1, Ordering::SeqCst);
-        if n > 0 && seen.headers.get("if-none-match").is_some_and(|e| e == "\"v1\"") {
-            return reply(304, &[("etag", "\"v1\""), ("x-version", "2"), ("cache-control", "max-age=0")], "");
+        if n > 0
+            && seen
+                .headers
+                .get("if-none-match")
+                .is_some_and(|e| e == "\"v1\"")
+        {
+            return reply(
+                304,
+                &[
+                    ("etag", "\"v1\""),
+                    ("x-version", "2"),
+                    ("cache-control", "max-age=0"),
+                ],
+                "",
+            );
         }
-        reply(200, &[("etag", "\"v1\""), ("x-version", "1"), ("cache-control", "max-age=0")], "body-v1")
+        reply(
+            200,
+            &[
+                ("etag", "\"v1\""),
+                ("x-version", "1"),
+                ("cache-control", "max-age=0"),
+            ],
+            "body-v1",
+        )
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -45,20 +81,44 @@ async fn stale_response_is_revalidated_with_304_and_headers_updated() {
     assert_eq!(first.header("x-version"), Some("1"));
     let second = get(&node.url("/r")).await;
     assert_eq!(second.status, 200);
-    assert_eq!(second.text(), "body-v1", "body comes from the cache after a 304");
-    assert_eq!(second.header("x-version"), Some("2"), "headers updated from the 304 (RFC 9111 §4.3.4)");
-    assert!(second.cache_status().contains("fwd-status=304"), "{}", second.cache_status());
+    assert_eq!(
+        second.text(),
+        "body-v1",
+        "body comes from the cache after a 304"
+    );
+    assert_eq!(
+        second.header("x-version"),
+        Some("2"),
+        "headers updated from the 304 (RFC 9111 §4.3.4)"
+    );
+    assert!(
+        second.cache_status().contains("fwd-status=304"),
+        "{}",
+        second.cache_status()
+    );
     let seen = origin.seen();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[1].headers.get("if-none-match").map(|v| v.as_bytes()), Some(&b"\"v1\""[..]));
+    assert_eq!(
+        seen[1].headers.get("if-none-match").map(|v| v.as_bytes()),
+        Some(&b"\"v1\""[..])
+    );
     node.stop().await;
 }
 
 #[tokio::test]
 async fn vary_keeps_two_variants_apart() {
     let origin = Origin::start(|seen| {
-        let lang = seen.headers.get("accept-language").and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
-        reply(200, &[("cache-control", "max-age=60"), ("vary", "Accept-Language")], format!("lang={lang}"))
+        let lang = seen
+            .headers
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        reply(
+            200,
+            &[("cache-control", "max-age=60"), ("vary", "Accept-Language")],
+            format!("lang={lang}"),
+        )
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -72,7 +132,11 @@ async fn vary_keeps_two_variants_apart() {
     }
     assert_eq!(origin.count("/v"), 2, "one origin fetch per variant");
     let de = send("GET", &url, &[("accept-language", "de")]).await;
-    assert!(de.cache_status().contains("fwd=vary-miss"), "{}", de.cache_status());
+    assert!(
+        de.cache_status().contains("fwd=vary-miss"),
+        "{}",
+        de.cache_status()
+    );
     node.stop().await;
 }
 
@@ -97,8 +161,16 @@ async fn post_invalidates_the_stored_response() {
     assert!(post.cache_status().contains("fwd=method"));
     for path in ["/doc", "/other"] {
         let after = get(&node.url(path)).await;
-        assert!(after.cache_status().contains("fwd=uri-miss"), "{path}: {}", after.cache_status());
-        let gets = origin.seen().iter().filter(|s| s.path == path && s.method == http::Method::GET).count();
+        assert!(
+            after.cache_status().contains("fwd=uri-miss"),
+            "{path}: {}",
+            after.cache_status()
+        );
+        let gets = origin
+            .seen()
+            .iter()
+            .filter(|s| s.path == path && s.method == http::Method::GET)
+            .count();
         assert_eq!(gets, 2, "{path} fetched again after POST (RFC 9111 §4.4)");
     }
     node.stop().await;
@@ -113,20 +185,38 @@ async fn no_store_and_private_are_never_served_from_cache() {
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&origin.url(), dir.path())).await;
-    for (path, reason) in [("/no-store", "detail=no-store"), ("/private", "detail=private")] {
+    for (path, reason) in [
+        ("/no-store", "detail=no-store"),
+        ("/private", "detail=private"),
+    ] {
         for _ in 0..3 {
             let got = get(&node.url(path)).await;
             assert_eq!(got.status, 200);
-            assert!(got.cache_status().contains(reason), "{}", got.cache_status());
+            assert!(
+                got.cache_status().contains(reason),
+                "{}",
+                got.cache_status()
+            );
         }
-        assert_eq!(origin.count(path), 3, "{path} must reach the origin every time");
+        assert_eq!(
+            origin.count(path),
+            3,
+            "{path} must reach the origin every time"
+        );
     }
     node.stop().await;
 }
 
 #[tokio::test]
 async fn client_conditional_is_answered_from_cache() {
-    let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60"), ("etag", "\"e1\"")], "x")).await;
+    let origin = Origin::start(|_| {
+        reply(
+            200,
+            &[("cache-control", "max-age=60"), ("etag", "\"e1\"")],
+            "x",
+        )
+    })
+    .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&origin.url(), dir.path())).await;
     get(&node.url("/c")).await;
@@ -139,32 +229,73 @@ async fn client_conditional_is_answered_from_cache() {
 
 #[tokio::test]
 async fn forwarding_strips_hop_by_hop_and_adds_via_and_xff() {
-    let origin = Origin::start(|_| reply(200, &[("connection", "x-internal"), ("x-internal", "leak")], "ok")).await;
+    let origin = Origin::start(|_| {
+        reply(
+            200,
+            &[("connection", "x-internal"), ("x-internal", "leak")],
+            "ok",
+        )
+    })
+    .await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&origin.url(), dir.path())).await;
-    let got = send("GET", &node.url("/h"), &[("connection", "x-secret"), ("x-secret", "s"), ("x-keep", "k")]).await;
-    assert_eq!(got.header("x-internal"), None, "origin's Connection-named field removed");
+    let got = send(
+        "GET",
+        &node.url("/h"),
+        &[
+            ("connection", "x-secret"),
+            ("x-secret", "s"),
+            ("x-keep", "k"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        got.header("x-internal"),
+        None,
+        "origin's Connection-named field removed"
+    );
     assert!(got.header("via").is_some_and(|v| v.contains("edgecache")));
     let seen = &origin.seen()[0];
     assert_eq!(seen.headers.get("x-secret"), None);
-    assert_eq!(seen.headers.get("x-keep").map(|v| v.as_bytes()), Some(&b"k"[..]));
-    assert!(seen.headers.get("via").is_some_and(|v| v.to_str().expect("ascii").contains("edgecache")));
-    assert_eq!(seen.headers.get("x-forwarded-for").map(|v| v.as_bytes()), Some(&b"127.0.0.1"[..]));
-    assert_eq!(seen.headers.get("host").map(|v| v.as_bytes()), Some(node.addr.to_string().as_bytes()));
+    assert_eq!(
+        seen.headers.get("x-keep").map(|v| v.as_bytes()),
+        Some(&b"k"[..])
+    );
+    assert!(
+        seen.headers
+            .get("via")
+            .is_some_and(|v| v.to_str().expect("ascii").contains("edgecache"))
+    );
+    assert_eq!(
+        seen.headers.get("x-forwarded-for").map(|v| v.as_bytes()),
+        Some(&b"127.0.0.1"[..])
+    );
+    assert_eq!(
+        seen.headers.get("host").map(|v| v.as_bytes()),
+        Some(node.addr.to_string().as_bytes())
+    );
     node.stop().await;
 }
 
 #[tokio::test]
 async fn unreachable_origin_gives_502_and_only_if_cached_gives_504() {
     // Reserve a port and close it: nothing listens there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&format!("http://{dead}"), dir.path())).await;
     let got = get(&node.url("/x")).await;
     assert_eq!(got.status, 502);
     assert!(got.text().contains("unreachable"), "{}", got.text());
     assert!(got.cache_status().contains("detail=origin-unreachable"));
-    let got = send("GET", &node.url("/x"), &[("cache-control", "only-if-cached")]).await;
+    let got = send(
+        "GET",
+        &node.url("/x"),
+        &[("cache-control", "only-if-cached")],
+    )
+    .await;
     assert_eq!(got.status, 504);
     node.stop().await;
 }
@@ -172,7 +303,9 @@ async fn unreachable_origin_gives_502_and_only_if_cached_gives_504() {
 #[tokio::test]
 async fn slow_origin_gives_504() {
     // An origin that accepts and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let hold = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -197,8 +330,12 @@ async fn malformed_host_is_a_400() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&origin.url(), dir.path())).await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(node.addr).await.expect("connect");
-    s.write_all(b"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n").await.expect("write");
+    let mut s = tokio::net::TcpStream::connect(node.addr)
+        .await
+        .expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n")
+        .await
+        .expect("write");
     let mut buf = vec![0u8; 1024];
     let n = s.read(&mut buf).await.expect("read");
     let head = String::from_utf8_lossy(&buf[..n]);

@@ -2,6 +2,8 @@
 //! receives, an in-process node, and a small client.
 #![allow(dead_code, missing_docs)]
 
+pub mod process;
+
 use bytes::Bytes;
 use edgecache::config::Config;
 use edgecache::server::body::{self, Body};
@@ -37,7 +39,9 @@ pub struct Origin {
 
 impl Origin {
     /// Start an origin answering every request with `handler`.
-    pub async fn start(handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static) -> Origin {
+    pub async fn start(
+        handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static,
+    ) -> Origin {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -45,7 +49,9 @@ impl Origin {
         let seen2 = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (handler, seen) = (handler.clone(), seen2.clone());
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -53,7 +59,11 @@ impl Origin {
                         async move {
                             let s = Seen {
                                 method: req.method().clone(),
-                                path: req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                                path: req
+                                    .uri()
+                                    .path_and_query()
+                                    .map(|p| p.to_string())
+                                    .unwrap_or_default(),
                                 headers: req.headers().clone(),
                             };
                             let _ = req.into_body().collect().await;
@@ -131,7 +141,11 @@ impl Node {
         let task = tokio::spawn(running.run(async move {
             let _ = rx.await;
         }));
-        Node { addr, stop: Some(tx), task: Some(task) }
+        Node {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -176,10 +190,17 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
     for (n, v) in headers {
         req = req.header(*n, *v);
     }
-    let resp = client.request(req.body(body::empty()).expect("request")).await.expect("response");
+    let resp = client
+        .request(req.body(body::empty()).expect("request"))
+        .await
+        .expect("response");
     let (parts, b) = resp.into_parts();
     let body = b.collect().await.expect("body").to_bytes();
-    Got { status: parts.status.as_u16(), headers: parts.headers, body }
+    Got {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 pub async fn get(url: &str) -> Got {

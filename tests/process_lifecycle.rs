@@ -1,0 +1,180 @@
+//! The real binary: streaming without buffering, warm restarts (clean and
+//! kill -9), graceful drain on SIGTERM, and clear start-up errors.
+
+mod support;
+
+use bytes::Bytes;
+use edgecache::server::body;
+use futures_util::stream;
+use http_body_util::StreamBody;
+use std::process::Command;
+use support::process::{bin, spawn};
+use support::{Origin, get, reply, send};
+
+const MIB: usize = 1 << 20;
+
+/// An origin body of `chunks` MiB, sent chunked (no Content-Length), slowly
+/// enough that a proxy that buffered it whole would have to hold it all.
+fn streamed_body(chunks: usize) -> edgecache::server::body::Body {
+    let s = stream::unfold(0usize, move |i| async move {
+        if i == chunks {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let chunk = Bytes::from(vec![b'a' + (i % 26) as u8; MIB]);
+        Some((
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(chunk)),
+            i + 1,
+        ))
+    });
+    body::boxed(StreamBody::new(s))
+}
+
+#[tokio::test]
+async fn streams_a_50_mib_body_without_buffering_it() {
+    let origin = Origin::start(|_| {
+        let mut r = http::Response::new(streamed_body(50));
+        r.headers_mut()
+            .insert("cache-control", "max-age=60".parse().expect("valid"));
+        r
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = spawn(&["--origin", &origin.url()], dir.path());
+    let baseline_kib = node.peak_rss_kib();
+
+    let got = get(&node.url("/big")).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.len(), 50 * MIB);
+    for (i, chunk) in got.body.chunks(MIB).enumerate() {
+        assert!(
+            chunk.iter().all(|&b| b == b'a' + (i % 26) as u8),
+            "chunk {i} intact"
+        );
+    }
+    assert!(got.cache_status().contains("fwd=uri-miss"));
+    let peak_kib = node.peak_rss_kib();
+    let grew_mib = (peak_kib.saturating_sub(baseline_kib)) / 1024;
+    // The body is 50 MiB; storing stops at max_object_bytes (8 MiB by default),
+    // so the node's peak must stay far below the body size.
+    assert!(
+        grew_mib < 30,
+        "node RSS grew by {grew_mib} MiB while proxying 50 MiB (peak {peak_kib} KiB)"
+    );
+}
+
+#[tokio::test]
+async fn restarts_warm_from_disk_after_sigterm_and_after_kill_9() {
+    let origin = Origin::start(|seen| {
+        reply(
+            200,
+            &[("cache-control", "max-age=3600")],
+            format!("body of {}", seen.path),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (round, sig) in [(0, "-TERM"), (1, "-KILL")] {
+        let path = format!("/warm{round}");
+        let mut node = spawn(&["--origin", &origin.url()], dir.path());
+        // A fixed Host: the restarted node listens on another port, and the
+        // cache key includes the authority.
+        let host = [("host", "warm.test")];
+        assert!(
+            send("GET", &node.url(&path), &host)
+                .await
+                .cache_status()
+                .contains("stored")
+        );
+        // Let the insert reach the disk tier's queue before a hard kill.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        node.signal(sig);
+        let status = node.wait(20);
+        if sig == "-TERM" {
+            assert!(status.success(), "clean exit after SIGTERM: {status:?}");
+        }
+        drop(node);
+
+        let node = spawn(&["--origin", &origin.url()], dir.path());
+        let got = send("GET", &node.url(&path), &host).await;
+        assert_eq!(got.text(), format!("body of {path}"));
+        assert!(
+            got.cache_status().contains("; hit"),
+            "after {sig}: {}",
+            got.cache_status()
+        );
+        assert_eq!(
+            origin.count(&path),
+            1,
+            "after {sig}: served from the warm disk, not the origin"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish() {
+    let origin = Origin::start(|_| {
+        let mut r = http::Response::new(streamed_body(20));
+        r.headers_mut()
+            .insert("cache-control", "no-store".parse().expect("valid"));
+        r
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = spawn(&["--origin", &origin.url()], dir.path());
+    let url = node.url("/slow");
+    let request = tokio::spawn(async move { get(&url).await });
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    node.signal("-TERM");
+    let got = request.await.expect("request task");
+    assert_eq!(got.body.len(), 20 * MIB, "the in-flight response completed");
+    assert!(node.wait(20).success());
+}
+
+#[test]
+fn bad_config_and_port_in_use_are_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[storage]\nwrite_policy = \"sometimes\"\n").expect("write");
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("storage.write_policy"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "origin = \"http://127.0.0.1:9\"\n").expect("write");
+    let out = Command::new(bin())
+        .args(["check-config"])
+        .arg(&good)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let out = Command::new(bin())
+        .args([
+            "--origin",
+            "http://127.0.0.1:9",
+            "--listen",
+            &addr,
+            "--data-dir",
+        ])
+        .arg(dir.path().join("d"))
+        .env("EDGECACHE_LOG", "off")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot listen on") && err.contains(&addr),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

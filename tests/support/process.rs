@@ -1,0 +1,104 @@
+//! Running the real `edgecache` binary as a child process.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Proc {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: std::sync::Arc<parking_lot::Mutex<String>>,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_edgecache")
+}
+
+/// Start the binary with `args` plus `--listen 127.0.0.1:0`, and wait until
+/// it logs its bound address.
+pub fn spawn(args: &[&str], data_dir: &Path) -> Proc {
+    let mut child = Command::new(bin())
+        .args(args)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("EDGECACHE_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn edgecache");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = std::sync::Arc::new(parking_lot::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let log2 = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listening") {
+                if let Some(a) = line.split("addr=").nth(1) {
+                    let _ = tx.send(a.trim().to_string());
+                }
+            }
+            log2.lock().push_str(&line);
+            log2.lock().push('\n');
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("node did not start: {}", log.lock()));
+    Proc {
+        child,
+        addr: addr.parse().expect("addr"),
+        log,
+    }
+}
+
+impl Proc {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig} failed");
+    }
+
+    /// Wait for exit, at most `secs`.
+    pub fn wait(&mut self, secs: u64) -> std::process::ExitStatus {
+        for _ in 0..secs * 20 {
+            if let Some(st) = self.child.try_wait().expect("wait") {
+                return st;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!(
+            "edgecache did not exit within {secs} s; log:\n{}",
+            self.log.lock()
+        );
+    }
+
+    /// Peak resident set size (VmHWM) in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("proc status");
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .expect("VmHWM")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
