@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Origin for requests whose Host matches no `[[sites]]` entry, as
@@ -109,19 +109,6 @@ pub struct SiteConfig {
     pub hosts: Vec<String>,
     /// Origin URL, `http://host:port`. Required.
     pub origin: String,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            origin: None,
-            server: ServerConfig::default(),
-            storage: StorageConfig::default(),
-            cache: CacheConfig::default(),
-            upstream: UpstreamConfig::default(),
-            sites: Vec::new(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

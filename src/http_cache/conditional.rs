@@ -46,10 +46,10 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -
         if !etag_matches(&members(request, header::IF_MATCH), etag, false) {
             return Precondition::Failed;
         }
-    } else if let Some(ius) = request.get(header::IF_UNMODIFIED_SINCE).and_then(http_date) {
-        if last_modified.is_none_or(|lm| lm > ius) {
-            return Precondition::Failed;
-        }
+    } else if let Some(ius) = request.get(header::IF_UNMODIFIED_SINCE).and_then(http_date)
+        && last_modified.is_none_or(|lm| lm > ius)
+    {
+        return Precondition::Failed;
     }
     let get_or_head = method == Method::GET || method == Method::HEAD;
     if request.contains_key(header::IF_NONE_MATCH) {
@@ -60,12 +60,11 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -
                 Precondition::Failed
             };
         }
-    } else if get_or_head {
-        if let Some(ims) = request.get(header::IF_MODIFIED_SINCE).and_then(http_date) {
-            if last_modified.is_some_and(|lm| lm <= ims) {
-                return Precondition::NotModified;
-            }
-        }
+    } else if get_or_head
+        && let Some(ims) = request.get(header::IF_MODIFIED_SINCE).and_then(http_date)
+        && last_modified.is_some_and(|lm| lm <= ims)
+    {
+        return Precondition::NotModified;
     }
     Precondition::Pass
 }

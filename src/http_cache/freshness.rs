@@ -72,12 +72,12 @@ pub fn lifetime(
             });
         }
     }
-    if heuristically_cacheable(status) || cc.public() {
-        if let Some(lm) = headers.get(http::header::LAST_MODIFIED).and_then(http_date) {
-            let since = date.duration_since(lm).map(|d| d.as_secs()).unwrap_or(0);
-            let secs = ((since as f64) * policy.heuristic_fraction) as u64;
-            return Lifetime::Heuristic(secs.min(policy.heuristic_max_secs));
-        }
+    if (heuristically_cacheable(status) || cc.public())
+        && let Some(lm) = headers.get(http::header::LAST_MODIFIED).and_then(http_date)
+    {
+        let since = date.duration_since(lm).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = ((since as f64) * policy.heuristic_fraction) as u64;
+        return Lifetime::Heuristic(secs.min(policy.heuristic_max_secs));
     }
     Lifetime::None
 }

@@ -22,12 +22,11 @@ pub fn targets(
         let Some(v) = response.get(&field).and_then(|v| v.to_str().ok()) else {
             continue;
         };
-        if let Some((auth, pq)) = resolve(scheme, authority, path_and_query, v.trim()) {
-            if auth.eq_ignore_ascii_case(authority)
-                && !out.iter().any(|(a, p)| a == &auth && p == &pq)
-            {
-                out.push((auth.to_ascii_lowercase(), pq));
-            }
+        if let Some((auth, pq)) = resolve(scheme, authority, path_and_query, v.trim())
+            && auth.eq_ignore_ascii_case(authority)
+            && !out.iter().any(|(a, p)| a == &auth && p == &pq)
+        {
+            out.push((auth.to_ascii_lowercase(), pq));
         }
     }
     out

@@ -15,10 +15,10 @@ pub fn conditional_headers(stored: &CachedResponse) -> Vec<(HeaderName, HeaderVa
     if let Some(etag) = etags.first() {
         out.push((header::IF_NONE_MATCH, (*etag).clone()));
     }
-    if let Some(lm) = stored.headers.get(header::LAST_MODIFIED) {
-        if http_date(lm).is_some() {
-            out.push((header::IF_MODIFIED_SINCE, lm.clone()));
-        }
+    if let Some(lm) = stored.headers.get(header::LAST_MODIFIED)
+        && http_date(lm).is_some()
+    {
+        out.push((header::IF_MODIFIED_SINCE, lm.clone()));
     }
     out
 }

@@ -32,7 +32,7 @@ impl Entry {
 #[derive(Debug)]
 pub enum Lookup {
     /// A matching stored response.
-    Hit(Entry),
+    Hit(Box<Entry>),
     /// Nothing stored for the URI.
     UriMiss,
     /// The URI has stored variants, but none for this request.
@@ -45,11 +45,11 @@ pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Loo
         return Lookup::UriMiss;
     };
     match StoredMeta::decode(&obj.meta) {
-        Ok(StoredMeta::Response(meta)) if meta.variant.is_empty() => Lookup::Hit(Entry {
+        Ok(StoredMeta::Response(meta)) if meta.variant.is_empty() => Lookup::Hit(Box::new(Entry {
             key: primary,
             meta,
             body: obj.body,
-        }),
+        })),
         Ok(StoredMeta::VaryIndex(names)) => {
             let selected = vary::selected(&names, request);
             let vkey = key::variant(&primary, &selected);
@@ -58,11 +58,11 @@ pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Loo
             };
             match StoredMeta::decode(&vobj.meta) {
                 Ok(StoredMeta::Response(meta)) if vary::matches(&meta.variant, request) => {
-                    Lookup::Hit(Entry {
+                    Lookup::Hit(Box::new(Entry {
                         key: vkey,
                         meta,
                         body: vobj.body,
-                    })
+                    }))
                 }
                 _ => Lookup::VaryMiss,
             }

@@ -133,7 +133,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                                 &target,
                                 &origin,
                                 client,
-                                entry.clone(),
+                                (*entry).clone(),
                             );
                             "stale-while-revalidate"
                         }
@@ -157,7 +157,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                         &target,
                         &origin,
                         client,
-                        entry,
+                        *entry,
                         reason,
                         &directives,
                     )

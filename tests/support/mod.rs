@@ -114,8 +114,10 @@ pub fn reply(status: u16, headers: &[(&str, &str)], body_text: impl Into<Bytes>)
 
 /// A config for tests: small budgets, data in `dir`, listening on port 0.
 pub fn test_config(origin: &str, dir: &Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.origin = Some(origin.to_string());
+    let mut cfg = Config {
+        origin: Some(origin.to_string()),
+        ..Default::default()
+    };
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.data_dir = dir.to_path_buf();
     cfg.server.drain_timeout_secs = 5;

@@ -35,10 +35,10 @@ pub fn spawn(args: &[&str], data_dir: &Path) -> Proc {
     let log2 = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening") {
-                if let Some(a) = line.split("addr=").nth(1) {
-                    let _ = tx.send(a.trim().to_string());
-                }
+            if line.contains("listening")
+                && let Some(a) = line.split("addr=").nth(1)
+            {
+                let _ = tx.send(a.trim().to_string());
             }
             log2.lock().push_str(&line);
             log2.lock().push('\n');
