@@ -341,6 +341,19 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The shipped example parses, validates, and every field in it is documented.
+    #[test]
+    fn example_config_is_valid_and_documented() {
+        let text = include_str!("../edgecache.example.toml");
+        let cfg: Config = toml::from_str(text).expect("example parses");
+        cfg.validate().expect("example validates");
+        let docs = include_str!("../docs/config.md");
+        for line in text.lines().filter(|l| !l.starts_with('#') && l.contains(" = ")) {
+            let field = line.split(" = ").next().unwrap_or("").trim();
+            assert!(docs.contains(&format!("`{field}`")), "docs/config.md does not document `{field}`");
+        }
+    }
+
     #[test]
     fn default_config_is_valid() {
         Config::default().validate().expect("defaults are valid");
