@@ -13,7 +13,7 @@
 //   --failing        also list every failing test (all kinds): id, kind, name, reason
 //   --peers          with --failing / for failing required tests, say which of the
 //                    reverse proxies whose results ship with the suite pass the test
-//   --summary-file   write the one-line summary to FILE as well
+//   --summary-file   write the one-line summary to FILE instead of printing it
 //   --suite-dir      where http-cache-tests is installed
 //                    (default: node_modules/http-cache-tests next to this script)
 //
@@ -254,6 +254,9 @@ const summary = `edgecache: required ${totals.required.pass}/${totals.required.t
   `optimal ${totals.optimal.pass}/${totals.optimal.total}, ` +
   `checks ${totals.check.pass}/${totals.check.total} ` +
   `(peers on http-cache-tests@${SUITE_VERSION}: ${peerText} required)`
-console.log('')
-console.log(summary)
-if (opts.summaryFile) fs.writeFileSync(opts.summaryFile, summary + '\n')
+if (opts.summaryFile) {
+  fs.writeFileSync(opts.summaryFile, summary + '\n') // run.sh prints it last
+} else {
+  console.log('')
+  console.log(summary)
+}

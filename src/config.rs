@@ -70,13 +70,16 @@ pub struct CacheConfig {
     /// max-stale). Default: true (RFC 9111 behaviour).
     pub honor_request_directives: bool,
     /// RFC 9213 targeted fields, highest precedence first.
-    /// Default: `["edgecache-cdn-cache-control", "cdn-cache-control"]`.
+    /// `surrogate-control` (W3C Edge Architecture, legacy) is read with its own
+    /// syntax and announced upstream with Surrogate-Capability.
+    /// Default: `["edgecache-cdn-cache-control", "cdn-cache-control", "surrogate-control"]`.
     pub targeted_fields: Vec<String>,
     /// Remove the targeted fields from responses sent downstream. Default: true.
     pub strip_targeted_fields: bool,
-    /// Seconds a stale response may be served when the origin fails and the
-    /// response has no stale-if-error. Default: 0.
-    pub serve_stale_on_error_secs: u64,
+    /// Seconds past its lifetime a stale response may be served when the
+    /// origin cannot be reached (connect error, reset, timeout) and the
+    /// response has no stale-if-error (RFC 9111 §4.2.4). Default: 3600.
+    pub serve_stale_on_origin_down_secs: u64,
     /// Expose the cache key in Cache-Status. Default: false.
     pub expose_key: bool,
 }
@@ -144,9 +147,10 @@ impl Default for CacheConfig {
             targeted_fields: vec![
                 "edgecache-cdn-cache-control".into(),
                 "cdn-cache-control".into(),
+                "surrogate-control".into(),
             ],
             strip_targeted_fields: true,
-            serve_stale_on_error_secs: 0,
+            serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
         }
     }
@@ -348,9 +352,15 @@ mod tests {
         let cfg: Config = toml::from_str(text).expect("example parses");
         cfg.validate().expect("example validates");
         let docs = include_str!("../docs/config.md");
-        for line in text.lines().filter(|l| !l.starts_with('#') && l.contains(" = ")) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && l.contains(" = "))
+        {
             let field = line.split(" = ").next().unwrap_or("").trim();
-            assert!(docs.contains(&format!("`{field}`")), "docs/config.md does not document `{field}`");
+            assert!(
+                docs.contains(&format!("`{field}`")),
+                "docs/config.md does not document `{field}`"
+            );
         }
     }
 

@@ -193,11 +193,23 @@ impl CacheControl {
     }
 }
 
+/// The legacy targeted field of the W3C Edge Architecture note, parsed with
+/// its own syntax rather than as a Structured Field.
+pub const SURROGATE_CONTROL: &str = "surrogate-control";
+
 /// RFC 9213 §2.1: of the targeted fields named in `targets` (in order), the
 /// first with a valid, non-empty Structured Fields Dictionary value replaces
-/// Cache-Control for this cache. `None` when none applies.
-pub fn targeted(headers: &HeaderMap, targets: &[String]) -> Option<CacheControl> {
+/// Cache-Control for this cache. `None` when none applies. `surrogate-control`
+/// in `targets` is read with its own syntax, keeping only the directives
+/// untargeted or targeted at `device`.
+pub fn targeted(headers: &HeaderMap, targets: &[String], device: &str) -> Option<CacheControl> {
     for name in targets {
+        if name == SURROGATE_CONTROL {
+            if let Some(cc) = surrogate_control(headers, device) {
+                return Some(cc);
+            }
+            continue;
+        }
         let mut combined = String::new();
         for v in headers.get_all(name.as_str()) {
             let Ok(s) = v.to_str() else { continue };
@@ -215,6 +227,31 @@ pub fn targeted(headers: &HeaderMap, targets: &[String]) -> Option<CacheControl>
         }
     }
     None
+}
+
+/// Surrogate-Control (W3C Edge Architecture §2): `directive[=value][;device]`
+/// members. Directives targeted at another device are dropped;
+/// `no-store-remote` counts as `no-store` (this node is a remote surrogate).
+fn surrogate_control(headers: &HeaderMap, device: &str) -> Option<CacheControl> {
+    let mut kept = Vec::new();
+    for v in headers.get_all(SURROGATE_CONTROL) {
+        for member in split(&String::from_utf8_lossy(v.as_bytes())) {
+            let (directive, target) = match member.split_once(';') {
+                Some((d, t)) => (d.trim(), Some(t.trim())),
+                None => (member.trim(), None),
+            };
+            if target.is_some_and(|t| !t.eq_ignore_ascii_case(device)) {
+                continue;
+            }
+            let directive = match directive.to_ascii_lowercase().as_str() {
+                "no-store-remote" => "no-store".to_string(),
+                _ => directive.to_string(),
+            };
+            kept.push(directive);
+        }
+    }
+    let cc = CacheControl::parse(&kept.join(", "));
+    (!cc.is_empty()).then_some(cc)
 }
 
 fn parse_delta_seconds(v: Option<&str>) -> Seconds {
@@ -366,6 +403,46 @@ mod tests {
         assert_eq!(cc.max_age(), Some(Seconds::Valid(5)));
     }
 
+    /// W3C Edge Architecture Surrogate-Control: device targeting, case, no-store-remote.
+    #[test]
+    fn reads_surrogate_control() {
+        let targets = vec![
+            "cdn-cache-control".to_string(),
+            SURROGATE_CONTROL.to_string(),
+        ];
+        let cases: &[(&[(&str, &str)], Option<(Option<Seconds>, bool)>)] = &[
+            (
+                &[("surrogate-control", "max-age=60")],
+                Some((Some(Seconds::Valid(60)), false)),
+            ),
+            (
+                &[("surrogate-control", "MaX-aGe=60")],
+                Some((Some(Seconds::Valid(60)), false)),
+            ),
+            (
+                &[("surrogate-control", "max-age=60;edgecache")],
+                Some((Some(Seconds::Valid(60)), false)),
+            ),
+            (&[("surrogate-control", "max-age=60;other")], None),
+            (
+                &[("surrogate-control", "no-store-remote")],
+                Some((None, true)),
+            ),
+            (
+                &[
+                    ("surrogate-control", "max-age=5"),
+                    ("cdn-cache-control", "max-age=9"),
+                ],
+                Some((Some(Seconds::Valid(9)), false)),
+            ),
+        ];
+        for (fields, want) in cases {
+            let h = crate::http_cache::test_support::headers(fields);
+            let got = targeted(&h, &targets, "edgecache").map(|cc| (cc.max_age(), cc.no_store()));
+            assert_eq!(got, *want, "fields {fields:?}");
+        }
+    }
+
     /// RFC 9213 §2.1: first valid targeted field wins; invalid ones are ignored.
     #[test]
     fn selects_targeted_field() {
@@ -400,7 +477,7 @@ mod tests {
         for (fields, want) in cases {
             let h = crate::http_cache::test_support::headers(fields);
             assert_eq!(
-                targeted(&h, &targets).map(|cc| cc.max_age()),
+                targeted(&h, &targets, "edgecache").map(|cc| cc.max_age()),
                 *want,
                 "fields {fields:?}"
             );

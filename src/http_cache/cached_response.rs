@@ -57,7 +57,7 @@ pub struct Effective {
 
 /// Cache-control in force for this cache, given a response's headers.
 pub fn effective_cache_control(headers: &HeaderMap, policy: &Policy) -> Effective {
-    match targeted(headers, &policy.targeted_fields) {
+    match targeted(headers, &policy.targeted_fields, &policy.surrogate_device) {
         Some(cc) => Effective { cc, targeted: true },
         None => Effective {
             cc: CacheControl::from_headers(headers, "cache-control"),

@@ -10,6 +10,8 @@ pub struct Policy {
     pub heuristic_fraction: f64,
     /// Upper bound on a heuristic lifetime, in seconds.
     pub heuristic_max_secs: u64,
+    /// This cache's device token for targeted Surrogate-Control directives.
+    pub surrogate_device: String,
     /// Honour request Cache-Control and Pragma (`no-cache`, `max-age`,
     /// `min-fresh`, `max-stale`). CDNs often turn this off.
     pub honor_request_directives: bool,
@@ -21,7 +23,9 @@ impl Default for Policy {
             targeted_fields: vec![
                 "edgecache-cdn-cache-control".into(),
                 "cdn-cache-control".into(),
+                "surrogate-control".into(),
             ],
+            surrogate_device: "edgecache".into(),
             heuristic_fraction: 0.1,
             heuristic_max_secs: 86_400,
             honor_request_directives: true,

@@ -49,10 +49,20 @@ fn strip_weak(e: &[u8]) -> &[u8] {
     e.strip_prefix(b"W/").unwrap_or(e)
 }
 
-/// Fields a 304 never changes in a stored response (§3.2: Content-Length,
-/// and fields whose stored value the cache itself computes).
+/// Fields a 304 never changes in a stored response (§3.2): Content-Length,
+/// the fields that describe the stored body (its encoding, range, digest and
+/// validator), and the fields this cache computes itself.
 fn never_updated(name: &HeaderName) -> bool {
-    name == header::CONTENT_LENGTH || name == header::AGE || name.as_str() == "cache-status"
+    matches!(
+        name.as_str(),
+        "content-length"
+            | "content-encoding"
+            | "content-range"
+            | "content-md5"
+            | "etag"
+            | "age"
+            | "cache-status"
+    )
 }
 
 /// Freshen `stored` with the header fields of a 304 (§3.2, §4.3.4) received
@@ -144,6 +154,7 @@ mod tests {
         let nm = h(&[
             ("x-change", "new"),
             ("content-length", "0"),
+            ("etag", "\"b\""),
             ("x-new", "n"),
             ("x-multi", "c"),
             ("cache-control", "max-age=9"),
@@ -159,6 +170,11 @@ mod tests {
         assert_eq!(get("x-keep"), vec!["1"]);
         assert_eq!(get("x-change"), vec!["new"]);
         assert_eq!(get("content-length"), vec!["10"]);
+        assert_eq!(
+            get("etag"),
+            vec!["\"a\""],
+            "the validator of the stored body is kept"
+        );
         assert_eq!(get("x-new"), vec!["n"]);
         assert_eq!(get("x-multi"), vec!["c"]);
         assert_eq!(get("cache-control"), vec!["max-age=9"]);

@@ -101,6 +101,22 @@ pub fn upstream_request(
     if up.x_forwarded_for {
         append_forwarded_for(&mut headers, client.ip());
     }
+    if node
+        .policy
+        .targeted_fields
+        .iter()
+        .any(|f| f == crate::http_cache::cache_control::SURROGATE_CONTROL)
+    {
+        let name = HeaderName::from_static("surrogate-capability");
+        let ours = format!("{}=\"Surrogate/1.0\"", node.policy.surrogate_device);
+        let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
+            Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ours}"),
+            _ => ours,
+        };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
     if up.x_forwarded_proto {
         headers.insert(
             HeaderName::from_static("x-forwarded-proto"),

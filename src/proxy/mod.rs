@@ -52,6 +52,7 @@ impl Node {
                 .iter()
                 .map(|f| f.to_ascii_lowercase())
                 .collect(),
+            surrogate_device: cfg.server.cache_name.clone(),
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
             honor_request_directives: cfg.cache.honor_request_directives,

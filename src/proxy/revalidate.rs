@@ -47,19 +47,20 @@ pub async fn foreground(
         .await;
     let response_time = clock::now();
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    let stale_ok = || {
-        decision::stale_if_error(
-            response_time,
-            directives,
-            &entry.meta,
-            &node.policy,
-            node.cfg.cache.serve_stale_on_error_secs,
-        )
+    // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
+    // window applies only when the origin could not be reached at all.
+    let stale_ok = |origin_down: bool| {
+        let window = if origin_down {
+            node.cfg.cache.serve_stale_on_origin_down_secs
+        } else {
+            0
+        };
+        decision::stale_if_error(response_time, directives, &entry.meta, &node.policy, window)
     };
     match result {
         Err(e) => {
             tracing::warn!(error = %e, "revalidation failed");
-            if stale_ok() {
+            if stale_ok(true) {
                 let cs = CacheStatus {
                     hit: true,
                     fwd: Some(fwd),
@@ -95,7 +96,7 @@ pub async fn foreground(
             };
             respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs)
         }
-        Ok(resp) if resp.status().is_server_error() && stale_ok() => {
+        Ok(resp) if resp.status().is_server_error() && stale_ok(false) => {
             let cs = CacheStatus {
                 hit: true,
                 fwd: Some(fwd),
@@ -135,7 +136,8 @@ fn updates_stored(
     headers: &http::HeaderMap,
 ) -> bool {
     match status {
-        StatusCode::NOT_MODIFIED => validation::selects(&entry.meta, headers),
+        // We asked with this entry's own validators, so a 304 is about it.
+        StatusCode::NOT_MODIFIED => true,
         StatusCode::OK if method == Method::HEAD => {
             headers.contains_key(http::header::ETAG) && validation::selects(&entry.meta, headers)
         }
