@@ -343,3 +343,36 @@ async fn malformed_host_is_a_400() {
     assert_eq!(origin.seen().len(), 0);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn h2c_requests_hit_the_cache_too() {
+    use http_body_util::BodyExt;
+    let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "over h2")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let req = http::Request::get(node.url("/h2"))
+            .body(edgecache::server::body::empty())
+            .expect("request");
+        let resp = client.request(req).await.expect("h2c response");
+        assert_eq!(resp.version(), http::Version::HTTP_2);
+        statuses.push(
+            resp.headers()
+                .get("cache-status")
+                .expect("cache-status")
+                .to_str()
+                .expect("ascii")
+                .to_string(),
+        );
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(&body[..], b"over h2");
+    }
+    assert!(statuses[1].contains("; hit"), "{statuses:?}");
+    assert_eq!(origin.count("/h2"), 1);
+    node.stop().await;
+}

@@ -218,7 +218,10 @@ pub fn targeted(headers: &HeaderMap, targets: &[String], device: &str) -> Option
             }
             combined.push_str(s);
         }
-        if combined.trim().is_empty() || !is_sf_dictionary(&combined) {
+        if combined.trim().is_empty()
+            || !is_sf_dictionary(&combined)
+            || !has_integer_lifetimes(&combined)
+        {
             continue;
         }
         let cc = CacheControl::parse(&strip_sf_parameters(&combined));
@@ -287,6 +290,20 @@ fn is_sf_dictionary(s: &str) -> bool {
                 None => is_sf_key(p.trim()),
                 Some((k, v)) => is_sf_key(k) && is_sf_bare_item(v),
             })
+    })
+}
+
+/// RFC 9213 §2.1 with RFC 8941: lifetime directives are Integers; a field
+/// that gives one as another type (`max-age="60"`) is invalid as a whole.
+fn has_integer_lifetimes(s: &str) -> bool {
+    split(s).iter().all(|member| {
+        let item = member.split(';').next().unwrap_or("").trim();
+        match item.split_once('=') {
+            Some(("max-age" | "s-maxage" | "stale-while-revalidate" | "stale-if-error", v)) => {
+                !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+            }
+            _ => true,
+        }
     })
 }
 
@@ -467,10 +484,8 @@ mod tests {
                 Some(Some(Seconds::Valid(30))),
             ),
             (&[("cdn-cache-control", "MAX-AGE=30")], None),
-            (
-                &[("cdn-cache-control", "max-age=\"30\"")],
-                Some(Some(Seconds::Valid(30))),
-            ),
+            (&[("cdn-cache-control", "max-age=\"30\"")], None),
+            (&[("cdn-cache-control", "max-age=30, &&&&&")], None),
             (&[("cdn-cache-control", "")], None),
             (&[("cache-control", "max-age=30")], None),
         ];

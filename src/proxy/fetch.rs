@@ -136,6 +136,8 @@ pub async fn store_and_stream(
 
     let mut stored_headers = rparts.headers.clone();
     stored_headers.remove(header::AGE);
+    // Trailers are relayed while streaming but not stored, so neither is their announcement.
+    stored_headers.remove(header::TRAILER);
     for f in &strip {
         stored_headers.remove(f.as_str());
     }

@@ -5,16 +5,16 @@ use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
-/// Fields that are always hop-by-hop (RFC 9110 §7.6.1; RFC 9112 §9.6 for
-/// `Keep-Alive`, `Proxy-Connection` as widely deployed).
-const HOP_BY_HOP: [&str; 9] = [
+/// Fields that are always hop-by-hop (RFC 9110 §7.6.1; `Keep-Alive` and
+/// `Proxy-Connection` as widely deployed). `Trailer` is end-to-end in RFC 9110
+/// and is kept, so trailers can pass through.
+const HOP_BY_HOP: [&str; 8] = [
     "connection",
     "keep-alive",
     "proxy-connection",
     "proxy-authenticate",
     "proxy-authorization",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
 ];
@@ -85,7 +85,19 @@ pub fn upstream_request(
 ) -> http::Request<crate::server::body::Body> {
     let up = &node.cfg.upstream;
     let mut headers = parts.headers.clone();
+    let wants_trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
+        });
     remove_hop_by_hop(&mut headers);
+    if wants_trailers {
+        // We relay trailers, so we may ask the origin for them (RFC 9110 §10.1.4).
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     let host = if up.preserve_host {
         target.authority.clone()
     } else {
