@@ -15,6 +15,7 @@ pub mod freshness;
 pub mod invalidation;
 pub mod key;
 pub mod policy;
+pub mod range;
 pub mod storable;
 pub mod validation;
 pub mod vary;

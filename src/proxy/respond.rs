@@ -6,6 +6,7 @@ use super::forwarding::append_via;
 use super::lookup::Entry;
 use crate::http_cache::cache_status::CacheStatus;
 use crate::http_cache::conditional::{self, Precondition};
+use crate::http_cache::range::{self, RangeAnswer};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -44,10 +45,58 @@ pub fn cached(
             );
         }
         Precondition::Pass if method == Method::HEAD => (entry.meta.status, body::empty()),
-        Precondition::Pass => (entry.meta.status, body::full(entry.body.clone())),
+        Precondition::Pass => ranged(entry, method, request, &mut headers),
     };
     headers.insert(header::AGE, HeaderValue::from(age));
     finish(node, status, headers, body, &cs, http::Version::HTTP_11)
+}
+
+/// The status and body for a GET served from `entry`, honouring Range (RFC 9110 §14).
+fn ranged(
+    entry: &Entry,
+    method: &Method,
+    request: &HeaderMap,
+    headers: &mut HeaderMap,
+) -> (StatusCode, Body) {
+    let len = entry.body.len() as u64;
+    match range::answer(method, request, &entry.meta, len) {
+        RangeAnswer::Full => (entry.meta.status, body::full(entry.body.clone())),
+        RangeAnswer::Unsatisfiable => {
+            headers.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            (StatusCode::RANGE_NOT_SATISFIABLE, body::empty())
+        }
+        RangeAnswer::Partial(ranges) if ranges.len() == 1 => {
+            let (start, end) = ranges[0];
+            headers.insert(
+                header::CONTENT_RANGE,
+                value(&format!("bytes {start}-{end}/{len}")),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            (
+                StatusCode::PARTIAL_CONTENT,
+                body::full(entry.body.slice(start as usize..=end as usize)),
+            )
+        }
+        RangeAnswer::Partial(ranges) => {
+            let boundary = entry.key.to_hex()[..24].to_string();
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let parts = range::multipart(&entry.body, &ranges, content_type.as_deref(), &boundary);
+            headers.insert(
+                header::CONTENT_TYPE,
+                value(&format!("multipart/byteranges; boundary={boundary}")),
+            );
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(parts.len()));
+            (StatusCode::PARTIAL_CONTENT, body::full(parts))
+        }
+    }
+}
+
+fn value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Send a response downstream with this node's fields added: Via and

@@ -1,0 +1,237 @@
+//! Serving byte ranges from a stored complete response (RFC 9110 §14:
+//! Range, If-Range, 206 and 416).
+
+use super::cached_response::{CachedResponse, http_date};
+use http::{HeaderMap, Method, StatusCode, header};
+
+/// Most ranges served in one multipart response; a request for more gets
+/// the whole representation (RFC 9110 §14.2 lets a server ignore Range).
+const MAX_RANGES: usize = 32;
+
+/// What to send for a request's Range field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RangeAnswer {
+    /// No (applicable) Range: the whole representation.
+    Full,
+    /// 206 with these inclusive byte ranges (one: a single part; more: multipart/byteranges).
+    Partial(Vec<(u64, u64)>),
+    /// 416 Range Not Satisfiable.
+    Unsatisfiable,
+}
+
+/// Decide how to answer `request`'s Range for a stored response of `len` bytes.
+pub fn answer(
+    method: &Method,
+    request: &HeaderMap,
+    stored: &CachedResponse,
+    len: u64,
+) -> RangeAnswer {
+    if method != Method::GET || stored.status != StatusCode::OK {
+        return RangeAnswer::Full;
+    }
+    let Some(range) = request.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return RangeAnswer::Full;
+    };
+    if request.contains_key(header::IF_RANGE) && !if_range_matches(request, stored) {
+        return RangeAnswer::Full;
+    }
+    match parse(range, len) {
+        None => RangeAnswer::Full,
+        Some(ranges) if ranges.is_empty() => RangeAnswer::Unsatisfiable,
+        Some(ranges) if ranges.len() > MAX_RANGES => RangeAnswer::Full,
+        Some(ranges) => RangeAnswer::Partial(ranges),
+    }
+}
+
+/// RFC 9110 §13.1.5: If-Range holds a strong entity-tag that must equal the
+/// stored one, or an HTTP-date that must equal the stored Last-Modified.
+fn if_range_matches(request: &HeaderMap, stored: &CachedResponse) -> bool {
+    let Some(v) = request.get(header::IF_RANGE) else {
+        return true;
+    };
+    let Ok(v) = v.to_str() else { return false };
+    let v = v.trim();
+    if v.starts_with('"') || v.starts_with("W/") {
+        return !v.starts_with("W/")
+            && stored
+                .headers
+                .get(header::ETAG)
+                .and_then(|e| e.to_str().ok())
+                .is_some_and(|e| e == v);
+    }
+    match (
+        httpdate::parse_http_date(v).ok(),
+        stored
+            .headers
+            .get(header::LAST_MODIFIED)
+            .and_then(http_date),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Parse a `bytes=` range set against a representation of `len` bytes.
+/// `None` when the field is not a valid byte range set (then it is ignored);
+/// `Some(empty)` when it is valid but no range is satisfiable.
+pub fn parse(value: &str, len: u64) -> Option<Vec<(u64, u64)>> {
+    let (unit, set) = value.trim().split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
+    let mut out = Vec::new();
+    for spec in set.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (first, last) = spec.split_once('-')?;
+        let (first, last) = (first.trim(), last.trim());
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if first.is_empty() {
+            // suffix-range: the last N bytes.
+            if !digits(last) {
+                return None;
+            }
+            let n: u64 = last.parse().unwrap_or(u64::MAX);
+            if n > 0 && len > 0 {
+                out.push((len.saturating_sub(n), len - 1));
+            }
+            continue;
+        }
+        if !digits(first) || !(last.is_empty() || digits(last)) {
+            return None;
+        }
+        let start: u64 = first.parse().ok()?;
+        let end: u64 = if last.is_empty() {
+            u64::MAX
+        } else {
+            last.parse().unwrap_or(u64::MAX)
+        };
+        if end < start {
+            return None;
+        }
+        if start < len {
+            out.push((start, end.min(len - 1)));
+        }
+    }
+    Some(out)
+}
+
+/// The body of a multipart/byteranges response (RFC 9110 §14.6) for
+/// `ranges` of `body`, each part labelled with `content_type`.
+pub fn multipart(
+    body: &[u8],
+    ranges: &[(u64, u64)],
+    content_type: Option<&str>,
+    boundary: &str,
+) -> Vec<u8> {
+    let len = body.len() as u64;
+    let mut out = Vec::new();
+    for &(start, end) in ranges {
+        out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+        if let Some(ct) = content_type {
+            out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("content-range: bytes {start}-{end}/{len}\r\n\r\n").as_bytes(),
+        );
+        out.extend_from_slice(&body[start as usize..=end as usize]);
+    }
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    /// RFC 9110 §14.1.2 byte-range syntax and satisfiability.
+    #[test]
+    fn parses_byte_ranges() {
+        let cases: &[(&str, u64, Option<Vec<(u64, u64)>>)] = &[
+            ("bytes=0-1", 10, Some(vec![(0, 1)])),
+            ("bytes=1-", 10, Some(vec![(1, 9)])),
+            ("bytes=-1", 10, Some(vec![(9, 9)])),
+            ("bytes=-20", 10, Some(vec![(0, 9)])),
+            ("bytes=5-100", 10, Some(vec![(5, 9)])),
+            ("bytes=0-0, 2-3", 10, Some(vec![(0, 0), (2, 3)])),
+            ("BYTES = 0-1", 10, Some(vec![(0, 1)])),
+            ("bytes=10-", 10, Some(vec![])),
+            ("bytes=-0", 10, Some(vec![])),
+            ("bytes=3-1", 10, None),
+            ("bytes=a-b", 10, None),
+            ("items=0-1", 10, None),
+            ("bytes", 10, None),
+        ];
+        for (v, len, want) in cases {
+            assert_eq!(parse(v, *len), *want, "{v:?}");
+        }
+    }
+
+    /// RFC 9110 §14.6 multipart/byteranges framing.
+    #[test]
+    fn frames_multipart() {
+        let got = multipart(b"0123456789", &[(0, 1), (8, 9)], Some("text/plain"), "B");
+        let want = "\r\n--B\r\ncontent-type: text/plain\r\ncontent-range: bytes 0-1/10\r\n\r\n01\
+                    \r\n--B\r\ncontent-type: text/plain\r\ncontent-range: bytes 8-9/10\r\n\r\n89\r\n--B--\r\n";
+        assert_eq!(String::from_utf8(got).expect("utf8"), want);
+    }
+
+    /// RFC 9110 §13.1.5 If-Range and §14.2 when Range applies.
+    #[test]
+    fn answers_range_requests() {
+        let mut stored = CachedResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            request_time: SystemTime::UNIX_EPOCH,
+            response_time: SystemTime::UNIX_EPOCH,
+            initial_age: 0,
+            variant: vec![],
+        };
+        stored
+            .headers
+            .insert("etag", "\"v1\"".parse().expect("valid"));
+        stored.headers.insert(
+            "last-modified",
+            "Tue, 14 Nov 2023 22:13:20 GMT".parse().expect("valid"),
+        );
+        let cases: &[(&[(&str, &str)], RangeAnswer)] = &[
+            (&[], RangeAnswer::Full),
+            (
+                &[("range", "bytes=0-1")],
+                RangeAnswer::Partial(vec![(0, 1)]),
+            ),
+            (&[("range", "bytes=50-")], RangeAnswer::Unsatisfiable),
+            (
+                &[("range", "bytes=0-1"), ("if-range", "\"v1\"")],
+                RangeAnswer::Partial(vec![(0, 1)]),
+            ),
+            (
+                &[("range", "bytes=0-1"), ("if-range", "\"v2\"")],
+                RangeAnswer::Full,
+            ),
+            (
+                &[("range", "bytes=0-1"), ("if-range", "W/\"v1\"")],
+                RangeAnswer::Full,
+            ),
+            (
+                &[
+                    ("range", "bytes=0-1"),
+                    ("if-range", "Tue, 14 Nov 2023 22:13:20 GMT"),
+                ],
+                RangeAnswer::Partial(vec![(0, 1)]),
+            ),
+            (
+                &[
+                    ("range", "bytes=0-1"),
+                    ("if-range", "Tue, 14 Nov 2023 22:13:21 GMT"),
+                ],
+                RangeAnswer::Full,
+            ),
+        ];
+        for (fields, want) in cases {
+            let h = crate::http_cache::test_support::headers(fields);
+            assert_eq!(answer(&Method::GET, &h, &stored, 10), *want, "{fields:?}");
+        }
+        let h = crate::http_cache::test_support::headers(&[("range", "bytes=0-1")]);
+        assert_eq!(answer(&Method::HEAD, &h, &stored, 10), RangeAnswer::Full);
+    }
+}
