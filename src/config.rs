@@ -112,6 +112,9 @@ pub struct SiteConfig {
     pub hosts: Vec<String>,
     /// Origin URL, `http://host:port`. Required.
     pub origin: String,
+    /// Honour request cache directives for this site. Default: the
+    /// `[cache] honor_request_directives` value.
+    pub honor_request_directives: Option<bool>,
 }
 
 impl Default for ServerConfig {

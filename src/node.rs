@@ -46,7 +46,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let store = open_store(&cfg).await?;
     let node = Arc::new(Node::new(cfg, store)?);
-    for origin in node.sites.all() {
+    for origin in node.sites.origins() {
         warn_if_unreachable(origin.clone());
     }
     Ok(Running {

@@ -18,8 +18,9 @@ pub struct RequestDirectives {
 }
 
 impl RequestDirectives {
-    /// Parse the request's Cache-Control and Pragma.
-    pub fn from_headers(headers: &HeaderMap, policy: &Policy) -> Self {
+    /// Parse the request's Cache-Control and Pragma. When `honored` is false,
+    /// only `no-store` and `only-if-cached` take effect.
+    pub fn from_headers(headers: &HeaderMap, honored: bool) -> Self {
         let cc = CacheControl::from_headers(headers, "cache-control");
         let pragma_no_cache = !headers.contains_key(http::header::CACHE_CONTROL)
             && super::field_list::members(headers, http::header::PRAGMA)
@@ -28,7 +29,7 @@ impl RequestDirectives {
         RequestDirectives {
             cc,
             pragma_no_cache,
-            honored: policy.honor_request_directives,
+            honored,
         }
     }
 

@@ -12,9 +12,6 @@ pub struct Policy {
     pub heuristic_max_secs: u64,
     /// This cache's device token for targeted Surrogate-Control directives.
     pub surrogate_device: String,
-    /// Honour request Cache-Control and Pragma (`no-cache`, `max-age`,
-    /// `min-fresh`, `max-stale`). CDNs often turn this off.
-    pub honor_request_directives: bool,
 }
 
 impl Default for Policy {
@@ -28,7 +25,6 @@ impl Default for Policy {
             surrogate_device: "edgecache".into(),
             heuristic_fraction: 0.1,
             heuristic_max_secs: 86_400,
-            honor_request_directives: true,
         }
     }
 }

@@ -41,10 +41,26 @@ pub fn selected(fields: &[String], request: &HeaderMap) -> Vec<(String, Option<S
         .iter()
         .map(|name| {
             let present = request.contains_key(name.as_str());
-            let value = present.then(|| members(request, name.as_str()).join(", "));
+            let value = present.then(|| normalise(name, members(request, name.as_str())));
             (name.clone(), value)
         })
         .collect()
+}
+
+/// Fields whose members are case-insensitive tokens with an order that
+/// carries no meaning beyond their q-values (RFC 9110 §12.5.3, §12.5.4):
+/// members are lower-cased and sorted, so `en, de` and `DE, en` match.
+const UNORDERED: [&str; 3] = ["accept-encoding", "accept-language", "accept-charset"];
+
+fn normalise(name: &str, mut members: Vec<String>) -> String {
+    if UNORDERED.contains(&name) {
+        members = members
+            .into_iter()
+            .map(|m| m.to_ascii_lowercase().replace([' ', '\t'], ""))
+            .collect();
+        members.sort();
+    }
+    members.join(", ")
 }
 
 /// Does `request` select the stored variant whose selecting values are `stored`?
@@ -86,7 +102,8 @@ mod tests {
         }
     }
 
-    /// RFC 9111 §4.1: selecting values match after whitespace normalisation;
+    /// RFC 9111 §4.1: selecting values match after whitespace normalisation
+    /// (and, for Accept-Language/-Encoding/-Charset, case and order);
     /// an absent field only matches an absent field.
     #[test]
     fn matches_variants() {
@@ -103,6 +120,15 @@ mod tests {
         for (fields, want) in cases {
             assert_eq!(matches(&stored, &headers(fields)), *want, "{fields:?}");
         }
+        let lang = selected(
+            &["accept-language".into()],
+            &headers(&[("accept-language", "en, de;q=0.5")]),
+        );
+        assert!(matches(
+            &lang,
+            &headers(&[("accept-language", "DE;q=0.5,EN")])
+        ));
+        assert!(!matches(&lang, &headers(&[("accept-language", "en, de")])));
         let absent = selected(&["foo".into()], &headers(&[]));
         assert!(matches(&absent, &headers(&[("bar", "x")])));
         assert!(!matches(&absent, &headers(&[("foo", "")])));

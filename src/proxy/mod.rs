@@ -55,7 +55,6 @@ impl Node {
             surrogate_device: cfg.server.cache_name.clone(),
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
-            honor_request_directives: cfg.cache.honor_request_directives,
         };
         let upstream = Upstream::new(&cfg.upstream);
         Ok(Node {
@@ -89,8 +88,8 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
             return respond::error(&node, e.status(), &e.to_string(), CacheStatus::default());
         }
     };
-    let origin = match node.sites.origin_for(&target.host) {
-        Ok(o) => o.clone(),
+    let site = match node.sites.site_for(&target.host) {
+        Ok(s) => s.clone(),
         Err(e) => {
             let cs = CacheStatus {
                 fwd: Some(Fwd::Bypass),
@@ -103,12 +102,12 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
 
     // 2. Unsafe and other non-cacheable methods go straight through (§4.4 invalidation).
     if parts.method != Method::GET && parts.method != Method::HEAD {
-        return unsafe_method::forward(&node, parts, body, &target, &origin, client).await;
+        return unsafe_method::forward(&node, parts, body, &target, &site.origin, client).await;
     }
 
     // 3. Look the request up.
     let now = clock::now();
-    let directives = RequestDirectives::from_headers(&parts.headers, &node.policy);
+    let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     let fwd = match lookup::find(&node.store, primary, &parts.headers).await {
         Lookup::Hit(entry) => {
@@ -132,7 +131,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                                 node.clone(),
                                 &parts,
                                 &target,
-                                &origin,
+                                &site.origin,
                                 client,
                                 (*entry).clone(),
                             );
@@ -156,7 +155,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                         &node,
                         parts,
                         &target,
-                        &origin,
+                        &site.origin,
                         client,
                         *entry,
                         reason,
@@ -179,7 +178,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         parts,
         body,
         &target,
-        &origin,
+        &site.origin,
         client,
         primary,
         fwd,

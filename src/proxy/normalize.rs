@@ -87,11 +87,20 @@ fn strip_port(authority: &str) -> &str {
     })
 }
 
-/// Host name to origin, with a default.
+/// One site: its origin and its per-site overrides of the cache rules.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The origin, `http://host[:port]`.
+    pub origin: Uri,
+    /// Honour request cache directives for this site (overrides `[cache]`).
+    pub honor_request_directives: bool,
+}
+
+/// Host name to site, with a default.
 #[derive(Clone, Debug, Default)]
 pub struct Sites {
-    by_host: HashMap<String, Uri>,
-    default: Option<Uri>,
+    by_host: HashMap<String, Site>,
+    default: Option<Site>,
 }
 
 impl Sites {
@@ -99,21 +108,28 @@ impl Sites {
     pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
         let mut by_host = HashMap::new();
         for (i, s) in cfg.sites.iter().enumerate() {
-            let origin = parse_origin(&format!("sites[{i}].origin"), &s.origin)?;
+            let site = Site {
+                origin: parse_origin(&format!("sites[{i}].origin"), &s.origin)?,
+                honor_request_directives: s
+                    .honor_request_directives
+                    .unwrap_or(cfg.cache.honor_request_directives),
+            };
             for h in &s.hosts {
-                by_host.insert(h.to_ascii_lowercase(), origin.clone());
+                by_host.insert(h.to_ascii_lowercase(), site.clone());
             }
         }
-        let default = cfg
-            .origin
-            .as_deref()
-            .map(|o| parse_origin("origin", o))
-            .transpose()?;
+        let default = match cfg.origin.as_deref() {
+            Some(o) => Some(Site {
+                origin: parse_origin("origin", o)?,
+                honor_request_directives: cfg.cache.honor_request_directives,
+            }),
+            None => None,
+        };
         Ok(Sites { by_host, default })
     }
 
-    /// The origin for `host`.
-    pub fn origin_for(&self, host: &str) -> Result<&Uri, UpstreamError> {
+    /// The site serving `host`.
+    pub fn site_for(&self, host: &str) -> Result<&Site, UpstreamError> {
         self.by_host
             .get(host)
             .or(self.default.as_ref())
@@ -121,8 +137,11 @@ impl Sites {
     }
 
     /// Every configured origin, for start-up reachability warnings.
-    pub fn all(&self) -> impl Iterator<Item = &Uri> {
-        self.by_host.values().chain(self.default.iter())
+    pub fn origins(&self) -> impl Iterator<Item = &Uri> {
+        self.by_host
+            .values()
+            .chain(self.default.iter())
+            .map(|s| &s.origin)
     }
 }
 

@@ -22,10 +22,7 @@ fn entry(resp: &[(&str, &str)]) -> CachedResponse {
 }
 
 fn req(fields: &[(&str, &str)]) -> RequestDirectives {
-    RequestDirectives::from_headers(
-        &crate::http_cache::test_support::headers(fields),
-        &Policy::default(),
-    )
+    RequestDirectives::from_headers(&crate::http_cache::test_support::headers(fields), true)
 }
 
 fn kind(d: Decision) -> String {
