@@ -45,6 +45,28 @@ pub fn selects(stored: &CachedResponse, not_modified: &HeaderMap) -> bool {
     }
 }
 
+/// §4.3.5: may a 200 response to HEAD freshen `stored` (whose body is
+/// `body_len` bytes)? Every validator the HEAD response carries must match,
+/// and so must its Content-Length when present; otherwise the stored
+/// response is out of date.
+pub fn head_matches(stored: &CachedResponse, body_len: u64, head: &HeaderMap) -> bool {
+    let same = |name: header::HeaderName| match head.get(&name) {
+        None => true,
+        Some(v) => stored
+            .headers
+            .get(&name)
+            .is_some_and(|s| s.as_bytes() == v.as_bytes()),
+    };
+    let length_ok = match head
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(v) => v.trim().parse::<u64>().ok() == Some(body_len),
+    };
+    same(header::ETAG) && same(header::LAST_MODIFIED) && length_ok
+}
+
 fn strip_weak(e: &[u8]) -> &[u8] {
     e.strip_prefix(b"W/").unwrap_or(e)
 }
@@ -180,6 +202,26 @@ mod tests {
         assert_eq!(get("cache-control"), vec!["max-age=9"]);
         assert_eq!(m.response_time, at(6));
         assert_eq!(m.initial_age, 1, "response delay counts towards age");
+    }
+
+    /// RFC 9111 §4.3.5: a HEAD 200 freshens only when its validators and length agree.
+    #[test]
+    fn head_response_matching() {
+        let s = stored(&[
+            ("etag", "\"a\""),
+            ("last-modified", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ]);
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], true),
+            (&[("etag", "\"a\"")], true),
+            (&[("etag", "\"b\"")], false),
+            (&[("last-modified", "Tue, 14 Nov 2023 22:13:21 GMT")], false),
+            (&[("content-length", "10")], true),
+            (&[("content-length", "11")], false),
+        ];
+        for (fields, want) in cases {
+            assert_eq!(head_matches(&s, 10, &h(fields)), *want, "{fields:?}");
+        }
     }
 
     /// RFC 9111 §4.3.4: which stored response a 304 freshens.

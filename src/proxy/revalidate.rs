@@ -127,8 +127,8 @@ pub async fn foreground(
     }
 }
 
-/// A 304 that selects the stored response (§4.3.4), or a HEAD 200 with
-/// matching validators (§4.3.5), freshens the stored response.
+/// A 304 to our conditional request (§4.3.4), or a HEAD 200 whose
+/// validators and length agree with the stored response (§4.3.5), freshens it.
 fn updates_stored(
     method: &Method,
     status: StatusCode,
@@ -139,7 +139,7 @@ fn updates_stored(
         // We asked with this entry's own validators, so a 304 is about it.
         StatusCode::NOT_MODIFIED => true,
         StatusCode::OK if method == Method::HEAD => {
-            headers.contains_key(http::header::ETAG) && validation::selects(&entry.meta, headers)
+            validation::head_matches(&entry.meta, entry.body.len() as u64, headers)
         }
         _ => false,
     }
