@@ -32,6 +32,12 @@ pub fn targets(
     out
 }
 
+/// Is `reference` (a Content-Location value) the request's own target URI?
+pub fn is_target(scheme: &str, authority: &str, path_and_query: &str, reference: &str) -> bool {
+    resolve(scheme, authority, path_and_query, reference.trim())
+        .is_some_and(|(a, p)| a.eq_ignore_ascii_case(authority) && p == path_and_query)
+}
+
 /// Resolve a URI reference against the request URI (RFC 3986 §5.2, enough of
 /// it for Location and Content-Location). Returns (authority, path-and-query)
 /// when the reference stays within `scheme`.

@@ -70,17 +70,35 @@ fn understood(status: StatusCode) -> bool {
     )
 }
 
+/// The request side of a storage decision.
+#[derive(Clone, Copy, Debug)]
+pub struct Exchange<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request's header fields.
+    pub request: &'a HeaderMap,
+    /// The request said `no-store` (§5.2.1.5).
+    pub request_no_store: bool,
+    /// For POST: the response's Content-Location is the target URI
+    /// (RFC 9110 §9.3.3), so a later GET may reuse it.
+    pub content_location_is_target: bool,
+}
+
 /// Apply RFC 9111 §3 for a shared cache.
 pub fn storable(
-    method: &Method,
-    request: &HeaderMap,
-    request_no_store: bool,
+    ex: &Exchange<'_>,
     status: StatusCode,
     response: &HeaderMap,
     eff: &Effective,
 ) -> Storable {
     let cc = &eff.cc;
-    if method != Method::GET {
+    let explicit = cc.max_age().is_some()
+        || cc.s_maxage().is_some()
+        || (!eff.targeted && response.contains_key(http::header::EXPIRES));
+    // GET responses; and POST responses with explicit freshness whose
+    // Content-Location is the target URI (RFC 9110 §9.3.3).
+    let post_ok = *ex.method == Method::POST && ex.content_location_is_target && explicit;
+    if *ex.method != Method::GET && !post_ok {
         return Storable::No(NoCacheReason::Method);
     }
     if status.is_informational()
@@ -98,7 +116,7 @@ pub fn storable(
     } else if cc.no_store() {
         return Storable::No(NoCacheReason::ResponseNoStore);
     }
-    if request_no_store {
+    if ex.request_no_store {
         return Storable::No(NoCacheReason::RequestNoStore);
     }
     let mut strip = Vec::new();
@@ -111,7 +129,7 @@ pub fn storable(
         // Stored, but these fields are not reused without revalidation: drop them.
         strip.extend(f);
     }
-    if request.contains_key(http::header::AUTHORIZATION)
+    if ex.request.contains_key(http::header::AUTHORIZATION)
         && !(cc.public() || cc.must_revalidate() || cc.s_maxage().is_some())
     {
         return Storable::No(NoCacheReason::Authorization);
@@ -119,9 +137,6 @@ pub fn storable(
     if vary::parse(response) == Vary::Any {
         return Storable::No(NoCacheReason::VaryAny);
     }
-    let explicit = cc.max_age().is_some()
-        || cc.s_maxage().is_some()
-        || (!eff.targeted && response.contains_key(http::header::EXPIRES));
     if explicit || cc.public() || heuristically_cacheable(status) {
         Storable::Yes { strip }
     } else {
@@ -140,10 +155,14 @@ mod tests {
         let rs = crate::http_cache::test_support::headers(resp);
         let eff = effective_cache_control(&rs, &Policy::default());
         let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let ex = Exchange {
+            method: &method,
+            request: &rq,
+            request_no_store: false,
+            content_location_is_target: rs.get("content-location").is_some_and(|v| v == "/same"),
+        };
         storable(
-            &method,
-            &rq,
-            false,
+            &ex,
             StatusCode::from_u16(status).expect("status"),
             &rs,
             &eff,
@@ -180,6 +199,25 @@ mod tests {
                 vec![],
                 200,
                 vec![("cache-control", "max-age=5")],
+                Storable::No(Method),
+            ),
+            (
+                "POST with its own Content-Location",
+                "POST",
+                vec![],
+                200,
+                vec![
+                    ("cache-control", "max-age=5"),
+                    ("content-location", "/same"),
+                ],
+                yes(),
+            ),
+            (
+                "POST without explicit freshness",
+                "POST",
+                vec![],
+                200,
+                vec![("content-location", "/same")],
                 Storable::No(Method),
             ),
             (

@@ -11,8 +11,9 @@ use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::cached_response::{CachedResponse, effective_cache_control, http_date};
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::decision::{Freshness, RequestDirectives};
+use crate::http_cache::invalidation;
 use crate::http_cache::key;
-use crate::http_cache::storable::{NoCacheReason, Storable, storable};
+use crate::http_cache::storable::{Exchange, NoCacheReason, Storable, storable};
 use crate::http_cache::vary::{self, Vary};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
@@ -21,7 +22,6 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::time::SystemTime;
-use storage::ObjectKey;
 
 /// Fetch a missed GET or HEAD from the origin.
 #[allow(clippy::too_many_arguments)]
@@ -32,7 +32,6 @@ pub async fn miss(
     target: &Target,
     origin: &Uri,
     client: SocketAddr,
-    primary: ObjectKey,
     fwd: Fwd,
     directives: &RequestDirectives,
 ) -> Response<Body> {
@@ -58,7 +57,7 @@ pub async fn miss(
                 ..Default::default()
             };
             let times = (request_time, response_time);
-            store_and_stream(node, &parts, resp, times, primary, cs, directives, stripped).await
+            store_and_stream(node, &parts, resp, times, target, cs, directives, stripped).await
         }
         Err(e) => {
             tracing::warn!(error = %e, "origin request failed");
@@ -81,7 +80,7 @@ pub async fn store_and_stream(
     parts: &Parts,
     resp: Response<Incoming>,
     (request_time, response_time): (SystemTime, SystemTime),
-    primary: ObjectKey,
+    target: &Target,
     mut cs: CacheStatus,
     directives: &RequestDirectives,
     answer_conditionals: bool,
@@ -107,14 +106,21 @@ pub async fn store_and_stream(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let mut verdict = storable(
-        &parts.method,
-        &parts.headers,
-        directives.no_store(),
-        rparts.status,
-        &rparts.headers,
-        &eff,
-    );
+    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
+    let content_location_is_target = rparts
+        .headers
+        .get(header::CONTENT_LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|cl| {
+            invalidation::is_target(target.scheme, &target.authority, &target.path_and_query, cl)
+        });
+    let exchange = Exchange {
+        method: &parts.method,
+        request: &parts.headers,
+        request_no_store: directives.no_store(),
+        content_location_is_target,
+    };
+    let mut verdict = storable(&exchange, rparts.status, &rparts.headers, &eff);
     if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit as u64) {
         verdict = Storable::No(NoCacheReason::TooLarge);
     }

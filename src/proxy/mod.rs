@@ -180,7 +180,6 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         &target,
         &site.origin,
         client,
-        primary,
         fwd,
         &directives,
     )

@@ -10,7 +10,7 @@ use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
-use crate::http_cache::{key, validation};
+use crate::http_cache::validation;
 use crate::server::body;
 use http::{Method, Response, StatusCode, Uri, request::Parts};
 use http_body_util::BodyExt;
@@ -46,7 +46,6 @@ pub async fn foreground(
         .send(origin, &target.path_and_query, req)
         .await;
     let response_time = clock::now();
-    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
     // window applies only when the origin could not be reached at all.
     let stale_ok = |origin_down: bool| {
@@ -117,7 +116,7 @@ pub async fn foreground(
                 &parts,
                 resp,
                 (request_time, response_time),
-                primary,
+                target,
                 cs,
                 directives,
                 true,

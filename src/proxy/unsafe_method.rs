@@ -1,12 +1,15 @@
 //! Methods the cache does not serve from storage: forwarded as they are;
 //! unsafe ones invalidate what they touch (RFC 9111 §4.4).
 
+use super::fetch::store_and_stream;
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
 use super::{Node, respond};
+use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
+use crate::http_cache::decision::RequestDirectives;
 use crate::http_cache::{invalidation, key};
-use crate::server::body::{self, Body};
+use crate::server::body::Body;
 use http::{Response, Uri, request::Parts};
 use std::net::SocketAddr;
 
@@ -20,39 +23,36 @@ pub async fn forward(
     client: SocketAddr,
 ) -> Response<Body> {
     let req = upstream_request(node, &parts, target, origin, client, body);
+    let request_time = clock::now();
     match node
         .upstream
         .send(origin, &target.path_and_query, req)
         .await
     {
         Ok(resp) => {
-            let (mut rparts, rbody) = resp.into_parts();
-            remove_hop_by_hop(&mut rparts.headers);
-            if invalidation::invalidates(&parts.method, rparts.status) {
+            let response_time = clock::now();
+            if invalidation::invalidates(&parts.method, resp.status()) {
+                let mut headers = resp.headers().clone();
+                remove_hop_by_hop(&mut headers);
                 for (authority, pq) in invalidation::targets(
                     target.scheme,
                     &target.authority,
                     &target.path_and_query,
-                    &rparts.headers,
+                    &headers,
                 ) {
                     node.store
                         .remove(&key::primary(target.scheme, &authority, &pq));
                 }
             }
+            // A POST response may itself be stored for later GETs (RFC 9110
+            // §9.3.3); store_and_stream applies that rule and streams either way.
             let cs = CacheStatus {
                 fwd: Some(Fwd::Method),
-                fwd_status: Some(rparts.status.as_u16()),
-                stored: Some(false),
                 ..Default::default()
             };
-            respond::finish(
-                node,
-                rparts.status,
-                rparts.headers,
-                body::boxed(rbody),
-                &cs,
-                rparts.version,
-            )
+            let directives = RequestDirectives::from_headers(&parts.headers, false);
+            let times = (request_time, response_time);
+            store_and_stream(node, &parts, resp, times, target, cs, &directives, false).await
         }
         Err(e) => {
             let cs = CacheStatus {
