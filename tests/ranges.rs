@@ -74,3 +74,76 @@ async fn ranges_are_served_from_the_stored_full_response() {
     assert_eq!(origin.count("/r"), 1, "every range came from the cache");
     node.stop().await;
 }
+
+/// RFC 9111 §3.3: a stored 206 answers the ranges it holds, and only those.
+#[tokio::test]
+async fn stored_partial_response_serves_ranges_inside_it() {
+    let origin = Origin::start(|seen| {
+        let full = "0123456789";
+        match seen.headers.get("range").and_then(|v| v.to_str().ok()) {
+            Some("bytes=5-9") => reply(
+                206,
+                &[
+                    ("cache-control", "max-age=60"),
+                    ("content-range", "bytes 5-9/10"),
+                ],
+                "56789",
+            ),
+            Some("bytes=0-1") => reply(
+                206,
+                &[
+                    ("cache-control", "max-age=60"),
+                    ("content-range", "bytes 0-1/10"),
+                ],
+                "01",
+            ),
+            _ => reply(200, &[("cache-control", "max-age=60")], full),
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/p");
+
+    let first = send("GET", &url, &[("range", "bytes=5-9")]).await;
+    assert_eq!((first.status, first.text().as_str()), (206, "56789"));
+    assert!(
+        first.cache_status().contains("stored"),
+        "{}",
+        first.cache_status()
+    );
+
+    let inside = send("GET", &url, &[("range", "bytes=6-8")]).await;
+    assert_eq!((inside.status, inside.text().as_str()), (206, "678"));
+    assert_eq!(inside.header("content-range"), Some("bytes 6-8/10"));
+    assert!(
+        inside.cache_status().contains("; hit"),
+        "{}",
+        inside.cache_status()
+    );
+    assert_eq!(origin.count("/p"), 1);
+
+    let outside = send("GET", &url, &[("range", "bytes=0-1")]).await;
+    assert_eq!((outside.status, outside.text().as_str()), (206, "01"));
+    assert!(
+        outside.cache_status().contains("fwd=partial"),
+        "{}",
+        outside.cache_status()
+    );
+
+    let whole = get(&url).await;
+    assert_eq!((whole.status, whole.text().as_str()), (200, "0123456789"));
+    assert!(
+        whole.cache_status().contains("fwd=partial"),
+        "{}",
+        whole.cache_status()
+    );
+    let again = send("GET", &url, &[("range", "bytes=0-1")]).await;
+    assert!(
+        again.cache_status().contains("; hit"),
+        "the full response now answers any range: {}",
+        again.cache_status()
+    );
+    assert_eq!(origin.count("/p"), 3);
+    node.stop().await;
+}

@@ -26,7 +26,9 @@ pub fn answer(
     stored: &CachedResponse,
     len: u64,
 ) -> RangeAnswer {
-    if method != Method::GET || stored.status != StatusCode::OK {
+    if method != Method::GET
+        || !matches!(stored.status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
+    {
         return RangeAnswer::Full;
     }
     let Some(range) = request.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
@@ -40,6 +42,56 @@ pub fn answer(
         Some(ranges) if ranges.is_empty() => RangeAnswer::Unsatisfiable,
         Some(ranges) if ranges.len() > MAX_RANGES => RangeAnswer::Full,
         Some(ranges) => RangeAnswer::Partial(ranges),
+    }
+}
+
+/// Which bytes of the representation a stored response holds: `(first byte,
+/// complete length)`. A 200 holds all of it; a 206 holds the single range its
+/// Content-Range names (RFC 9110 §14.4), which must agree with the body.
+/// `None` for a 206 this cache cannot use.
+pub fn stored_span(stored: &CachedResponse, body_len: u64) -> Option<(u64, u64)> {
+    if stored.status != StatusCode::PARTIAL_CONTENT {
+        return Some((0, body_len));
+    }
+    let cr = stored.headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+    let (first, last, complete) = parse_content_range(cr)?;
+    (last - first + 1 == body_len).then_some((first, complete))
+}
+
+/// Parse `bytes first-last/complete` (RFC 9110 §14.4); an unknown complete
+/// length (`*`) or an invalid range is `None`.
+pub fn parse_content_range(v: &str) -> Option<(u64, u64, u64)> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, complete) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    let (first, last, complete): (u64, u64, u64) = (
+        first.trim().parse().ok()?,
+        last.trim().parse().ok()?,
+        complete.trim().parse().ok()?,
+    );
+    (first <= last && last < complete).then_some((first, last, complete))
+}
+
+/// Can `stored` (holding `body_len` bytes) answer this request by itself?
+/// Always for a complete response; for a partial one only when every
+/// requested range lies inside the bytes it holds.
+pub fn covers(
+    method: &Method,
+    request: &HeaderMap,
+    stored: &CachedResponse,
+    body_len: u64,
+) -> bool {
+    let Some((first, complete)) = stored_span(stored, body_len) else {
+        return false;
+    };
+    if stored.status != StatusCode::PARTIAL_CONTENT {
+        return true;
+    }
+    match answer(method, request, stored, complete) {
+        RangeAnswer::Partial(ranges) => ranges
+            .iter()
+            .all(|&(s, e)| s >= first && e < first + body_len),
+        _ => false,
     }
 }
 
@@ -114,17 +166,17 @@ pub fn parse(value: &str, len: u64) -> Option<Vec<(u64, u64)>> {
     Some(out)
 }
 
-/// The body of a multipart/byteranges response (RFC 9110 §14.6) for
-/// `ranges` of `body`, each part labelled with `content_type`.
+/// The body of a multipart/byteranges response (RFC 9110 §14.6): each part
+/// is `(first, last, bytes)` of a `len`-byte representation, labelled with
+/// `content_type`.
 pub fn multipart(
-    body: &[u8],
-    ranges: &[(u64, u64)],
+    parts: &[(u64, u64, bytes::Bytes)],
+    len: u64,
     content_type: Option<&str>,
     boundary: &str,
 ) -> Vec<u8> {
-    let len = body.len() as u64;
     let mut out = Vec::new();
-    for &(start, end) in ranges {
+    for (start, end, bytes) in parts {
         out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
         if let Some(ct) = content_type {
             out.extend_from_slice(format!("content-type: {ct}\r\n").as_bytes());
@@ -132,7 +184,7 @@ pub fn multipart(
         out.extend_from_slice(
             format!("content-range: bytes {start}-{end}/{len}\r\n\r\n").as_bytes(),
         );
-        out.extend_from_slice(&body[start as usize..=end as usize]);
+        out.extend_from_slice(bytes);
     }
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     out
@@ -166,10 +218,55 @@ mod tests {
         }
     }
 
+    /// RFC 9110 §14.4 Content-Range, and what a stored partial response covers.
+    #[test]
+    fn partial_responses_cover_their_own_bytes() {
+        assert_eq!(parse_content_range("bytes 4-9/10"), Some((4, 9, 10)));
+        assert_eq!(parse_content_range("bytes 4-9/*"), None);
+        assert_eq!(parse_content_range("bytes 9-4/10"), None);
+        assert_eq!(parse_content_range("bytes 4-10/10"), None);
+        let mut stored = CachedResponse {
+            status: StatusCode::PARTIAL_CONTENT,
+            headers: HeaderMap::new(),
+            request_time: SystemTime::UNIX_EPOCH,
+            response_time: SystemTime::UNIX_EPOCH,
+            initial_age: 0,
+            variant: vec![],
+        };
+        stored
+            .headers
+            .insert("content-range", "bytes 4-9/10".parse().expect("valid"));
+        assert_eq!(stored_span(&stored, 6), Some((4, 10)));
+        assert_eq!(
+            stored_span(&stored, 5),
+            None,
+            "body must match Content-Range"
+        );
+        let cases: &[(&str, bool)] = &[
+            ("bytes=-5", true),
+            ("bytes=6-8", true),
+            ("bytes=6-", true),
+            ("bytes=-1", true),
+            ("bytes=0-1", false),
+        ];
+        for (range, want) in cases {
+            let h = crate::http_cache::test_support::headers(&[("range", *range)]);
+            assert_eq!(covers(&Method::GET, &h, &stored, 6), *want, "{range}");
+        }
+        assert!(
+            !covers(&Method::GET, &HeaderMap::new(), &stored, 6),
+            "a full GET needs the whole body"
+        );
+    }
+
     /// RFC 9110 §14.6 multipart/byteranges framing.
     #[test]
     fn frames_multipart() {
-        let got = multipart(b"0123456789", &[(0, 1), (8, 9)], Some("text/plain"), "B");
+        let parts = [
+            (0, 1, bytes::Bytes::from_static(b"01")),
+            (8, 9, bytes::Bytes::from_static(b"89")),
+        ];
+        let got = multipart(&parts, 10, Some("text/plain"), "B");
         let want = "\r\n--B\r\ncontent-type: text/plain\r\ncontent-range: bytes 0-1/10\r\n\r\n01\
                     \r\n--B\r\ncontent-type: text/plain\r\ncontent-range: bytes 8-9/10\r\n\r\n89\r\n--B--\r\n";
         assert_eq!(String::from_utf8(got).expect("utf8"), want);

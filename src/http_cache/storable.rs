@@ -62,11 +62,44 @@ pub enum Storable {
     No(NoCacheReason),
 }
 
+/// A 206 with one byte range of known complete length, whose Content-Length
+/// (when given) matches that range: anything else could not be sliced safely.
+fn single_consistent_range(response: &HeaderMap) -> bool {
+    let Some((first, last, _)) = response
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::range::parse_content_range)
+    else {
+        return false;
+    };
+    match response
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(len) => len.trim().parse::<u64>().ok() == Some(last - first + 1),
+        None => true,
+    }
+}
+
 /// Status codes whose semantics this cache implements (§3 "understands").
 fn understood(status: StatusCode) -> bool {
     matches!(
         status.as_u16(),
-        200 | 203 | 204 | 300 | 301 | 302 | 303 | 307 | 308 | 404 | 405 | 410 | 414 | 451 | 501
+        200 | 203
+            | 204
+            | 206
+            | 300
+            | 301
+            | 302
+            | 303
+            | 307
+            | 308
+            | 404
+            | 405
+            | 410
+            | 414
+            | 451
+            | 501
     )
 }
 
@@ -101,10 +134,12 @@ pub fn storable(
     if *ex.method != Method::GET && !post_ok {
         return Storable::No(NoCacheReason::Method);
     }
-    if status.is_informational()
-        || status == StatusCode::PARTIAL_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
+    if status.is_informational() || status == StatusCode::NOT_MODIFIED {
+        return Storable::No(NoCacheReason::Status);
+    }
+    // A 206 is stored only as one byte range of a known complete length
+    // (RFC 9111 §3.3); multipart and open-ended ones are not.
+    if status == StatusCode::PARTIAL_CONTENT && !single_consistent_range(response) {
         return Storable::No(NoCacheReason::Status);
     }
     // must-understand (§5.2.2.3) overrides no-store for understood status codes,
@@ -273,11 +308,45 @@ mod tests {
                 yes(),
             ),
             (
-                "206",
+                "206 without Content-Range",
                 "GET",
                 vec![],
                 206,
                 vec![("cache-control", "max-age=5")],
+                Storable::No(Status),
+            ),
+            (
+                "206 with a single byte range",
+                "GET",
+                vec![],
+                206,
+                vec![
+                    ("cache-control", "max-age=5"),
+                    ("content-range", "bytes 4-9/10"),
+                ],
+                yes(),
+            ),
+            (
+                "206 whose Content-Length disagrees with Content-Range",
+                "GET",
+                vec![],
+                206,
+                vec![
+                    ("cache-control", "max-age=5"),
+                    ("content-range", "bytes 4-9/10"),
+                    ("content-length", "36"),
+                ],
+                Storable::No(Status),
+            ),
+            (
+                "206 of unknown length",
+                "GET",
+                vec![],
+                206,
+                vec![
+                    ("cache-control", "max-age=5"),
+                    ("content-range", "bytes 4-9/*"),
+                ],
                 Storable::No(Status),
             ),
             (

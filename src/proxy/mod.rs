@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::ProxyError;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::{self, Decision, RequestDirectives, StaleServe};
-use crate::http_cache::{Policy, key};
+use crate::http_cache::{Policy, key, range};
 use crate::server::body::{self, Body};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -110,6 +110,17 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     let fwd = match lookup::find(&node.store, primary, &parts.headers).await {
+        // A stored partial response only answers ranges inside what it holds.
+        Lookup::Hit(entry)
+            if !range::covers(
+                &parts.method,
+                &parts.headers,
+                &entry.meta,
+                entry.body.len() as u64,
+            ) =>
+        {
+            Fwd::Partial
+        }
         Lookup::Hit(entry) => {
             // 4. Reuse it, serve it stale, or revalidate it (§4).
             let cs_key = node.cfg.cache.expose_key.then(|| entry.key.to_hex());

@@ -58,7 +58,15 @@ fn ranged(
     request: &HeaderMap,
     headers: &mut HeaderMap,
 ) -> (StatusCode, Body) {
-    let len = entry.body.len() as u64;
+    let held = entry.body.len() as u64;
+    // The stored bytes are [first, first + held) of a `len`-byte representation;
+    // proxy::handle only serves a partial entry when it covers the request.
+    let (first, len) = range::stored_span(&entry.meta, held).unwrap_or((0, held));
+    let slice = |s: u64, e: u64| {
+        entry
+            .body
+            .slice((s - first) as usize..=(e - first) as usize)
+    };
     match range::answer(method, request, &entry.meta, len) {
         RangeAnswer::Full => (entry.meta.status, body::full(entry.body.clone())),
         RangeAnswer::Unsatisfiable => {
@@ -73,10 +81,7 @@ fn ranged(
                 value(&format!("bytes {start}-{end}/{len}")),
             );
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-            (
-                StatusCode::PARTIAL_CONTENT,
-                body::full(entry.body.slice(start as usize..=end as usize)),
-            )
+            (StatusCode::PARTIAL_CONTENT, body::full(slice(start, end)))
         }
         RangeAnswer::Partial(ranges) => {
             let boundary = entry.key.to_hex()[..24].to_string();
@@ -84,13 +89,15 @@ fn ranged(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let parts = range::multipart(&entry.body, &ranges, content_type.as_deref(), &boundary);
+            let parts: Vec<(u64, u64, bytes::Bytes)> =
+                ranges.iter().map(|&(s, e)| (s, e, slice(s, e))).collect();
+            let body_bytes = range::multipart(&parts, len, content_type.as_deref(), &boundary);
             headers.insert(
                 header::CONTENT_TYPE,
                 value(&format!("multipart/byteranges; boundary={boundary}")),
             );
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(parts.len()));
-            (StatusCode::PARTIAL_CONTENT, body::full(parts))
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body_bytes.len()));
+            (StatusCode::PARTIAL_CONTENT, body::full(body_bytes))
         }
     }
 }
