@@ -244,11 +244,12 @@ pub fn stale_if_error(
         return false;
     }
     let staleness = (-f.ttl()).max(0) as u64;
-    let window = req
-        .stale_if_error()
+    // A default window of 0 turns the operator's fallback off entirely.
+    let fallback = (default_window_secs > 0).then_some(default_window_secs);
+    req.stale_if_error()
         .or(cc.stale_if_error())
-        .unwrap_or(default_window_secs);
-    staleness <= window
+        .or(fallback)
+        .is_some_and(|window| staleness <= window)
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub struct Origin {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Origin {
@@ -47,13 +48,15 @@ impl Origin {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = Arc::new(handler);
         let seen2 = seen.clone();
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let conns = connections.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let (handler, seen) = (handler.clone(), seen2.clone());
-                tokio::spawn(async move {
+                let conn = tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                         let (handler, seen) = (handler.clone(), seen.clone());
                         async move {
@@ -75,9 +78,15 @@ impl Origin {
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
                 });
+                conns.lock().push(conn.abort_handle());
             }
         });
-        Origin { addr, seen, task }
+        Origin {
+            addr,
+            seen,
+            task,
+            connections,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -94,8 +103,12 @@ impl Origin {
         self.seen.lock().iter().filter(|s| s.path == path).count()
     }
 
+    /// Stop listening and drop every open connection: the origin is down.
     pub fn stop(&self) {
         self.task.abort();
+        for c in self.connections.lock().drain(..) {
+            c.abort();
+        }
     }
 }
 

@@ -210,6 +210,14 @@ fn decides_stale_if_error() {
             true,
         ),
         (
+            "no window at all",
+            vec![("cache-control", "max-age=10")],
+            vec![],
+            10,
+            0,
+            false,
+        ),
+        (
             "must-revalidate",
             vec![(
                 "cache-control",

@@ -1,0 +1,126 @@
+//! Serving stale responses: stale-while-revalidate with a background refresh,
+//! stale-if-error on a 5xx, and the origin-down window (RFC 5861, RFC 9111 §4.2.4).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::{Node, Origin, get, reply, test_config};
+
+#[tokio::test]
+async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = n.clone();
+    let origin = Origin::start(move |_| {
+        let v = n2.fetch_add(1, Ordering::SeqCst) + 1;
+        reply(
+            200,
+            &[("cache-control", "max-age=0, stale-while-revalidate=60")],
+            format!("v{v}"),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    assert_eq!(get(&node.url("/swr")).await.text(), "v1");
+    let stale = get(&node.url("/swr")).await;
+    assert_eq!(stale.text(), "v1", "the stale copy is served at once");
+    assert!(
+        stale
+            .cache_status()
+            .contains("detail=stale-while-revalidate"),
+        "{}",
+        stale.cache_status()
+    );
+    // The refresh happens in the background; wait for it (bounded).
+    for _ in 0..100 {
+        if origin.count("/swr") == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(origin.count("/swr"), 2, "one background refresh");
+    let mut refreshed = String::new();
+    for _ in 0..100 {
+        refreshed = get(&node.url("/swr")).await.text();
+        if refreshed == "v2" || origin.count("/swr") > 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        refreshed, "v2",
+        "the refreshed response replaced the stale one"
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn stale_if_error_serves_stale_on_5xx_but_must_revalidate_does_not() {
+    let origin = Origin::start(|seen| {
+        let first = seen.headers.get("x-second").is_none();
+        let cc = if seen.path == "/mr" {
+            "max-age=0, must-revalidate, stale-if-error=60"
+        } else {
+            "max-age=0, stale-if-error=60"
+        };
+        if first {
+            reply(200, &[("cache-control", cc)], "good")
+        } else {
+            reply(503, &[], "down")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    for (path, want_status, want_body) in [("/sie", 200, "good"), ("/mr", 503, "down")] {
+        assert_eq!(get(&node.url(path)).await.text(), "good");
+        let got = support::send("GET", &node.url(path), &[("x-second", "1")]).await;
+        assert_eq!(
+            (got.status, got.text().as_str()),
+            (want_status, want_body),
+            "{path}: {}",
+            got.cache_status()
+        );
+    }
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn origin_down_window_serves_stale_then_502_when_disabled() {
+    for window in [3600, 0] {
+        let origin = Origin::start(|_| {
+            reply(
+                200,
+                &[("cache-control", "max-age=0"), ("etag", "\"e\"")],
+                "kept",
+            )
+        })
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(&origin.url(), dir.path());
+        cfg.cache.serve_stale_on_origin_down_secs = window;
+        cfg.upstream.connect_timeout_ms = 500;
+        let node = Node::start(cfg).await;
+        assert_eq!(get(&node.url("/down")).await.text(), "kept");
+        origin.stop();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let got = get(&node.url("/down")).await;
+        if window > 0 {
+            assert_eq!(
+                (got.status, got.text().as_str()),
+                (200, "kept"),
+                "{}",
+                got.cache_status()
+            );
+            assert!(
+                got.cache_status().contains("detail=origin-unreachable"),
+                "{}",
+                got.cache_status()
+            );
+        } else {
+            assert_eq!(got.status, 502, "{}", got.cache_status());
+        }
+        node.stop().await;
+    }
+}
