@@ -11,8 +11,9 @@
 //! ```
 
 use super::age;
-use super::cache_control::{CacheControl, targeted};
+use super::cache_control::CacheControl;
 use super::policy::Policy;
+use super::targeted::targeted;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::time::{Duration, SystemTime};
 

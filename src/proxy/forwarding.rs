@@ -117,7 +117,7 @@ pub fn upstream_request(
         .policy
         .targeted_fields
         .iter()
-        .any(|f| f == crate::http_cache::cache_control::SURROGATE_CONTROL)
+        .any(|f| f == crate::http_cache::targeted::SURROGATE_CONTROL)
     {
         let name = HeaderName::from_static("surrogate-capability");
         let ours = format!("{}=\"Surrogate/1.0\"", node.policy.surrogate_device);
