@@ -15,9 +15,11 @@
 mod hybrid;
 mod key;
 mod object;
+mod purge;
 mod stats;
 
 pub use hybrid::{Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
 pub use object::{DecodeError, FORMAT_VERSION, StoredObject};
+pub use purge::{BanMatch, PurgeError, PurgeStore, Purged};
 pub use stats::StoreStats;
