@@ -23,6 +23,94 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Virtual hosts: Host names mapped to origins. Default: none.
     pub sites: Vec<SiteConfig>,
+    /// Surrogate keys and purging.
+    pub purge: PurgeConfig,
+    /// The admin listener: purge API, metrics, health.
+    pub admin: AdminConfig,
+}
+
+/// One field that carries surrogate keys.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFieldConfig {
+    /// Field name, e.g. `Surrogate-Key`. Required.
+    pub name: String,
+    /// One character separating keys, e.g. `" "` or `","`. Required.
+    pub separator: String,
+}
+
+/// `[purge]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeConfig {
+    /// Fields carrying surrogate keys. Default: `Surrogate-Key` separated by
+    /// spaces (Fastly) and `Cache-Tag` separated by commas (Cloudflare).
+    pub key_fields: Vec<KeyFieldConfig>,
+    /// Most surrogate keys kept per object; the rest are dropped and counted. Default: 64.
+    pub max_keys_per_object: usize,
+    /// Longest surrogate key kept, in bytes. Default: 256.
+    pub max_key_bytes: usize,
+    /// Remove the key fields from responses sent downstream. Default: true.
+    pub strip_key_fields: bool,
+    /// Most keys in one `POST /purge/keys`. Default: 1000.
+    pub max_batch: usize,
+    /// Accept `PURGE <url>` on the public listener. Default: false.
+    pub public_purge_method: bool,
+    /// Client networks allowed to send `PURGE` when it is on.
+    /// Default: `["127.0.0.1/32", "::1/128"]`.
+    pub public_purge_cidrs: Vec<String>,
+}
+
+/// `[admin]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Admin listener (purge API, /metrics, /health). Default: `127.0.0.1:9080`.
+    pub listen: SocketAddr,
+    /// Bearer tokens for the purge API. Default: none (every purge gets 401).
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One `[[admin.tokens]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The secret (at least 16 characters). Required. Never logged.
+    pub token: String,
+    /// Hosts this token may purge; `"*"` means every host. Required.
+    pub hosts: Vec<String>,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        PurgeConfig {
+            key_fields: vec![
+                KeyFieldConfig {
+                    name: "surrogate-key".into(),
+                    separator: " ".into(),
+                },
+                KeyFieldConfig {
+                    name: "cache-tag".into(),
+                    separator: ",".into(),
+                },
+            ],
+            max_keys_per_object: 64,
+            max_key_bytes: 256,
+            strip_key_fields: true,
+            max_batch: 1000,
+            public_purge_method: false,
+            public_purge_cidrs: vec!["127.0.0.1/32".into(), "::1/128".into()],
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9080)),
+            tokens: Vec::new(),
+        }
+    }
 }
 
 /// `[server]`
@@ -333,6 +421,51 @@ impl Config {
                 "server.cache_name",
                 "must be non-empty, without quotes or commas",
             ));
+        }
+        for (i, f) in self.purge.key_fields.iter().enumerate() {
+            if http::HeaderName::from_bytes(f.name.as_bytes()).is_err() {
+                return Err(invalid(
+                    format!("purge.key_fields[{i}].name"),
+                    format!("`{}` is not a field name", f.name),
+                ));
+            }
+            if f.separator.chars().count() != 1 {
+                return Err(invalid(
+                    format!("purge.key_fields[{i}].separator"),
+                    "must be exactly one character",
+                ));
+            }
+        }
+        if self.purge.max_keys_per_object == 0
+            || self.purge.max_key_bytes == 0
+            || self.purge.max_batch == 0
+        {
+            return Err(invalid(
+                "purge.max_keys_per_object",
+                "limits must be above 0",
+            ));
+        }
+        for (i, c) in self.purge.public_purge_cidrs.iter().enumerate() {
+            crate::cidr::Cidr::parse(c).map_err(|m| {
+                invalid(
+                    format!("purge.public_purge_cidrs[{i}]"),
+                    format!("`{c}`: {m}"),
+                )
+            })?;
+        }
+        for (i, t) in self.admin.tokens.iter().enumerate() {
+            if t.token.len() < 16 {
+                return Err(invalid(
+                    format!("admin.tokens[{i}].token"),
+                    "must be at least 16 characters",
+                ));
+            }
+            if t.hosts.is_empty() {
+                return Err(invalid(
+                    format!("admin.tokens[{i}].hosts"),
+                    "must list at least one host, or \"*\"",
+                ));
+            }
         }
         if self.upstream.connect_timeout_ms == 0 || self.upstream.first_byte_timeout_ms == 0 {
             return Err(invalid(

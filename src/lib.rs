@@ -11,10 +11,12 @@
 //!   -> proxy::respond        Age, Via, Cache-Status, client preconditions
 //! ```
 
+pub mod cidr;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http_cache;
 pub mod node;
 pub mod proxy;
+pub mod purger;
 pub mod server;

@@ -19,6 +19,9 @@ struct Args {
     /// Listen address, e.g. 127.0.0.1:8080 (overrides `server.listen`).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Admin listen address for the purge API and metrics (overrides `admin.listen`).
+    #[arg(long)]
+    admin_listen: Option<SocketAddr>,
     /// Directory for the disk store and other state (overrides `server.data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -94,6 +97,9 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
     }
     if let Some(l) = args.listen {
         cfg.server.listen = l;
+    }
+    if let Some(a) = args.admin_listen {
+        cfg.admin.listen = a;
     }
     if let Some(d) = &args.data_dir {
         cfg.server.data_dir = d.clone();

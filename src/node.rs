@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::proxy::Node;
-use crate::server::listener;
+use crate::server::{admin, listener};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,8 +33,11 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 pub struct Running {
     /// The address the public listener is bound to.
     pub addr: SocketAddr,
+    /// The address the admin listener (purge API, metrics) is bound to.
+    pub admin_addr: SocketAddr,
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
+    admin: tokio::net::TcpListener,
 }
 
 /// Open the store and bind the listener. Errors here are start-up errors.
@@ -44,15 +47,23 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    let admin_listen = cfg.admin.listen;
+    let admin = tokio::net::TcpListener::bind(admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {admin_listen} (admin.listen)"))?;
+    let admin_addr = admin.local_addr()?;
     let store = open_store(&cfg).await?;
-    let node = Arc::new(Node::new(cfg, store)?);
+    let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
+    let node = Arc::new(Node::new(cfg, store, Arc::new(purge))?);
     for origin in node.sites.origins() {
         warn_if_unreachable(origin.clone());
     }
     Ok(Running {
         addr,
+        admin_addr,
         node,
         listener,
+        admin,
     })
 }
 
@@ -61,7 +72,14 @@ impl Running {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let drain = Duration::from_secs(self.node.cfg.server.drain_timeout_secs);
         tracing::info!(addr = %self.addr, "edgecache listening (HTTP/1.1 and h2c)");
+        tracing::info!(admin = %self.admin_addr, "admin listening (purge API, /metrics, /health)");
+        let (stop_admin, mut admin_stopped) = tokio::sync::watch::channel(false);
+        let admin = tokio::spawn(admin::serve(self.node.clone(), self.admin, async move {
+            let _ = admin_stopped.changed().await;
+        }));
         listener::serve(self.node.clone(), self.listener, shutdown, drain).await;
+        let _ = stop_admin.send(true);
+        let _ = admin.await;
         self.node
             .store
             .close()

@@ -163,6 +163,8 @@ fn bad_config_and_port_in_use_are_one_clear_line() {
             "http://127.0.0.1:9",
             "--listen",
             &addr,
+            "--admin-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(dir.path().join("d"))

@@ -9,6 +9,10 @@
 //!     u32 variant count, { u16 name len, name, u8 present, u32 value len, value }*
 //! kind 2 (vary index): u32 count, { u16 name len, name }*
 //! ```
+//! Meta format version 2 appends to kind 1:
+//! ```text
+//!     u64 purge_seq, u32 key count, { u16 len, surrogate key }*
+//! ```
 
 use super::age;
 use super::cache_control::CacheControl;
@@ -17,7 +21,8 @@ use super::targeted::targeted;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::time::{Duration, SystemTime};
 
-const VERSION: u8 = 1;
+/// The meta format this build writes. Version 1 lacks the purge fields.
+const VERSION: u8 = 2;
 
 /// A stored response's status, headers and timing.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +40,11 @@ pub struct CachedResponse {
     /// The request's values of the fields named by Vary, as normalised by
     /// [`super::vary`]; empty when the response has no Vary.
     pub variant: Vec<(String, Option<String>)>,
+    /// The purge sequence number current when the request that produced
+    /// this response was sent; later purges cover it.
+    pub purge_seq: u64,
+    /// Surrogate keys the origin tagged the response with.
+    pub surrogate_keys: Vec<String>,
 }
 
 /// The two kinds of metadata stored under a key.
@@ -126,6 +136,11 @@ impl StoredMeta {
                     out.push(u8::from(v.is_some()));
                     put_value(&mut out, v.as_deref().unwrap_or("").as_bytes());
                 }
+                out.extend_from_slice(&r.purge_seq.to_le_bytes());
+                out.extend_from_slice(&(r.surrogate_keys.len() as u32).to_le_bytes());
+                for k in &r.surrogate_keys {
+                    put_name(&mut out, k);
+                }
             }
             StoredMeta::VaryIndex(names) => {
                 out.push(2);
@@ -141,7 +156,8 @@ impl StoredMeta {
     /// Decode any supported meta format version.
     pub fn decode(buf: &[u8]) -> Result<StoredMeta, MetaDecodeError> {
         let mut r = Reader { buf };
-        if r.u8()? != VERSION {
+        let version = r.u8()?;
+        if !(1..=VERSION).contains(&version) {
             return Err(MetaDecodeError("unknown meta version"));
         }
         match r.u8()? {
@@ -170,6 +186,16 @@ impl StoredMeta {
                         .map_err(|_| MetaDecodeError("bad value"))?;
                     variant.push((name, present.then_some(value)));
                 }
+                let (mut purge_seq, mut surrogate_keys) = (0, Vec::new());
+                if version >= 2 {
+                    purge_seq = r.u64()?;
+                    for _ in 0..r.u32()? {
+                        surrogate_keys.push(
+                            String::from_utf8(r.name()?.to_vec())
+                                .map_err(|_| MetaDecodeError("bad key"))?,
+                        );
+                    }
+                }
                 Ok(StoredMeta::Response(CachedResponse {
                     status,
                     headers,
@@ -177,6 +203,8 @@ impl StoredMeta {
                     response_time,
                     initial_age,
                     variant,
+                    purge_seq,
+                    surrogate_keys,
                 }))
             }
             2 => {
@@ -271,6 +299,8 @@ mod tests {
                 ("accept-encoding".into(), Some("gzip".into())),
                 ("x-absent".into(), None),
             ],
+            purge_seq: 42,
+            surrogate_keys: vec!["product-1".into(), "all".into()],
         })
     }
 
@@ -284,16 +314,35 @@ mod tests {
         }
     }
 
-    /// Meta version 1 as written by the first release; later builds must decode it.
+    /// Meta version 1 as written by the first release: later builds must
+    /// decode it (purge fields default to "never purged, no keys").
     #[test]
-    fn decodes_meta_v1_fixture() {
-        let fixture: &[u8] = &[1, 2, 1, 0, 0, 0, 3, 0, b'f', b'o', b'o'];
+    fn decodes_meta_v1_fixtures() {
+        let vary_index: &[u8] = &[1, 2, 1, 0, 0, 0, 3, 0, b'f', b'o', b'o'];
         assert_eq!(
-            StoredMeta::decode(fixture),
+            StoredMeta::decode(vary_index),
             Ok(StoredMeta::VaryIndex(vec!["foo".into()]))
         );
+        let mut response = vec![1u8, 1, 200, 0];
+        response.extend_from_slice(&1_000u64.to_le_bytes());
+        response.extend_from_slice(&2_000u64.to_le_bytes());
+        response.extend_from_slice(&5u64.to_le_bytes());
+        response.extend_from_slice(&1u32.to_le_bytes());
+        response.extend_from_slice(&[1, 0, b'a', 1, 0, 0, 0, b'b']);
+        response.extend_from_slice(&0u32.to_le_bytes());
+        let Ok(StoredMeta::Response(r)) = StoredMeta::decode(&response) else {
+            panic!("v1 response decodes")
+        };
+        assert_eq!((r.status.as_u16(), r.initial_age, r.purge_seq), (200, 5, 0));
+        assert_eq!(r.headers.get("a").map(|v| v.as_bytes()), Some(&b"b"[..]));
+        assert!(r.surrogate_keys.is_empty());
+    }
+
+    /// Meta version 2 adds the purge sequence and surrogate keys.
+    #[test]
+    fn writes_meta_v2() {
         let enc = sample().encode();
-        assert_eq!(&enc[..4], &[1, 1, 200, 0]);
+        assert_eq!(&enc[..4], &[2, 1, 200, 0]);
     }
 
     #[test]

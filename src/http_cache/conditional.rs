@@ -88,6 +88,8 @@ mod tests {
             response_time: SystemTime::UNIX_EPOCH,
             initial_age: 0,
             variant: vec![],
+            purge_seq: 0,
+            surrogate_keys: vec![],
         }
     }
 

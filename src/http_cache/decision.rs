@@ -82,6 +82,8 @@ pub enum RevalidateReason {
     RequestMaxAge,
     /// Not fresh for the request's `min-fresh` (§5.2.1.3).
     RequestMinFresh,
+    /// A soft purge made it stale.
+    Purged,
 }
 
 impl RevalidateReason {
@@ -93,6 +95,7 @@ impl RevalidateReason {
             RevalidateReason::RequestNoCache => "request-no-cache",
             RevalidateReason::RequestMaxAge => "request-max-age",
             RevalidateReason::RequestMinFresh => "request-min-fresh",
+            RevalidateReason::Purged => "soft-purged",
         }
     }
 }
@@ -222,6 +225,30 @@ pub fn decide(
         };
     }
     revalidate(RevalidateReason::Stale)
+}
+
+/// A soft purge makes a stored response stale at once: never served as
+/// fresh, but still under stale-while-revalidate (and stale-if-error while
+/// it is revalidated), unless its directives forbid serving it stale.
+pub fn soft_purged(d: Decision, entry: &CachedResponse, policy: &Policy) -> Decision {
+    let Decision::Fresh { age, .. } = d else {
+        return d;
+    };
+    let cc = entry.effective(policy).cc;
+    let stale_forbidden = cc.must_revalidate() || cc.proxy_revalidate() || cc.s_maxage().is_some();
+    if !stale_forbidden && cc.stale_while_revalidate().is_some() {
+        Decision::Stale {
+            age,
+            ttl: 0,
+            serve: StaleServe::WhileRevalidate,
+        }
+    } else {
+        Decision::Revalidate {
+            age,
+            ttl: 0,
+            reason: RevalidateReason::Purged,
+        }
+    }
 }
 
 /// May a stale `entry` be served because the origin failed? (RFC 5861 §4,

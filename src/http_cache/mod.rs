@@ -17,6 +17,7 @@ pub mod key;
 pub mod policy;
 pub mod range;
 pub mod storable;
+pub mod surrogate;
 pub mod targeted;
 pub mod validation;
 pub mod vary;

@@ -232,6 +232,8 @@ mod tests {
             response_time: SystemTime::UNIX_EPOCH,
             initial_age: 0,
             variant: vec![],
+            purge_seq: 0,
+            surrogate_keys: vec![],
         };
         stored
             .headers
@@ -282,6 +284,8 @@ mod tests {
             response_time: SystemTime::UNIX_EPOCH,
             initial_age: 0,
             variant: vec![],
+            purge_seq: 0,
+            surrogate_keys: vec![],
         };
         stored
             .headers

@@ -140,6 +140,8 @@ mod tests {
             response_time: at(0),
             initial_age: 0,
             variant: vec![],
+            purge_seq: 0,
+            surrogate_keys: vec![],
         }
     }
 

@@ -44,6 +44,8 @@ pub async fn miss(
             req.headers_mut().remove(h);
         }
     }
+    // Taken before the request: a purge landing mid-fetch then covers the response.
+    let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     match node
         .upstream
@@ -56,7 +58,7 @@ pub async fn miss(
                 fwd: Some(fwd),
                 ..Default::default()
             };
-            let times = (request_time, response_time);
+            let times = (request_time, response_time, purge_seq);
             store_and_stream(node, &parts, resp, times, target, cs, directives, stripped).await
         }
         Err(e) => {
@@ -79,7 +81,7 @@ pub async fn store_and_stream(
     node: &Node,
     parts: &Parts,
     resp: Response<Incoming>,
-    (request_time, response_time): (SystemTime, SystemTime),
+    (request_time, response_time, purge_seq): (SystemTime, SystemTime, u64),
     target: &Target,
     mut cs: CacheStatus,
     directives: &RequestDirectives,
@@ -160,6 +162,8 @@ pub async fn store_and_stream(
             response_time,
         ),
         variant: Vec::new(),
+        purge_seq,
+        surrogate_keys: node.surrogate_keys(&rparts.headers),
     };
     let (store_key, vary_index) = match vary::parse(&rparts.headers) {
         Vary::Fields(names) => {

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::ProxyError;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::{self, Decision, RequestDirectives, StaleServe};
+use crate::http_cache::surrogate::{self, KeyField, KeyLimits};
 use crate::http_cache::{Policy, key, range};
 use crate::server::body::{self, Body};
 use http::{Method, Request, Response, StatusCode};
@@ -24,7 +25,8 @@ use lookup::Lookup;
 use normalize::Sites;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use storage::Store;
+use std::sync::atomic::{AtomicU64, Ordering};
+use storage::{Purged, Store};
 use upstream::Upstream;
 
 /// Everything a request needs: config, store, origin client, routing.
@@ -39,11 +41,22 @@ pub struct Node {
     pub sites: Sites,
     /// The caching rules, derived from `cfg.cache`.
     pub policy: Policy,
+    /// Durable purge state (surrogate-key generations and bans).
+    pub purge: Arc<storage::PurgeStore>,
+    /// Fields that carry surrogate keys, and their limits.
+    key_fields: Vec<KeyField>,
+    key_limits: KeyLimits,
+    /// Surrogate keys dropped for breaking the limits.
+    pub surrogate_key_overflow: AtomicU64,
 }
 
 impl Node {
     /// Assemble a node from a validated config and an open store.
-    pub fn new(cfg: Config, store: Store) -> Result<Node, crate::config::ConfigError> {
+    pub fn new(
+        cfg: Config,
+        store: Store,
+        purge: Arc<storage::PurgeStore>,
+    ) -> Result<Node, crate::config::ConfigError> {
         let sites = Sites::from_config(&cfg)?;
         let policy = Policy {
             targeted_fields: cfg
@@ -57,13 +70,45 @@ impl Node {
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
         let upstream = Upstream::new(&cfg.upstream);
+        let key_fields = cfg
+            .purge
+            .key_fields
+            .iter()
+            .map(|f| KeyField {
+                name: f.name.to_ascii_lowercase(),
+                separator: f.separator.chars().next().unwrap_or(' '),
+            })
+            .collect();
+        let key_limits = KeyLimits {
+            max_keys: cfg.purge.max_keys_per_object,
+            max_len: cfg.purge.max_key_bytes,
+        };
         Ok(Node {
             cfg: Arc::new(cfg),
             store,
             upstream,
             sites,
             policy,
+            purge,
+            key_fields,
+            key_limits,
+            surrogate_key_overflow: AtomicU64::new(0),
         })
+    }
+
+    /// The surrogate keys of a response, counting any dropped for the limits.
+    pub fn surrogate_keys(&self, headers: &http::HeaderMap) -> Vec<String> {
+        let found = surrogate::keys(headers, &self.key_fields, self.key_limits);
+        if found.overflow > 0 {
+            self.surrogate_key_overflow
+                .fetch_add(found.overflow as u64, Ordering::Relaxed);
+        }
+        found.keys
+    }
+
+    /// The names of the fields that carry surrogate keys.
+    pub fn key_field_names(&self) -> impl Iterator<Item = &str> {
+        self.key_fields.iter().map(|f| f.name.as_str())
     }
 
     /// The largest body this node stores.
@@ -109,7 +154,12 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let now = clock::now();
     let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    let fwd = match lookup::find(&node.store, primary, &parts.headers).await {
+    let found = lookup::find(&node.store, primary, &parts.headers).await;
+    let purge = match &found {
+        Lookup::Hit(entry) => purged(&node, &target, entry),
+        _ => Purged::No,
+    };
+    let fwd = match found {
         // A stored partial response only answers ranges inside what it holds.
         Lookup::Hit(entry)
             if !range::covers(
@@ -121,10 +171,19 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         {
             Fwd::Partial
         }
+        // A hard purge since it was fetched makes it a miss (and frees it).
+        Lookup::Hit(entry) if purge == Purged::Hard => {
+            node.store.remove(&entry.key);
+            Fwd::Miss
+        }
         Lookup::Hit(entry) => {
-            // 4. Reuse it, serve it stale, or revalidate it (§4).
+            // 4. Reuse it, serve it stale, or revalidate it (§4); a soft purge makes it stale.
             let cs_key = node.cfg.cache.expose_key.then(|| entry.key.to_hex());
-            match decision::decide(now, &directives, &entry.meta, &node.policy) {
+            let mut decision = decision::decide(now, &directives, &entry.meta, &node.policy);
+            if purge == Purged::Soft {
+                decision = decision::soft_purged(decision, &entry.meta, &node.policy);
+            }
+            match decision {
                 Decision::Fresh { age, ttl } => {
                     let cs = CacheStatus {
                         hit: true,
@@ -195,6 +254,16 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         &directives,
     )
     .await
+}
+
+/// Has `entry` been purged since it was fetched? Purges are scoped by host.
+fn purged(node: &Node, target: &normalize::Target, entry: &lookup::Entry) -> Purged {
+    node.purge.check(
+        &target.host,
+        &target.path_and_query,
+        &entry.meta.surrogate_keys,
+        entry.meta.purge_seq,
+    )
 }
 
 /// §5.2.1.7: only-if-cached with nothing usable stored is a 504.

@@ -121,6 +121,11 @@ pub fn finish(
             headers.remove(f.as_str());
         }
     }
+    if node.cfg.purge.strip_key_fields {
+        for f in node.key_field_names() {
+            headers.remove(f);
+        }
+    }
     append_via(&mut headers, upstream_version, &node.cfg.server.cache_name);
     if let Some(v) = cs.append_to(headers.get("cache-status"), &node.cfg.server.cache_name) {
         headers.insert("cache-status", v);

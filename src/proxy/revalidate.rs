@@ -9,6 +9,7 @@ use super::normalize::Target;
 use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
+use crate::http_cache::cached_response::CachedResponse;
 use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
 use crate::http_cache::validation;
 use crate::server::body;
@@ -40,6 +41,8 @@ pub async fn foreground(
     for (name, value) in validation::conditional_headers(&entry.meta) {
         req.headers_mut().insert(name, value);
     }
+    // Taken before the request: a purge landing mid-fetch then covers the response.
+    let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     let result = node
         .upstream
@@ -81,7 +84,10 @@ pub async fn foreground(
             remove_hop_by_hop(&mut headers);
             let fresh = Entry {
                 key: entry.key,
-                meta: validation::merge_304(&entry.meta, &headers, request_time, response_time),
+                meta: CachedResponse {
+                    purge_seq,
+                    ..validation::merge_304(&entry.meta, &headers, request_time, response_time)
+                },
                 body: entry.body.clone(),
             };
             node.store.put(fresh.key, fresh.to_object());
@@ -115,7 +121,7 @@ pub async fn foreground(
                 node,
                 &parts,
                 resp,
-                (request_time, response_time),
+                (request_time, response_time, purge_seq),
                 target,
                 cs,
                 directives,

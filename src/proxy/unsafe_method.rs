@@ -23,6 +23,8 @@ pub async fn forward(
     client: SocketAddr,
 ) -> Response<Body> {
     let req = upstream_request(node, &parts, target, origin, client, body);
+    // Taken before the request: a purge landing mid-fetch then covers the response.
+    let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     match node
         .upstream
@@ -51,7 +53,7 @@ pub async fn forward(
                 ..Default::default()
             };
             let directives = RequestDirectives::from_headers(&parts.headers, false);
-            let times = (request_time, response_time);
+            let times = (request_time, response_time, purge_seq);
             store_and_stream(node, &parts, resp, times, target, cs, &directives, false).await
         }
         Err(e) => {

@@ -24,6 +24,8 @@ const BANS: TableDefinition<u64, (&str, &str, u8, u8)> = TableDefinition::new("b
 /// sequence -> human-readable record of what was purged.
 const LOG: TableDefinition<u64, &str> = TableDefinition::new("purge_log");
 const SEQ: &str = "seq";
+/// The scope that covers every scope.
+pub const ALL_SCOPES: &str = "*";
 
 /// What a ban matches, within its scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,14 +128,21 @@ fn scoped(scope: &str, key: &str) -> String {
 impl PurgeStore {
     /// Open (or create) the purge database at `path` and load it into memory.
     pub fn open(path: &Path) -> Result<PurgeStore, PurgeError> {
-        let err = |e: &dyn std::fmt::Display| PurgeError::Db { path: path.to_path_buf(), message: e.to_string() };
+        let err = |e: &dyn std::fmt::Display| PurgeError::Db {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
         }
         let db = Database::create(path).map_err(|e| err(&e))?;
         // Create the tables so that a read transaction on a new file finds them.
         let tx = db.begin_write().map_err(|e| err(&e))?;
-        for t in [tx.open_table(META).map(drop), tx.open_table(KEYS).map(drop), tx.open_table(LOG).map(drop)] {
+        for t in [
+            tx.open_table(META).map(drop),
+            tx.open_table(KEYS).map(drop),
+            tx.open_table(LOG).map(drop),
+        ] {
             t.map_err(|e| err(&e))?;
         }
         tx.open_table(BANS).map(drop).map_err(|e| err(&e))?;
@@ -142,20 +151,37 @@ impl PurgeStore {
         let mut index = Index::default();
         let rx = db.begin_read().map_err(|e| err(&e))?;
         let meta = rx.open_table(META).map_err(|e| err(&e))?;
-        index.seq = meta.get(SEQ).map_err(|e| err(&e))?.map(|v| v.value()).unwrap_or(0);
+        index.seq = meta
+            .get(SEQ)
+            .map_err(|e| err(&e))?
+            .map(|v| v.value())
+            .unwrap_or(0);
         let keys = rx.open_table(KEYS).map_err(|e| err(&e))?;
         for row in keys.iter().map_err(|e| err(&e))? {
             let (k, v) = row.map_err(|e| err(&e))?;
             let (any, hard) = v.value();
-            index.keys.insert(k.value().to_string(), KeyGen { any, hard });
+            index
+                .keys
+                .insert(k.value().to_string(), KeyGen { any, hard });
         }
         let bans = rx.open_table(BANS).map_err(|e| err(&e))?;
         for row in bans.iter().map_err(|e| err(&e))? {
             let (seq, v) = row.map_err(|e| err(&e))?;
             let (scope, target, kind, soft) = v.value();
-            index.add_ban(scope, Ban { seq: seq.value(), matcher: BanMatch::from_parts(kind, target), soft: soft == 1 });
+            index.add_ban(
+                scope,
+                Ban {
+                    seq: seq.value(),
+                    matcher: BanMatch::from_parts(kind, target),
+                    soft: soft == 1,
+                },
+            );
         }
-        Ok(PurgeStore { db, path: path.to_path_buf(), index: RwLock::new(index) })
+        Ok(PurgeStore {
+            db,
+            path: path.to_path_buf(),
+            index: RwLock::new(index),
+        })
     }
 
     /// The sequence number of the latest purge. Record it *before* fetching
@@ -166,15 +192,32 @@ impl PurgeStore {
     }
 
     /// Purge surrogate `keys` in each of `scopes`. Returns the purge id.
-    pub fn purge_keys(&self, scopes: &[String], keys: &[String], soft: bool) -> Result<u64, PurgeError> {
-        let record = format!("keys {keys:?} in {scopes:?}{}", if soft { " (soft)" } else { "" });
-        let names: Vec<String> = scopes.iter().flat_map(|s| keys.iter().map(move |k| scoped(s, k))).collect();
+    pub fn purge_keys(
+        &self,
+        scopes: &[String],
+        keys: &[String],
+        soft: bool,
+    ) -> Result<u64, PurgeError> {
+        let record = format!(
+            "keys {keys:?} in {scopes:?}{}",
+            if soft { " (soft)" } else { "" }
+        );
+        let names: Vec<String> = scopes
+            .iter()
+            .flat_map(|s| keys.iter().map(move |k| scoped(s, k)))
+            .collect();
         self.commit(&record, |tx, seq| {
             let mut table = tx.open_table(KEYS)?;
             let mut updated = Vec::with_capacity(names.len());
             for name in &names {
-                let prev = table.get(name.as_str())?.map(|v| v.value()).unwrap_or((0, 0));
-                let generation = KeyGen { any: seq, hard: if soft { prev.1 } else { seq } };
+                let prev = table
+                    .get(name.as_str())?
+                    .map(|v| v.value())
+                    .unwrap_or((0, 0));
+                let generation = KeyGen {
+                    any: seq,
+                    hard: if soft { prev.1 } else { seq },
+                };
                 table.insert(name.as_str(), (generation.any, generation.hard))?;
                 updated.push((name.clone(), generation));
             }
@@ -184,11 +227,24 @@ impl PurgeStore {
 
     /// Ban `matcher` in `scope`: every object in it fetched before now counts as purged.
     pub fn ban(&self, scope: &str, matcher: BanMatch, soft: bool) -> Result<u64, PurgeError> {
-        let record = format!("ban {matcher:?} in {scope}{}", if soft { " (soft)" } else { "" });
+        let record = format!(
+            "ban {matcher:?} in {scope}{}",
+            if soft { " (soft)" } else { "" }
+        );
         self.commit(&record, |tx, seq| {
             let mut table = tx.open_table(BANS)?;
-            table.insert(seq, (scope, matcher.target(), matcher.kind(), u8::from(soft)))?;
-            Ok(Change::Ban(scope.to_string(), Ban { seq, matcher: matcher.clone(), soft }))
+            table.insert(
+                seq,
+                (scope, matcher.target(), matcher.kind(), u8::from(soft)),
+            )?;
+            Ok(Change::Ban(
+                scope.to_string(),
+                Ban {
+                    seq,
+                    matcher: matcher.clone(),
+                    soft,
+                },
+            ))
         })
     }
 
@@ -200,26 +256,29 @@ impl PurgeStore {
             return Purged::No;
         }
         let mut soft = false;
-        for key in keys {
-            if let Some(g) = index.keys.get(&scoped(scope, key)) {
-                if g.hard > fetched_at {
+        // Purges are recorded per scope, or for every scope under "*".
+        for scope in [scope, ALL_SCOPES] {
+            for key in keys {
+                if let Some(g) = index.keys.get(&scoped(scope, key)) {
+                    if g.hard > fetched_at {
+                        return Purged::Hard;
+                    }
+                    soft |= g.any > fetched_at;
+                }
+            }
+            if let Some(&(any, hard)) = index.exact.get(&(scope.to_string(), target.to_string())) {
+                if hard > fetched_at {
                     return Purged::Hard;
                 }
-                soft |= g.any > fetched_at;
+                soft |= any > fetched_at;
             }
-        }
-        if let Some(&(any, hard)) = index.exact.get(&(scope.to_string(), target.to_string())) {
-            if hard > fetched_at {
-                return Purged::Hard;
-            }
-            soft |= any > fetched_at;
-        }
-        for ban in index.wide.get(scope).into_iter().flatten() {
-            if ban.seq > fetched_at && ban.matcher.matches(target) {
-                if !ban.soft {
-                    return Purged::Hard;
+            for ban in index.wide.get(scope).into_iter().flatten() {
+                if ban.seq > fetched_at && ban.matcher.matches(target) {
+                    if !ban.soft {
+                        return Purged::Hard;
+                    }
+                    soft = true;
                 }
-                soft = true;
             }
         }
         if soft { Purged::Soft } else { Purged::No }
@@ -227,7 +286,10 @@ impl PurgeStore {
 
     /// The most recent purge-log records, newest first.
     pub fn log(&self, limit: usize) -> Result<Vec<(u64, String)>, PurgeError> {
-        let err = |e: &dyn std::fmt::Display| PurgeError::Db { path: self.path.clone(), message: e.to_string() };
+        let err = |e: &dyn std::fmt::Display| PurgeError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
         let rx = self.db.begin_read().map_err(|e| err(&e))?;
         let table = rx.open_table(LOG).map_err(|e| err(&e))?;
         let mut out = Vec::new();
@@ -243,7 +305,10 @@ impl PurgeStore {
         record: &str,
         apply: impl FnOnce(&redb::WriteTransaction, u64) -> Result<Change, redb::Error>,
     ) -> Result<u64, PurgeError> {
-        let err = |e: &dyn std::fmt::Display| PurgeError::Db { path: self.path.clone(), message: e.to_string() };
+        let err = |e: &dyn std::fmt::Display| PurgeError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
         // Writers are serialised by redb; the index lock is held across the
         // commit so the in-memory sequence never runs ahead of the disk.
         let mut index = self.index.write();
@@ -275,7 +340,10 @@ impl Index {
     fn add_ban(&mut self, scope: &str, ban: Ban) {
         match &ban.matcher {
             BanMatch::Exact(t) => {
-                let e = self.exact.entry((scope.to_string(), t.clone())).or_insert((0, 0));
+                let e = self
+                    .exact
+                    .entry((scope.to_string(), t.clone()))
+                    .or_insert((0, 0));
                 e.0 = e.0.max(ban.seq);
                 if !ban.soft {
                     e.1 = e.1.max(ban.seq);

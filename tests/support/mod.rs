@@ -132,6 +132,7 @@ pub fn test_config(origin: &str, dir: &Path) -> Config {
         ..Default::default()
     };
     cfg.server.listen = "127.0.0.1:0".parse().expect("addr");
+    cfg.admin.listen = "127.0.0.1:0".parse().expect("addr");
     cfg.server.data_dir = dir.to_path_buf();
     cfg.server.drain_timeout_secs = 5;
     cfg.storage.memory_bytes = 32 << 20;

@@ -22,7 +22,13 @@ pub fn bin() -> &'static str {
 pub fn spawn(args: &[&str], data_dir: &Path) -> Proc {
     let mut child = Command::new(bin())
         .args(args)
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env("EDGECACHE_LOG", "info")
         .stdout(Stdio::null())

@@ -18,6 +18,8 @@ fn entry(resp: &[(&str, &str)]) -> CachedResponse {
         response_time: at(0),
         initial_age: 0,
         variant: vec![],
+        purge_seq: 0,
+        surrogate_keys: vec![],
     }
 }
 
@@ -242,4 +244,19 @@ fn decides_stale_if_error() {
             "{name}"
         );
     }
+}
+
+/// A soft purge turns a fresh response stale; swr still applies.
+#[test]
+fn soft_purge_makes_fresh_stale() {
+    let policy = Policy::default();
+    let plain = entry(&[("cache-control", "max-age=100")]);
+    let swr = entry(&[("cache-control", "max-age=100, stale-while-revalidate=30")]);
+    let d = decide(at(1), &req(&[]), &plain, &policy);
+    assert_eq!(
+        kind(soft_purged(d, &plain, &policy)),
+        "revalidate:soft-purged"
+    );
+    let d = decide(at(1), &req(&[]), &swr, &policy);
+    assert_eq!(kind(soft_purged(d, &swr, &policy)), "stale:WhileRevalidate");
 }

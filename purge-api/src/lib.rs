@@ -1,0 +1,50 @@
+//! The purge API: an axum router that invalidates cached content by surrogate
+//! key, URL, URL prefix or whole host, softly (mark stale) or hard (make it a
+//! miss), for callers holding a bearer token scoped to a set of hosts.
+//!
+//! The router does not know how purges are carried out: the node implements
+//! [`Purger`]. Every route answers JSON; every error has the same shape
+//! (`{"error": {"status", "code", "message"}}`), and bad input is a 400, never
+//! a 500.
+
+mod auth;
+mod error;
+mod routes;
+
+pub use auth::{Token, Tokens};
+pub use error::ApiError;
+pub use routes::{ROUTES, router};
+
+/// What a purge does to what it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Mark stale: revalidated on next use; stale-while-revalidate and
+    /// stale-if-error still apply.
+    Soft,
+    /// Make it a miss.
+    Hard,
+}
+
+/// The node side of the API. Each call must be durable before it returns
+/// `Ok`, and returns the purge id.
+pub trait Purger: Send + Sync + 'static {
+    /// Purge surrogate `keys` within `hosts` (`"*"`: every host).
+    fn purge_keys(&self, hosts: &[String], keys: &[String], mode: Mode) -> Result<u64, String>;
+    /// Purge one URL (every variant of it) on `host`.
+    fn purge_url(&self, host: &str, path_and_query: &str, mode: Mode) -> Result<u64, String>;
+    /// Purge every URL on `host` whose path starts with `prefix`.
+    fn purge_prefix(&self, host: &str, prefix: &str, mode: Mode) -> Result<u64, String>;
+    /// Purge everything cached for `host`.
+    fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String>;
+    /// Does this node serve `host`?
+    fn serves_host(&self, host: &str) -> bool;
+}
+
+/// Router configuration.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Accepted bearer tokens.
+    pub tokens: Tokens,
+    /// Most keys in one `POST /purge/keys`.
+    pub max_batch: usize,
+}

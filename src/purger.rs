@@ -1,0 +1,90 @@
+//! The node's side of the purge API: purges become durable records in the
+//! purge database (checked lazily on lookup), plus best-effort removal of
+//! the objects they name so their space is reclaimed early.
+
+use crate::http_cache::key;
+use crate::proxy::Node;
+use purge_api::{Mode, Purger};
+use std::sync::Arc;
+use storage::BanMatch;
+
+/// Carries out purges for the API and the `PURGE` method.
+pub struct NodePurger {
+    node: Arc<Node>,
+}
+
+impl NodePurger {
+    /// A purger for `node`.
+    pub fn new(node: Arc<Node>) -> Self {
+        NodePurger { node }
+    }
+}
+
+fn soft(mode: Mode) -> bool {
+    mode == Mode::Soft
+}
+
+impl Purger for NodePurger {
+    fn purge_keys(&self, hosts: &[String], keys: &[String], mode: Mode) -> Result<u64, String> {
+        let id = self
+            .node
+            .purge
+            .purge_keys(hosts, keys, soft(mode))
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            id,
+            ?hosts,
+            count = keys.len(),
+            ?mode,
+            "purged surrogate keys"
+        );
+        Ok(id)
+    }
+
+    fn purge_url(&self, host: &str, path_and_query: &str, mode: Mode) -> Result<u64, String> {
+        let id = self
+            .node
+            .purge
+            .ban(
+                host,
+                BanMatch::Exact(path_and_query.to_string()),
+                soft(mode),
+            )
+            .map_err(|e| e.to_string())?;
+        if mode == Mode::Hard {
+            // The ban already hides it; removing the primary key frees the
+            // space (and hides every Vary variant at once).
+            for scheme in ["http", "https"] {
+                self.node
+                    .store
+                    .remove(&key::primary(scheme, host, path_and_query));
+            }
+        }
+        tracing::info!(id, host, path = path_and_query, ?mode, "purged URL");
+        Ok(id)
+    }
+
+    fn purge_prefix(&self, host: &str, prefix: &str, mode: Mode) -> Result<u64, String> {
+        let id = self
+            .node
+            .purge
+            .ban(host, BanMatch::Prefix(prefix.to_string()), soft(mode))
+            .map_err(|e| e.to_string())?;
+        tracing::info!(id, host, prefix, ?mode, "purged prefix");
+        Ok(id)
+    }
+
+    fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String> {
+        let id = self
+            .node
+            .purge
+            .ban(host, BanMatch::All, soft(mode))
+            .map_err(|e| e.to_string())?;
+        tracing::info!(id, host, ?mode, "purged every object of the host");
+        Ok(id)
+    }
+
+    fn serves_host(&self, host: &str) -> bool {
+        self.node.sites.site_for(host).is_ok()
+    }
+}

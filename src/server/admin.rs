@@ -1,0 +1,126 @@
+//! The admin listener (loopback by default): the purge API, `/health` and
+//! Prometheus `/metrics`.
+
+use crate::proxy::Node;
+use crate::purger::NodePurger;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use purge_api::{ApiConfig, Token, Tokens};
+use std::fmt::Write;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// The admin router for `node`.
+pub fn router(node: Arc<Node>) -> Router {
+    let tokens = node
+        .cfg
+        .admin
+        .tokens
+        .iter()
+        .map(|t| Token::new(&t.token, t.hosts.clone()))
+        .collect();
+    let api = ApiConfig {
+        tokens: Tokens::new(tokens),
+        max_batch: node.cfg.purge.max_batch,
+    };
+    purge_api::router(Arc::new(NodePurger::new(node.clone())), api).merge(
+        Router::new()
+            .route("/health", get(|| async { "ok\n" }))
+            .route("/metrics", get(metrics))
+            .with_state(node),
+    )
+}
+
+/// Serve the admin router on `listener` until `shutdown`.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Err(e) = axum::serve(listener, router(node))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(error = %e, "admin listener failed");
+    }
+}
+
+async fn metrics(State(node): State<Arc<Node>>) -> String {
+    let s = node.store.stats();
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, kind: &str, v: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP edgecache_{name} {help}\n# TYPE edgecache_{name} {kind}\nedgecache_{name} {v}"
+        );
+    };
+    counter(
+        "store_memory_hits_total",
+        "Lookups answered from the memory tier.",
+        "counter",
+        s.memory_hits,
+    );
+    counter(
+        "store_disk_hits_total",
+        "Lookups answered from the disk tier.",
+        "counter",
+        s.disk_hits,
+    );
+    counter(
+        "store_misses_total",
+        "Lookups that found nothing.",
+        "counter",
+        s.misses,
+    );
+    counter(
+        "store_inserts_total",
+        "Objects stored.",
+        "counter",
+        s.inserts,
+    );
+    counter(
+        "store_removes_total",
+        "Objects removed.",
+        "counter",
+        s.removes,
+    );
+    counter(
+        "store_checksum_failures_total",
+        "Damaged disk entries found.",
+        "counter",
+        s.checksum_failures,
+    );
+    counter(
+        "store_read_errors_total",
+        "Disk reads that failed.",
+        "counter",
+        s.read_errors,
+    );
+    counter(
+        "store_oversize_rejects_total",
+        "Objects too large to store.",
+        "counter",
+        s.oversize_rejects,
+    );
+    counter(
+        "store_memory_bytes",
+        "Bytes held by the memory tier.",
+        "gauge",
+        s.memory_bytes,
+    );
+    counter(
+        "purge_sequence",
+        "Purges recorded so far.",
+        "counter",
+        node.purge.current_seq(),
+    );
+    counter(
+        "surrogate_key_overflow_total",
+        "Surrogate keys dropped for exceeding the per-object limits.",
+        "counter",
+        node.surrogate_key_overflow.load(Ordering::Relaxed),
+    );
+    out
+}
