@@ -180,3 +180,66 @@ fn bad_config_and_port_in_use_are_one_clear_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A purge answered 200 is in force after `kill -9` and restart, although
+/// the disk tier still holds the object's bytes.
+#[tokio::test]
+async fn purge_survives_kill_9() {
+    let origin = Origin::start(|seen| {
+        let key = seen.path.trim_start_matches('/').to_string();
+        reply(
+            200,
+            &[("cache-control", "max-age=3600"), ("surrogate-key", &key)],
+            format!("body of {}", seen.path),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("edgecache.toml");
+    std::fs::write(
+        &cfg,
+        "[[admin.tokens]]\ntoken = \"kill-nine-token-0123456789\"\nhosts = [\"*\"]\n",
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let host = [("host", "purge.test")];
+    let args = [
+        "--origin",
+        &origin.url(),
+        "--config",
+        cfg.to_str().expect("utf8"),
+    ];
+
+    let mut node = spawn(&args, &data);
+    for path in ["/kept", "/doomed"] {
+        send("GET", &node.url(path), &host).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, json) = support::admin(
+        node.admin_addr,
+        "/purge/key/doomed",
+        Some("kill-nine-token-0123456789"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{json}");
+    node.signal("-KILL");
+    node.wait(20);
+    drop(node);
+
+    let node = spawn(&args, &data);
+    let kept = send("GET", &node.url("/kept"), &host).await;
+    assert!(
+        kept.cache_status().contains("; hit"),
+        "warm object survives: {}",
+        kept.cache_status()
+    );
+    let doomed = send("GET", &node.url("/doomed"), &host).await;
+    assert!(
+        doomed.cache_status().contains("fwd=miss"),
+        "purged object stays purged: {}",
+        doomed.cache_status()
+    );
+    assert_eq!(origin.count("/doomed"), 2);
+}

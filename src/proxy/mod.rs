@@ -6,6 +6,7 @@ pub mod fill;
 pub mod forwarding;
 pub mod lookup;
 pub mod normalize;
+pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
 pub mod unsafe_method;
@@ -48,6 +49,8 @@ pub struct Node {
     key_limits: KeyLimits,
     /// Surrogate keys dropped for breaking the limits.
     pub surrogate_key_overflow: AtomicU64,
+    /// Networks allowed to send `PURGE` on the public listener.
+    pub purge_cidrs: Vec<crate::cidr::Cidr>,
 }
 
 impl Node {
@@ -79,6 +82,18 @@ impl Node {
                 separator: f.separator.chars().next().unwrap_or(' '),
             })
             .collect();
+        let purge_cidrs = cfg
+            .purge
+            .public_purge_cidrs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                crate::cidr::Cidr::parse(c).map_err(|m| crate::config::ConfigError::Invalid {
+                    field: format!("purge.public_purge_cidrs[{i}]"),
+                    message: m,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let key_limits = KeyLimits {
             max_keys: cfg.purge.max_keys_per_object,
             max_len: cfg.purge.max_key_bytes,
@@ -93,6 +108,7 @@ impl Node {
             key_fields,
             key_limits,
             surrogate_key_overflow: AtomicU64::new(0),
+            purge_cidrs,
         })
     }
 
@@ -145,7 +161,12 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         }
     };
 
-    // 2. Unsafe and other non-cacheable methods go straight through (§4.4 invalidation).
+    // 2. `PURGE <url>` from an allowed network, when turned on.
+    if parts.method.as_str() == "PURGE" {
+        return purge_method::handle(&node, &parts, &target, client);
+    }
+
+    // 3. Unsafe and other non-cacheable methods go straight through (§4.4 invalidation).
     if parts.method != Method::GET && parts.method != Method::HEAD {
         return unsafe_method::forward(&node, parts, body, &target, &site.origin, client).await;
     }

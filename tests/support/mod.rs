@@ -145,6 +145,7 @@ pub fn test_config(origin: &str, dir: &Path) -> Config {
 /// A node running in this process.
 pub struct Node {
     pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -153,12 +154,14 @@ impl Node {
     pub async fn start(cfg: Config) -> Node {
         let running = edgecache::node::start(cfg).await.expect("node starts");
         let addr = running.addr;
+        let admin_addr = running.admin_addr;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(running.run(async move {
             let _ = rx.await;
         }));
         Node {
             addr,
+            admin_addr,
             stop: Some(tx),
             task: Some(task),
         }
@@ -221,4 +224,34 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)]) -> Got {
 
 pub async fn get(url: &str) -> Got {
     send("GET", url, &[]).await
+}
+
+/// Call the admin API: (status, parsed JSON body).
+pub async fn admin(
+    node_admin: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    json: &str,
+) -> (u16, serde_json::Value) {
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = Request::builder()
+        .method("POST")
+        .uri(format!("http://{node_admin}{path}"));
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (n, v) in extra {
+        req = req.header(*n, *v);
+    }
+    let resp = client
+        .request(req.body(body::full(json.to_string())).expect("request"))
+        .await
+        .expect("admin response");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }

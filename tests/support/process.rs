@@ -10,6 +10,7 @@ use std::time::Duration;
 pub struct Proc {
     pub child: Child,
     pub addr: SocketAddr,
+    pub admin_addr: SocketAddr,
     pub log: std::sync::Arc<parking_lot::Mutex<String>>,
 }
 
@@ -41,21 +42,33 @@ pub fn spawn(args: &[&str], data_dir: &Path) -> Proc {
     let log2 = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("listening")
-                && let Some(a) = line.split("addr=").nth(1)
-            {
-                let _ = tx.send(a.trim().to_string());
+            if line.contains("listening") {
+                for tag in ["addr=", "admin="] {
+                    if let Some(a) = line.split(tag).nth(1) {
+                        let _ = tx.send((tag, a.trim().to_string()));
+                    }
+                }
             }
             log2.lock().push_str(&line);
             log2.lock().push('\n');
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("node did not start: {}", log.lock()));
+    let (mut addr, mut admin_addr) = (None, None);
+    while addr.is_none() || admin_addr.is_none() {
+        let (tag, a) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("node did not start: {}", log.lock()));
+        let parsed: SocketAddr = a.parse().expect("address");
+        if tag == "addr=" {
+            addr = Some(parsed);
+        } else {
+            admin_addr = Some(parsed);
+        }
+    }
     Proc {
         child,
-        addr: addr.parse().expect("addr"),
+        addr: addr.expect("addr"),
+        admin_addr: admin_addr.expect("admin"),
         log,
     }
 }

@@ -1,0 +1,72 @@
+//! `PURGE <url>` on the public listener: off by default; when on, allowed
+//! only from the configured networks. It purges the one URL (every variant).
+
+use super::normalize::Target;
+use super::{Node, respond};
+use crate::http_cache::cache_status::CacheStatus;
+use crate::server::body::{self, Body};
+use http::{HeaderValue, Response, StatusCode, header, request::Parts};
+use std::net::SocketAddr;
+use storage::BanMatch;
+
+/// Answer a PURGE request.
+pub fn handle(node: &Node, parts: &Parts, target: &Target, client: SocketAddr) -> Response<Body> {
+    let cs = CacheStatus::default();
+    if !node.cfg.purge.public_purge_method {
+        let mut resp = respond::error(
+            node,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PURGE is not enabled on this listener",
+            cs,
+        );
+        resp.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"),
+        );
+        return resp;
+    }
+    if !node.purge_cidrs.iter().any(|c| c.contains(client.ip())) {
+        return respond::error(
+            node,
+            StatusCode::FORBIDDEN,
+            "PURGE is not allowed from this address",
+            cs,
+        );
+    }
+    let soft = parts
+        .headers
+        .get("fastly-soft-purge")
+        .is_some_and(|v| v.as_bytes() == b"1");
+    let matcher = BanMatch::Exact(target.path_and_query.clone());
+    match node.purge.ban(&target.host, matcher, soft) {
+        Ok(id) => {
+            if !soft {
+                node.store.remove(&crate::http_cache::key::primary(
+                    target.scheme,
+                    &target.authority,
+                    &target.path_and_query,
+                ));
+            }
+            tracing::info!(id, host = %target.host, path = %target.path_and_query, soft, %client, "PURGE");
+            let json = format!(
+                "{{\"id\":{id},\"status\":\"ok\",\"purge\":\"url\",\"mode\":\"{}\"}}\n",
+                if soft { "soft" } else { "hard" }
+            );
+            let mut resp = Response::new(body::full(json));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "PURGE could not be recorded");
+            respond::error(
+                node,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "purge not recorded; retry",
+                cs,
+            )
+        }
+    }
+}
