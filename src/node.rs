@@ -68,6 +68,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 }
 
 impl Running {
+    /// The node this process runs (for benchmarks and embedding).
+    pub fn node(&self) -> Arc<Node> {
+        self.node.clone()
+    }
+
     /// Serve until `shutdown`, drain, then flush and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let drain = Duration::from_secs(self.node.cfg.server.drain_timeout_secs);

@@ -109,8 +109,10 @@ struct Ban {
 #[derive(Default)]
 struct Index {
     seq: u64,
-    keys: HashMap<String, KeyGen>,
-    exact: HashMap<(String, String), (u64, u64)>,
+    /// scope -> key -> generation. Nested so lookups borrow, never allocate.
+    keys: HashMap<String, HashMap<String, KeyGen>>,
+    /// scope -> target -> (last purge, last hard purge).
+    exact: HashMap<String, HashMap<String, (u64, u64)>>,
     wide: HashMap<String, Vec<Ban>>,
 }
 
@@ -160,9 +162,13 @@ impl PurgeStore {
         for row in keys.iter().map_err(|e| err(&e))? {
             let (k, v) = row.map_err(|e| err(&e))?;
             let (any, hard) = v.value();
+            let name = k.value();
+            let (scope, key) = name.split_once('\0').unwrap_or(("", name));
             index
                 .keys
-                .insert(k.value().to_string(), KeyGen { any, hard });
+                .entry(scope.to_string())
+                .or_default()
+                .insert(key.to_string(), KeyGen { any, hard });
         }
         let bans = rx.open_table(BANS).map_err(|e| err(&e))?;
         for row in bans.iter().map_err(|e| err(&e))? {
@@ -202,14 +208,15 @@ impl PurgeStore {
             "keys {keys:?} in {scopes:?}{}",
             if soft { " (soft)" } else { "" }
         );
-        let names: Vec<String> = scopes
+        let names: Vec<(&String, &String)> = scopes
             .iter()
-            .flat_map(|s| keys.iter().map(move |k| scoped(s, k)))
+            .flat_map(|s| keys.iter().map(move |k| (s, k)))
             .collect();
         self.commit(&record, |tx, seq| {
             let mut table = tx.open_table(KEYS)?;
             let mut updated = Vec::with_capacity(names.len());
-            for name in &names {
+            for (scope, key) in &names {
+                let name = scoped(scope, key);
                 let prev = table
                     .get(name.as_str())?
                     .map(|v| v.value())
@@ -219,7 +226,7 @@ impl PurgeStore {
                     hard: if soft { prev.1 } else { seq },
                 };
                 table.insert(name.as_str(), (generation.any, generation.hard))?;
-                updated.push((name.clone(), generation));
+                updated.push(((*scope).clone(), (*key).clone(), generation));
             }
             Ok(Change::Keys(updated))
         })
@@ -259,14 +266,14 @@ impl PurgeStore {
         // Purges are recorded per scope, or for every scope under "*".
         for scope in [scope, ALL_SCOPES] {
             for key in keys {
-                if let Some(g) = index.keys.get(&scoped(scope, key)) {
+                if let Some(g) = index.keys.get(scope).and_then(|m| m.get(key.as_str())) {
                     if g.hard > fetched_at {
                         return Purged::Hard;
                     }
                     soft |= g.any > fetched_at;
                 }
             }
-            if let Some(&(any, hard)) = index.exact.get(&(scope.to_string(), target.to_string())) {
+            if let Some(&(any, hard)) = index.exact.get(scope).and_then(|m| m.get(target)) {
                 if hard > fetched_at {
                     return Purged::Hard;
                 }
@@ -324,7 +331,11 @@ impl PurgeStore {
         tx.commit().map_err(|e| err(&e))?;
         index.seq = seq;
         match change {
-            Change::Keys(updated) => index.keys.extend(updated),
+            Change::Keys(updated) => {
+                for (scope, key, generation) in updated {
+                    index.keys.entry(scope).or_default().insert(key, generation);
+                }
+            }
             Change::Ban(scope, ban) => index.add_ban(&scope, ban),
         }
         Ok(seq)
@@ -332,7 +343,7 @@ impl PurgeStore {
 }
 
 enum Change {
-    Keys(Vec<(String, KeyGen)>),
+    Keys(Vec<(String, String, KeyGen)>),
     Ban(String, Ban),
 }
 
@@ -342,7 +353,9 @@ impl Index {
             BanMatch::Exact(t) => {
                 let e = self
                     .exact
-                    .entry((scope.to_string(), t.clone()))
+                    .entry(scope.to_string())
+                    .or_default()
+                    .entry(t.clone())
                     .or_insert((0, 0));
                 e.0 = e.0.max(ban.seq);
                 if !ban.soft {
