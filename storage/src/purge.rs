@@ -265,8 +265,8 @@ impl PurgeStore {
         let mut soft = false;
         // Purges are recorded per scope, or for every scope under "*".
         for scope in [scope, ALL_SCOPES] {
-            for key in keys {
-                if let Some(g) = index.keys.get(scope).and_then(|m| m.get(key.as_str())) {
+            if let Some(scope_keys) = index.keys.get(scope) {
+                for g in keys.iter().filter_map(|k| scope_keys.get(k.as_str())) {
                     if g.hard > fetched_at {
                         return Purged::Hard;
                     }
