@@ -170,6 +170,13 @@ pub struct CacheConfig {
     pub serve_stale_on_origin_down_secs: u64,
     /// Expose the cache key in Cache-Status. Default: false.
     pub expose_key: bool,
+    /// How long a collapsed request waits for the response head of the
+    /// request fetching the same object, in milliseconds; it then goes to the
+    /// origin itself. Default: 10000.
+    pub collapse_timeout_ms: u64,
+    /// After a response turns out not to be storable, requests for that key
+    /// skip collapsing for this many seconds (hit-for-pass). Default: 30.
+    pub hit_for_pass_secs: u64,
 }
 
 /// `[upstream]`
@@ -243,6 +250,8 @@ impl Default for CacheConfig {
             strip_targeted_fields: true,
             serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
+            collapse_timeout_ms: 10_000,
+            hit_for_pass_secs: 30,
         }
     }
 }

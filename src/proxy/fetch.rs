@@ -1,6 +1,7 @@
 //! The miss path: fetch from the origin and stream the response to the
 //! client, storing it on the way when RFC 9111 §3 allows.
 
+use super::collapse::{Head, Leader};
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
@@ -34,6 +35,7 @@ pub async fn miss(
     client: SocketAddr,
     fwd: Fwd,
     directives: &RequestDirectives,
+    leader: Option<Leader>,
 ) -> Response<Body> {
     let mut req = upstream_request(node, &parts, target, origin, client, body);
     // Ask for the full response, so it can be stored; the client's own
@@ -59,7 +61,10 @@ pub async fn miss(
                 ..Default::default()
             };
             let times = (request_time, response_time, purge_seq);
-            store_and_stream(node, &parts, resp, times, target, cs, directives, stripped).await
+            store_and_stream(
+                node, &parts, resp, times, target, cs, directives, stripped, leader,
+            )
+            .await
         }
         Err(e) => {
             tracing::warn!(error = %e, "origin request failed");
@@ -86,6 +91,7 @@ pub async fn store_and_stream(
     mut cs: CacheStatus,
     directives: &RequestDirectives,
     answer_conditionals: bool,
+    leader: Option<Leader>,
 ) -> Response<Body> {
     let (mut rparts, rbody) = resp.into_parts();
     remove_hop_by_hop(&mut rparts.headers);
@@ -131,6 +137,9 @@ pub async fn store_and_stream(
             cs.detail = Some(reason.as_str());
         }
         cs.stored = Some(false);
+        if let Some(l) = leader {
+            l.pass(clock::instant());
+        }
         let version = rparts.version;
         return respond::finish(
             node,
@@ -186,6 +195,12 @@ pub async fn store_and_stream(
     } else {
         Precondition::Pass
     };
+    let shared_head = leader.as_ref().map(|_| Head {
+        status: rparts.status,
+        headers: rparts.headers.clone(),
+        variant: meta.variant.clone(),
+        ttl: cs.ttl.unwrap_or(0),
+    });
     let plan = FillPlan {
         store: node.store.clone(),
         key: store_key,
@@ -196,10 +211,26 @@ pub async fn store_and_stream(
     };
     let fill = FillBody::new(rbody, plan);
     let version = rparts.version;
+    // Collapsed: a background pump feeds the store and every waiting client,
+    // this one included, so a disconnect never cuts the fill short.
+    let body = match (leader, shared_head) {
+        (Some(leader), Some(head)) => match leader.share(head, fill) {
+            Some(own) => body::boxed(own),
+            None => {
+                return respond::error(
+                    node,
+                    http::StatusCode::BAD_GATEWAY,
+                    "collapsed fill unavailable",
+                    cs,
+                );
+            }
+        },
+        _ => body::boxed(fill),
+    };
     if precondition == Precondition::NotModified {
         // Answer the client 304 and finish filling the store in the background.
         tokio::spawn(async move {
-            let _ = fill.collect().await;
+            let _ = body.collect().await;
         });
         for h in [
             header::CONTENT_LENGTH,
@@ -217,14 +248,7 @@ pub async fn store_and_stream(
             version,
         );
     }
-    respond::finish(
-        node,
-        rparts.status,
-        rparts.headers,
-        body::boxed(fill),
-        &cs,
-        version,
-    )
+    respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
 }
 
 /// An HTTP-date header value for `t`.

@@ -35,8 +35,9 @@ pub enum Lookup {
     Hit(Box<Entry>),
     /// Nothing stored for the URI.
     UriMiss,
-    /// The URI has stored variants, but none for this request.
-    VaryMiss,
+    /// The URI has stored variants, but none for this request; the response
+    /// varies on these fields.
+    VaryMiss(Vec<String>),
 }
 
 /// Look `primary` up, following a Vary index to the request's variant.
@@ -54,7 +55,7 @@ pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Loo
             let selected = vary::selected(&names, request);
             let vkey = key::variant(&primary, &selected);
             let Some(vobj) = store.get(&vkey).await else {
-                return Lookup::VaryMiss;
+                return Lookup::VaryMiss(names);
             };
             match StoredMeta::decode(&vobj.meta) {
                 Ok(StoredMeta::Response(meta)) if vary::matches(&meta.variant, request) => {
@@ -64,10 +65,10 @@ pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Loo
                         body: vobj.body,
                     }))
                 }
-                _ => Lookup::VaryMiss,
+                _ => Lookup::VaryMiss(names),
             }
         }
-        Ok(_) => Lookup::VaryMiss,
+        Ok(_) => Lookup::VaryMiss(Vec::new()),
         Err(e) => {
             tracing::warn!(error = %e, "undecodable metadata; treating as a miss");
             store.remove(&primary);

@@ -1,6 +1,7 @@
 //! The request pipeline: one straight-line async function that sequences
 //! named steps. Each step lives in its own file.
 
+pub mod collapse;
 pub mod fetch;
 pub mod fill;
 pub mod forwarding;
@@ -18,8 +19,9 @@ use crate::error::ProxyError;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::{self, Decision, RequestDirectives, StaleServe};
 use crate::http_cache::surrogate::{self, KeyField, KeyLimits};
-use crate::http_cache::{Policy, key, range};
+use crate::http_cache::{Policy, key, range, vary};
 use crate::server::body::{self, Body};
+use collapse::{Collapser, Flight, Join};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use lookup::Lookup;
@@ -51,6 +53,8 @@ pub struct Node {
     pub surrogate_key_overflow: AtomicU64,
     /// Networks allowed to send `PURGE` on the public listener.
     pub purge_cidrs: Vec<crate::cidr::Cidr>,
+    /// Request collapsing and background-refresh deduplication.
+    pub collapser: Arc<Collapser>,
 }
 
 impl Node {
@@ -94,6 +98,11 @@ impl Node {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let collapser = Collapser::new(
+            std::time::Duration::from_millis(cfg.cache.collapse_timeout_ms),
+            std::time::Duration::from_secs(cfg.cache.hit_for_pass_secs),
+            (cfg.storage.max_object_bytes as usize).max(1 << 20),
+        );
         let key_limits = KeyLimits {
             max_keys: cfg.purge.max_keys_per_object,
             max_len: cfg.purge.max_key_bytes,
@@ -109,6 +118,7 @@ impl Node {
             key_limits,
             surrogate_key_overflow: AtomicU64::new(0),
             purge_cidrs,
+            collapser,
         })
     }
 
@@ -176,6 +186,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     let found = lookup::find(&node.store, primary, &parts.headers).await;
+    let mut vary_names = Vec::new();
     let purge = match &found {
         Lookup::Hit(entry) => purged(&node, &target, entry),
         _ => Purged::No,
@@ -257,12 +268,33 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
             }
         }
         Lookup::UriMiss => Fwd::UriMiss,
-        Lookup::VaryMiss => Fwd::VaryMiss,
+        Lookup::VaryMiss(names) => {
+            vary_names = names;
+            Fwd::VaryMiss
+        }
     };
 
     // 5. Miss: fetch from the origin, storing while streaming.
     if directives.only_if_cached() {
         return only_if_cached_miss(&node);
+    }
+    // 6. Collapse concurrent misses for the same variant into one origin request.
+    let mut leader = None;
+    if collapsible(&parts, &directives) {
+        let key = if vary_names.is_empty() {
+            primary
+        } else {
+            key::variant(&primary, &vary::selected(&vary_names, &parts.headers))
+        };
+        match node.collapser.join(key, clock::instant()) {
+            Join::Lead(l) => leader = Some(l),
+            Join::Follow(flight) => {
+                if let Some(resp) = follow(&node, &flight, &parts, fwd).await {
+                    return resp;
+                }
+            }
+            Join::Alone => {}
+        }
     }
     fetch::miss(
         &node,
@@ -273,8 +305,53 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         client,
         fwd,
         &directives,
+        leader,
     )
     .await
+}
+
+/// Plain GETs collapse; ranges, conditionals and `no-store` requests go alone.
+fn collapsible(parts: &http::request::Parts, directives: &RequestDirectives) -> bool {
+    parts.method == Method::GET
+        && !directives.no_store()
+        && !parts.headers.contains_key(http::header::RANGE)
+        && !parts.headers.contains_key(http::header::IF_NONE_MATCH)
+        && !parts.headers.contains_key(http::header::IF_MODIFIED_SINCE)
+}
+
+/// Wait for the leader's response and stream it; `None` to go upstream alone
+/// (timeout, uncacheable, or another variant).
+async fn follow(
+    node: &Node,
+    flight: &Arc<Flight>,
+    parts: &http::request::Parts,
+    fwd: Fwd,
+) -> Option<Response<Body>> {
+    let head = flight.wait_head(node.collapser.wait_timeout).await?;
+    if !head.variant.is_empty() && !vary::matches(&head.variant, &parts.headers) {
+        return None;
+    }
+    let reader = flight.reader()?;
+    let cs = CacheStatus {
+        fwd: Some(fwd),
+        fwd_status: Some(head.status.as_u16()),
+        ttl: Some(head.ttl),
+        collapsed: true,
+        ..Default::default()
+    };
+    let body = if parts.method == Method::HEAD {
+        body::empty()
+    } else {
+        body::boxed(reader)
+    };
+    Some(respond::finish(
+        node,
+        head.status,
+        head.headers.clone(),
+        body,
+        &cs,
+        http::Version::HTTP_11,
+    ))
 }
 
 /// Has `entry` been purged since it was fetched? Purges are scoped by host.

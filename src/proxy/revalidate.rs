@@ -126,6 +126,7 @@ pub async fn foreground(
                 cs,
                 directives,
                 true,
+                None,
             )
             .await
         }
@@ -159,6 +160,11 @@ pub fn in_background(
     client: SocketAddr,
     entry: Entry,
 ) {
+    // One background refresh per key at a time.
+    let key = entry.key;
+    if !node.collapser.start_refresh(key) {
+        return;
+    }
     let mut bg = http::Request::new(());
     *bg.method_mut() = Method::GET;
     *bg.headers_mut() = parts.headers.clone();
@@ -180,5 +186,6 @@ pub fn in_background(
         .await;
         // Drive the body so that a new full response is stored.
         let _ = resp.into_body().collect().await;
+        node.collapser.end_refresh(&key);
     });
 }

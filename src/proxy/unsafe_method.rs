@@ -54,7 +54,18 @@ pub async fn forward(
             };
             let directives = RequestDirectives::from_headers(&parts.headers, false);
             let times = (request_time, response_time, purge_seq);
-            store_and_stream(node, &parts, resp, times, target, cs, &directives, false).await
+            store_and_stream(
+                node,
+                &parts,
+                resp,
+                times,
+                target,
+                cs,
+                &directives,
+                false,
+                None,
+            )
+            .await
         }
         Err(e) => {
             let cs = CacheStatus {
