@@ -13,3 +13,8 @@ pub fn now() -> SystemTime {
 pub fn instant() -> Instant {
     Instant::now()
 }
+
+/// The tokio timer's monotonic time, for deadlines handed to tokio timers.
+pub fn timer_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
+}

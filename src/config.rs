@@ -187,6 +187,12 @@ pub struct UpstreamConfig {
     pub connect_timeout_ms: u64,
     /// Time to the response head in milliseconds; 504 after. Default: 30000.
     pub first_byte_timeout_ms: u64,
+    /// Longest gap between two body chunks from the origin, in milliseconds;
+    /// the response is then cut and not stored. 0 turns it off. Default: 30000.
+    pub idle_timeout_ms: u64,
+    /// Longest whole origin exchange (head and body), in milliseconds. 0 turns
+    /// it off. Default: 0 (off: large objects may take long).
+    pub total_timeout_ms: u64,
     /// Seconds an idle pooled connection is kept. Default: 90.
     pub pool_idle_timeout_secs: u64,
     /// Idle pooled connections kept per origin. Default: 256.
@@ -261,6 +267,8 @@ impl Default for UpstreamConfig {
         UpstreamConfig {
             connect_timeout_ms: 3000,
             first_byte_timeout_ms: 30_000,
+            idle_timeout_ms: 30_000,
+            total_timeout_ms: 0,
             pool_idle_timeout_secs: 90,
             pool_max_idle_per_host: 256,
             preserve_host: true,

@@ -5,6 +5,7 @@ use super::collapse::{Head, Leader};
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
+use super::timed_body::TimedBody;
 use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::age;
@@ -20,7 +21,6 @@ use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{Method, Response, Uri, request::Parts};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
@@ -85,7 +85,7 @@ pub async fn miss(
 pub async fn store_and_stream(
     node: &Node,
     parts: &Parts,
-    resp: Response<Incoming>,
+    resp: Response<TimedBody>,
     (request_time, response_time, purge_seq): (SystemTime, SystemTime, u64),
     target: &Target,
     mut cs: CacheStatus,

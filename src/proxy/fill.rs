@@ -3,10 +3,11 @@
 //! ended complete. A body that errors, runs past the size limit or does not
 //! match its Content-Length is never stored.
 
+use super::timed_body::TimedBody;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
+use crate::server::body::BoxError;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use storage::{ObjectKey, Store, StoredObject};
@@ -47,14 +48,14 @@ impl FillPlan {
 
 /// The origin's body, copied into the store as it is forwarded.
 pub struct FillBody {
-    inner: Incoming,
+    inner: TimedBody,
     buf: BytesMut,
     plan: Option<FillPlan>,
 }
 
 impl FillBody {
     /// Wrap `inner`; `plan` is carried out when it ends complete.
-    pub fn new(inner: Incoming, plan: FillPlan) -> Self {
+    pub fn new(inner: TimedBody, plan: FillPlan) -> Self {
         let mut b = FillBody {
             inner,
             buf: BytesMut::new(),
@@ -75,12 +76,12 @@ impl FillBody {
 
 impl Body for FillBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {

@@ -10,6 +10,7 @@ pub mod normalize;
 pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
+pub mod timed_body;
 pub mod unsafe_method;
 pub mod upstream;
 

@@ -1,13 +1,14 @@
 //! The pooled keep-alive client that talks to origins.
 
+use super::timed_body::{TimedBody, TimeoutCounters};
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
 use crate::server::body::Body;
 use http::{Request, Response, Uri};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A pooled HTTP/1.1 client shared by all origins.
@@ -15,6 +16,10 @@ use std::time::Duration;
 pub struct Upstream {
     client: Client<HttpConnector, Body>,
     first_byte_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
+    /// Timeouts counted by kind.
+    pub timeouts: Arc<TimeoutCounters>,
 }
 
 impl Upstream {
@@ -31,9 +36,13 @@ impl Upstream {
             .timer(TokioTimer::new())
             .set_host(false)
             .build(connector);
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
         Upstream {
             client,
             first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
+            idle_timeout: ms(cfg.idle_timeout_ms),
+            total_timeout: ms(cfg.total_timeout_ms),
+            timeouts: Arc::new(TimeoutCounters::default()),
         }
     }
 
@@ -44,7 +53,7 @@ impl Upstream {
         origin: &Uri,
         path_and_query: &str,
         mut req: Request<Body>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<TimedBody>, UpstreamError> {
         let origin_name = format!(
             "{}://{}",
             origin.scheme_str().unwrap_or("http"),
@@ -58,15 +67,30 @@ impl Upstream {
             })?;
         *req.uri_mut() = uri;
         *req.version_mut() = http::Version::HTTP_11;
-        match tokio::time::timeout(self.first_byte_timeout, self.client.request(req)).await {
-            Ok(Ok(resp)) => Ok(resp),
+        let started = crate::clock::timer_now();
+        let deadline = self.total_timeout.map(|t| started + t);
+        // The head must come within the first-byte timeout and the total deadline.
+        let head_limit = deadline.map_or(started + self.first_byte_timeout, |d| {
+            d.min(started + self.first_byte_timeout)
+        });
+        match tokio::time::timeout_at(head_limit, self.client.request(req)).await {
+            Ok(Ok(resp)) => {
+                let (parts, body) = resp.into_parts();
+                let body = TimedBody::new(body, self.idle_timeout, deadline, self.timeouts.clone());
+                Ok(Response::from_parts(parts, body))
+            }
             Ok(Err(e)) => Err(UpstreamError::Unreachable {
                 origin: origin_name,
                 reason: describe(&e),
             }),
-            Err(_) => Err(UpstreamError::Timeout {
-                origin: origin_name,
-                ms: self.first_byte_timeout.as_millis() as u64,
+            Err(_) => Err({
+                self.timeouts
+                    .head
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                UpstreamError::Timeout {
+                    origin: origin_name,
+                    ms: (head_limit - started).as_millis() as u64,
+                }
             }),
         }
     }

@@ -116,6 +116,25 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         "counter",
         node.purge.current_seq(),
     );
+    let t = &node.upstream.timeouts;
+    counter(
+        "upstream_head_timeouts_total",
+        "Origin response heads that missed the first-byte or total deadline.",
+        "counter",
+        t.head.load(Ordering::Relaxed),
+    );
+    counter(
+        "upstream_idle_timeouts_total",
+        "Origin bodies cut for idling.",
+        "counter",
+        t.idle.load(Ordering::Relaxed),
+    );
+    counter(
+        "upstream_total_timeouts_total",
+        "Origin exchanges cut at the total deadline.",
+        "counter",
+        t.total.load(Ordering::Relaxed),
+    );
     counter(
         "surrogate_key_overflow_total",
         "Surrogate keys dropped for exceeding the per-object limits.",
