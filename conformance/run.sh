@@ -187,7 +187,7 @@ esac
 
 # ---------------------------------------------------------------- (c) node
 mkdir -p "$WORK_DIR/data"
-NODE_CMD=("$EDGECACHE_BIN" --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$NODE_PORT" --admin-listen 127.0.0.1:0 --data-dir "$WORK_DIR/data")
+NODE_CMD=("$EDGECACHE_BIN" --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$NODE_PORT" --admin-listen 127.0.0.1:0 --config "$CONF_DIR/edgecache-conformance.toml" --data-dir "$WORK_DIR/data")
 if [ -n "${EDGECACHE_ARGS:-}" ]; then
   read -r -a extra_args <<<"$EDGECACHE_ARGS"
   NODE_CMD+=("${extra_args[@]}")

@@ -170,6 +170,11 @@ pub struct CacheConfig {
     pub serve_stale_on_origin_down_secs: u64,
     /// Expose the cache key in Cache-Status. Default: false.
     pub expose_key: bool,
+    /// Responses carrying Set-Cookie: `explicit` stores and shares them only
+    /// when the origin marked them `public`, gave `s-maxage`, or a targeted
+    /// (CDN-Cache-Control) lifetime, so one client's cookie never reaches
+    /// another; `rfc9111` applies plain RFC 9111 §7.3. Default: `explicit`.
+    pub set_cookie: String,
     /// How long a collapsed request waits for the response head of the
     /// request fetching the same object, in milliseconds; it then goes to the
     /// origin itself. Default: 10000.
@@ -216,6 +221,8 @@ pub struct SiteConfig {
     /// Honour request cache directives for this site. Default: the
     /// `[cache] honor_request_directives` value.
     pub honor_request_directives: Option<bool>,
+    /// `explicit` or `rfc9111` for this site. Default: the `[cache] set_cookie` value.
+    pub set_cookie: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -256,6 +263,7 @@ impl Default for CacheConfig {
             strip_targeted_fields: true,
             serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
+            set_cookie: "explicit".into(),
             collapse_timeout_ms: 10_000,
             hit_for_pass_secs: 30,
         }
@@ -417,6 +425,23 @@ impl Config {
             ));
         }
         let c = &self.cache;
+        if !matches!(c.set_cookie.as_str(), "explicit" | "rfc9111") {
+            return Err(invalid(
+                "cache.set_cookie",
+                "must be `explicit` or `rfc9111`",
+            ));
+        }
+        for (i, s) in self.sites.iter().enumerate() {
+            if s.set_cookie
+                .as_deref()
+                .is_some_and(|v| !matches!(v, "explicit" | "rfc9111"))
+            {
+                return Err(invalid(
+                    format!("sites[{i}].set_cookie"),
+                    "must be `explicit` or `rfc9111`",
+                ));
+            }
+        }
         if !(0.0..=1.0).contains(&c.heuristic_fraction) {
             return Err(invalid(
                 "cache.heuristic_fraction",

@@ -29,6 +29,8 @@ pub enum NoCacheReason {
     TooLarge,
     /// The body ended early or did not match its Content-Length.
     Incomplete,
+    /// It sets a cookie and was not explicitly marked shareable.
+    SetCookie,
 }
 
 impl NoCacheReason {
@@ -45,6 +47,7 @@ impl NoCacheReason {
             NoCacheReason::VaryAny => "vary-star",
             NoCacheReason::TooLarge => "too-large",
             NoCacheReason::Incomplete => "incomplete",
+            NoCacheReason::SetCookie => "set-cookie",
         }
     }
 }
@@ -115,6 +118,10 @@ pub struct Exchange<'a> {
     /// For POST: the response's Content-Location is the target URI
     /// (RFC 9110 §9.3.3), so a later GET may reuse it.
     pub content_location_is_target: bool,
+    /// Share a response that sets cookies only when explicitly marked
+    /// shareable (`public`, `s-maxage`, or a targeted-field lifetime). False
+    /// applies plain RFC 9111 §7.3 rules.
+    pub cookies_need_explicit: bool,
 }
 
 /// Apply RFC 9111 §3 for a shared cache.
@@ -168,6 +175,12 @@ pub fn storable(
         && !(cc.public() || cc.must_revalidate() || cc.s_maxage().is_some())
     {
         return Storable::No(NoCacheReason::Authorization);
+    }
+    if ex.cookies_need_explicit
+        && (response.contains_key(http::header::SET_COOKIE) || response.contains_key("set-cookie2"))
+        && !(cc.public() || cc.s_maxage().is_some() || (eff.targeted && cc.max_age().is_some()))
+    {
+        return Storable::No(NoCacheReason::SetCookie);
     }
     if vary::parse(response) == Vary::Any {
         return Storable::No(NoCacheReason::VaryAny);

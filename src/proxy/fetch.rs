@@ -127,6 +127,10 @@ pub async fn store_and_stream(
         request: &parts.headers,
         request_no_store: directives.no_store(),
         content_location_is_target,
+        cookies_need_explicit: node
+            .sites
+            .site_for(&target.host)
+            .map_or(true, |s| !s.set_cookie_rfc9111),
     };
     let mut verdict = storable(&exchange, rparts.status, &rparts.headers, &eff);
     if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit as u64) {

@@ -94,6 +94,8 @@ pub struct Site {
     pub origin: Uri,
     /// Honour request cache directives for this site (overrides `[cache]`).
     pub honor_request_directives: bool,
+    /// Store and share responses with Set-Cookie by plain RFC 9111 rules.
+    pub set_cookie_rfc9111: bool,
 }
 
 /// Host name to site, with a default.
@@ -113,6 +115,8 @@ impl Sites {
                 honor_request_directives: s
                     .honor_request_directives
                     .unwrap_or(cfg.cache.honor_request_directives),
+                set_cookie_rfc9111: s.set_cookie.as_deref().unwrap_or(&cfg.cache.set_cookie)
+                    == "rfc9111",
             };
             for h in &s.hosts {
                 by_host.insert(h.to_ascii_lowercase(), site.clone());
@@ -122,6 +126,7 @@ impl Sites {
             Some(o) => Some(Site {
                 origin: parse_origin("origin", o)?,
                 honor_request_directives: cfg.cache.honor_request_directives,
+                set_cookie_rfc9111: cfg.cache.set_cookie == "rfc9111",
             }),
             None => None,
         };

@@ -8,6 +8,8 @@ use foyer::{
     BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
     HybridCachePolicy, RecoverMode, Source,
 };
+use parking_lot::Mutex;
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -61,6 +63,33 @@ pub struct Store {
     cache: HybridCache<ObjectKey, StoredObject>,
     counters: Arc<Counters>,
     max_object_bytes: usize,
+    removed: Arc<Mutex<RemovedGuard>>,
+}
+
+/// Keys removed since their last insert. foyer keeps an entry whose disk
+/// write is still queued readable after `remove` (its in-flight "keeper"), so
+/// the store itself must refuse such an entry until the key is stored again.
+/// Bounded: the oldest guards are dropped first, long after any queued write
+/// has been flushed.
+#[derive(Default)]
+struct RemovedGuard {
+    keys: HashSet<ObjectKey>,
+    order: VecDeque<ObjectKey>,
+}
+
+const REMOVED_GUARD_CAPACITY: usize = 1 << 16;
+
+impl RemovedGuard {
+    fn insert(&mut self, key: ObjectKey) {
+        if self.keys.insert(key) {
+            self.order.push_back(key);
+        }
+        while self.order.len() > REMOVED_GUARD_CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+    }
 }
 
 impl Store {
@@ -124,6 +153,7 @@ impl Store {
             cache,
             counters: Arc::new(Counters::default()),
             max_object_bytes,
+            removed: Arc::new(Mutex::new(RemovedGuard::default())),
         })
     }
 
@@ -135,6 +165,13 @@ impl Store {
     /// Look an object up. Damaged disk entries are removed and reported as misses.
     pub async fn get(&self, key: &ObjectKey) -> Option<StoredObject> {
         match self.cache.get(key).await {
+            Ok(Some(_)) if self.removed.lock().keys.contains(key) => {
+                // A removed object read back from foyer's write queue (and
+                // re-populated into memory by that read): not stored any more.
+                self.cache.remove(key);
+                Counters::bump(&self.counters.misses);
+                None
+            }
             Ok(Some(entry)) => {
                 let c = match entry.source() {
                     Source::Disk => &self.counters.disk_hits,
@@ -170,6 +207,7 @@ impl Store {
             return false;
         }
         Counters::bump(&self.counters.inserts);
+        self.removed.lock().keys.remove(&key);
         self.cache.insert(key, obj);
         true
     }
@@ -177,6 +215,7 @@ impl Store {
     /// Remove an object from both tiers; the removal survives restarts.
     pub fn remove(&self, key: &ObjectKey) {
         Counters::bump(&self.counters.removes);
+        self.removed.lock().insert(*key);
         self.cache.remove(key);
     }
 

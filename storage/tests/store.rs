@@ -135,3 +135,28 @@ async fn bad_config_and_unwritable_dir_are_clear_errors() {
         .to_string();
     assert!(err.contains("not-a-dir"), "{err}");
 }
+
+/// A removed object is gone at once, even while its disk write is still
+/// queued (foyer keeps queued entries readable until they are flushed).
+#[tokio::test]
+async fn removal_wins_over_a_queued_disk_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path());
+    cfg.memory_bytes = 1 << 20;
+    let store = Store::open(cfg).await.expect("open");
+    for round in 0..20u32 {
+        let keys: Vec<_> = (0..40).map(|i| key(round * 1000 + i)).collect();
+        for (i, k) in keys.iter().enumerate() {
+            store.put(*k, object(i as u32));
+        }
+        for k in &keys {
+            store.remove(k);
+        }
+        for k in &keys {
+            assert!(
+                store.get(k).await.is_none(),
+                "round {round}: a removed object came back"
+            );
+        }
+    }
+}

@@ -12,6 +12,7 @@ fn run(method: &str, req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -
         request: &rq,
         request_no_store: false,
         content_location_is_target: rs.get("content-location").is_some_and(|v| v == "/same"),
+        cookies_need_explicit: rq.get("x-test-cookie-rule").is_some(),
     };
     storable(
         &ex,
@@ -196,6 +197,49 @@ fn applies_section_3() {
             vec![("authorization", "x")],
             200,
             vec![("cache-control", "must-revalidate, max-age=5")],
+            yes(),
+        ),
+        (
+            "cookie, RFC rules",
+            "GET",
+            vec![],
+            200,
+            vec![("cache-control", "max-age=5"), ("set-cookie", "a=b")],
+            yes(),
+        ),
+        (
+            "cookie, explicit rule, max-age only",
+            "GET",
+            vec![("x-test-cookie-rule", "1")],
+            200,
+            vec![("cache-control", "max-age=5"), ("set-cookie", "a=b")],
+            Storable::No(SetCookie),
+        ),
+        (
+            "cookie, explicit rule, public",
+            "GET",
+            vec![("x-test-cookie-rule", "1")],
+            200,
+            vec![
+                ("cache-control", "public, max-age=5"),
+                ("set-cookie", "a=b"),
+            ],
+            yes(),
+        ),
+        (
+            "cookie, explicit rule, s-maxage",
+            "GET",
+            vec![("x-test-cookie-rule", "1")],
+            200,
+            vec![("cache-control", "s-maxage=5"), ("set-cookie", "a=b")],
+            yes(),
+        ),
+        (
+            "cookie, explicit rule, CDN-Cache-Control lifetime",
+            "GET",
+            vec![("x-test-cookie-rule", "1")],
+            200,
+            vec![("cdn-cache-control", "max-age=5"), ("set-cookie", "a=b")],
             yes(),
         ),
         (
