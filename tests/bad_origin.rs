@@ -1,0 +1,97 @@
+//! Broken origins: conflicting Content-Length, an invalid status line and a
+//! truncated body are never cached; the client gets a 502 or a cut response.
+
+mod support;
+
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use support::{Node, test_config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw TCP origin that answers every request with `response` and closes.
+async fn raw_origin(response: &'static [u8]) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let c = c.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                c.fetch_add(1, Ordering::SeqCst);
+                let _ = s.write_all(response).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[tokio::test]
+async fn broken_origin_responses_are_502_and_never_cached() {
+    let cases: [(&str, &'static [u8]); 2] = [
+        (
+            "conflicting Content-Length",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\nCache-Control: max-age=60\r\n\r\nhello",
+        ),
+        ("invalid status line", b"HTTP/1.1 abc OK\r\nCache-Control: max-age=60\r\n\r\nhello"),
+    ];
+    for (name, response) in cases {
+        let (url, count) = raw_origin(response).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = Node::start(test_config(&url, dir.path())).await;
+        for round in 1..=2 {
+            let got = support::get(&node.url("/x")).await;
+            assert_eq!(got.status, 502, "{name}: {}", got.text());
+            assert_eq!(
+                count.load(Ordering::SeqCst),
+                round,
+                "{name}: nothing was cached"
+            );
+        }
+        node.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn truncated_body_is_cut_and_not_cached() {
+    let (url, count) =
+        raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nCache-Control: max-age=60\r\n\r\nonly twenty bytes...").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&url, dir.path())).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    for round in 1..=2 {
+        let req = http::Request::get(node.url("/t"))
+            .body(edgecache::server::body::empty())
+            .expect("req");
+        match client.request(req).await {
+            Ok(resp) => {
+                let body = resp.into_body().collect().await;
+                assert!(
+                    body.is_err(),
+                    "round {round}: a truncated body must not look complete"
+                );
+            }
+            Err(_) => {} // the connection was closed before the head: also acceptable
+        }
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            round,
+            "the truncated response was not cached"
+        );
+    }
+    node.stop().await;
+}
