@@ -77,15 +77,13 @@ async fn truncated_body_is_cut_and_not_cached() {
         let req = http::Request::get(node.url("/t"))
             .body(edgecache::server::body::empty())
             .expect("req");
-        match client.request(req).await {
-            Ok(resp) => {
-                let body = resp.into_body().collect().await;
-                assert!(
-                    body.is_err(),
-                    "round {round}: a truncated body must not look complete"
-                );
-            }
-            Err(_) => {} // the connection was closed before the head: also acceptable
+        // A connection closed before the head is also acceptable.
+        if let Ok(resp) = client.request(req).await {
+            let body = resp.into_body().collect().await;
+            assert!(
+                body.is_err(),
+                "round {round}: a truncated body must not look complete"
+            );
         }
         assert_eq!(
             count.load(Ordering::SeqCst),
