@@ -198,6 +198,13 @@ pub struct UpstreamConfig {
     /// Longest whole origin exchange (head and body), in milliseconds. 0 turns
     /// it off. Default: 0 (off: large objects may take long).
     pub total_timeout_ms: u64,
+    /// Most requests in flight to one origin at once (per-tenant isolation,
+    /// so a slow origin cannot take every connection); 0 is unlimited.
+    /// `[[sites]] max_concurrency` overrides it per site. Default: 0.
+    pub max_concurrency: usize,
+    /// How long a request may queue for an origin's concurrency slot before
+    /// it gets 503 with Retry-After (or a stale copy). Default: 1000.
+    pub queue_timeout_ms: u64,
     /// Seconds an idle pooled connection is kept. Default: 90.
     pub pool_idle_timeout_secs: u64,
     /// Idle pooled connections kept per origin. Default: 256.
@@ -223,6 +230,8 @@ pub struct SiteConfig {
     pub honor_request_directives: Option<bool>,
     /// `explicit` or `rfc9111` for this site. Default: the `[cache] set_cookie` value.
     pub set_cookie: Option<String>,
+    /// Upstream concurrency limit for this site's origin. Default: `[upstream] max_concurrency`.
+    pub max_concurrency: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -276,6 +285,8 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 3000,
             first_byte_timeout_ms: 30_000,
             idle_timeout_ms: 30_000,
+            max_concurrency: 0,
+            queue_timeout_ms: 1000,
             total_timeout_ms: 0,
             pool_idle_timeout_secs: 90,
             pool_max_idle_per_host: 256,

@@ -25,6 +25,12 @@ pub enum UpstreamError {
         /// Why.
         reason: String,
     },
+    /// The origin's concurrency limit was reached and the request waited too long.
+    #[error("origin {origin} is at its concurrency limit; retry shortly")]
+    Overloaded {
+        /// The origin.
+        origin: String,
+    },
     /// The response head did not arrive in time.
     #[error("origin {origin} did not answer within {ms} ms")]
     Timeout {
@@ -40,6 +46,7 @@ impl UpstreamError {
     pub fn status(&self) -> http::StatusCode {
         match self {
             UpstreamError::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
+            UpstreamError::Overloaded { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::BAD_GATEWAY,
         }
     }
@@ -50,6 +57,7 @@ impl UpstreamError {
             UpstreamError::NoOrigin(_) => "no-origin",
             UpstreamError::Unreachable { .. } => "origin-unreachable",
             UpstreamError::Timeout { .. } => "origin-timeout",
+            UpstreamError::Overloaded { .. } => "origin-busy",
         }
     }
 }

@@ -15,6 +15,7 @@ async fn request_no_cache_is_honoured_unless_the_site_turns_it_off() {
         origin: origin.url(),
         honor_request_directives: Some(false),
         set_cookie: None,
+        max_concurrency: None,
     });
     let node = Node::start(cfg).await;
     let url = node.url("/d");

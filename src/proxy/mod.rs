@@ -77,7 +77,10 @@ impl Node {
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
-        let upstream = Upstream::new(&cfg.upstream);
+        let upstream = Upstream::new(
+            &cfg.upstream,
+            sites.concurrency_limits(cfg.upstream.max_concurrency),
+        );
         let key_fields = cfg
             .purge
             .key_fields

@@ -96,6 +96,8 @@ pub struct Site {
     pub honor_request_directives: bool,
     /// Store and share responses with Set-Cookie by plain RFC 9111 rules.
     pub set_cookie_rfc9111: bool,
+    /// Upstream concurrency limit for this site's origin, if set.
+    pub max_concurrency: Option<usize>,
 }
 
 /// Host name to site, with a default.
@@ -117,6 +119,7 @@ impl Sites {
                     .unwrap_or(cfg.cache.honor_request_directives),
                 set_cookie_rfc9111: s.set_cookie.as_deref().unwrap_or(&cfg.cache.set_cookie)
                     == "rfc9111",
+                max_concurrency: s.max_concurrency,
             };
             for h in &s.hosts {
                 by_host.insert(h.to_ascii_lowercase(), site.clone());
@@ -127,6 +130,7 @@ impl Sites {
                 origin: parse_origin("origin", o)?,
                 honor_request_directives: cfg.cache.honor_request_directives,
                 set_cookie_rfc9111: cfg.cache.set_cookie == "rfc9111",
+                max_concurrency: None,
             }),
             None => None,
         };
@@ -139,6 +143,21 @@ impl Sites {
             .get(host)
             .or(self.default.as_ref())
             .ok_or_else(|| UpstreamError::NoOrigin(host.to_string()))
+    }
+
+    /// The upstream concurrency limit of each origin authority: the site's
+    /// own `max_concurrency`, else `default` (0: unlimited).
+    pub fn concurrency_limits(&self, default: usize) -> HashMap<String, usize> {
+        let mut out = HashMap::new();
+        for site in self.by_host.values().chain(self.default.iter()) {
+            if let Some(a) = site.origin.authority() {
+                let n = site.max_concurrency.unwrap_or(default);
+                out.entry(a.as_str().to_string())
+                    .and_modify(|v: &mut usize| *v = (*v).min(n))
+                    .or_insert(n);
+            }
+        }
+        out
     }
 
     /// Every configured origin, for start-up reachability warnings.

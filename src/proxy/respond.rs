@@ -150,6 +150,9 @@ pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) ->
         status.canonical_reason().unwrap_or("")
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     finish(
         node,
         status,

@@ -33,6 +33,8 @@ pub struct TimedBody {
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     counters: Arc<TimeoutCounters>,
     failed: bool,
+    /// The origin's concurrency slot, held until the body is done.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl TimedBody {
@@ -42,6 +44,7 @@ impl TimedBody {
         idle: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
         counters: Arc<TimeoutCounters>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Self {
         let mut b = TimedBody {
             inner,
@@ -50,6 +53,7 @@ impl TimedBody {
             timer: None,
             counters,
             failed: false,
+            _permit: permit,
         };
         b.rearm();
         b

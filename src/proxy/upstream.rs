@@ -8,6 +8,7 @@ use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +21,16 @@ pub struct Upstream {
     total_timeout: Option<Duration>,
     /// Timeouts counted by kind.
     pub timeouts: Arc<TimeoutCounters>,
+    /// Concurrency limit per origin authority, and how long to queue for it.
+    limits: Arc<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    queue_timeout: Duration,
+    /// Requests refused with 503 because an origin was at its limit.
+    pub overloaded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Upstream {
     /// Build the client from config.
-    pub fn new(cfg: &UpstreamConfig) -> Self {
+    pub fn new(cfg: &UpstreamConfig, limits: HashMap<String, usize>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
         connector.set_nodelay(true);
@@ -43,6 +49,15 @@ impl Upstream {
             idle_timeout: ms(cfg.idle_timeout_ms),
             total_timeout: ms(cfg.total_timeout_ms),
             timeouts: Arc::new(TimeoutCounters::default()),
+            limits: Arc::new(
+                limits
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(origin, n)| (origin, Arc::new(tokio::sync::Semaphore::new(n))))
+                    .collect(),
+            ),
+            queue_timeout: Duration::from_millis(cfg.queue_timeout_ms),
+            overloaded: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         }
     }
 
@@ -67,6 +82,22 @@ impl Upstream {
             })?;
         *req.uri_mut() = uri;
         *req.version_mut() = http::Version::HTTP_11;
+        // Per-origin concurrency isolation: queue briefly, then 503.
+        let permit = match origin.authority().and_then(|a| self.limits.get(a.as_str())) {
+            Some(sem) => {
+                match tokio::time::timeout(self.queue_timeout, sem.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => Some(p),
+                    _ => {
+                        self.overloaded
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Err(UpstreamError::Overloaded {
+                            origin: origin_name,
+                        });
+                    }
+                }
+            }
+            None => None,
+        };
         let started = crate::clock::timer_now();
         let deadline = self.total_timeout.map(|t| started + t);
         // The head must come within the first-byte timeout and the total deadline.
@@ -76,7 +107,13 @@ impl Upstream {
         match tokio::time::timeout_at(head_limit, self.client.request(req)).await {
             Ok(Ok(resp)) => {
                 let (parts, body) = resp.into_parts();
-                let body = TimedBody::new(body, self.idle_timeout, deadline, self.timeouts.clone());
+                let body = TimedBody::new(
+                    body,
+                    self.idle_timeout,
+                    deadline,
+                    self.timeouts.clone(),
+                    permit,
+                );
                 Ok(Response::from_parts(parts, body))
             }
             Ok(Err(e)) => Err(UpstreamError::Unreachable {

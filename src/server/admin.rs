@@ -116,6 +116,12 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         "counter",
         node.purge.current_seq(),
     );
+    counter(
+        "upstream_overloaded_total",
+        "Requests refused because their origin was at its concurrency limit.",
+        "counter",
+        node.upstream.overloaded.load(Ordering::Relaxed),
+    );
     let t = &node.upstream.timeouts;
     counter(
         "upstream_head_timeouts_total",
