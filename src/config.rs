@@ -205,6 +205,13 @@ pub struct UpstreamConfig {
     /// How long a request may queue for an origin's concurrency slot before
     /// it gets 503 with Retry-After (or a stale copy). Default: 1000.
     pub queue_timeout_ms: u64,
+    /// Retries of a bodiless idempotent request (GET, HEAD, OPTIONS...) after
+    /// a connection failure before any response byte, with exponential
+    /// backoff and jitter. Default: 1.
+    pub retries: u32,
+    /// Retries may add at most this percentage to origin load (a budget
+    /// refilled by ordinary requests). Default: 20.
+    pub retry_budget_percent: u64,
     /// Seconds an idle pooled connection is kept. Default: 90.
     pub pool_idle_timeout_secs: u64,
     /// Idle pooled connections kept per origin. Default: 256.
@@ -287,6 +294,8 @@ impl Default for UpstreamConfig {
             idle_timeout_ms: 30_000,
             max_concurrency: 0,
             queue_timeout_ms: 1000,
+            retries: 1,
+            retry_budget_percent: 20,
             total_timeout_ms: 0,
             pool_idle_timeout_secs: 90,
             pool_max_idle_per_host: 256,

@@ -93,3 +93,47 @@ async fn truncated_body_is_cut_and_not_cached() {
     }
     node.stop().await;
 }
+
+/// An origin that drops the first connection without answering, then works.
+#[tokio::test]
+async fn idempotent_requests_are_retried_once_after_a_dropped_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => seen.extend_from_slice(&buf[..k]),
+                    }
+                }
+                if n.is_multiple_of(2) {
+                    return; // drop the connection: no response at all
+                }
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok").await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&format!("http://{addr}"), dir.path())).await;
+    let got = support::get(&node.url("/r")).await;
+    assert_eq!(
+        (got.status, got.text().as_str()),
+        (200, "ok"),
+        "the GET was retried"
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 2);
+    let post = support::send("POST", &node.url("/r"), &[]).await;
+    assert_eq!(post.status, 502, "POST is not idempotent: never retried");
+    assert_eq!(conns.load(Ordering::SeqCst), 3);
+    node.stop().await;
+}

@@ -26,6 +26,10 @@ pub struct Upstream {
     queue_timeout: Duration,
     /// Requests refused with 503 because an origin was at its limit.
     pub overloaded: Arc<std::sync::atomic::AtomicU64>,
+    /// Retries of idempotent requests after connection failures.
+    pub retries: Arc<std::sync::atomic::AtomicU64>,
+    max_retries: u32,
+    budget: Arc<RetryBudget>,
 }
 
 impl Upstream {
@@ -58,6 +62,9 @@ impl Upstream {
             ),
             queue_timeout: Duration::from_millis(cfg.queue_timeout_ms),
             overloaded: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            retries: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            max_retries: cfg.retries,
+            budget: Arc::new(RetryBudget::new(cfg.retry_budget_percent)),
         }
     }
 
@@ -104,32 +111,141 @@ impl Upstream {
         let head_limit = deadline.map_or(started + self.first_byte_timeout, |d| {
             d.min(started + self.first_byte_timeout)
         });
-        match tokio::time::timeout_at(head_limit, self.client.request(req)).await {
-            Ok(Ok(resp)) => {
-                let (parts, body) = resp.into_parts();
-                let body = TimedBody::new(
-                    body,
-                    self.idle_timeout,
-                    deadline,
-                    self.timeouts.clone(),
-                    permit,
-                );
-                Ok(Response::from_parts(parts, body))
-            }
-            Ok(Err(e)) => Err(UpstreamError::Unreachable {
-                origin: origin_name,
-                reason: describe(&e),
-            }),
-            Err(_) => Err({
-                self.timeouts
-                    .head
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                UpstreamError::Timeout {
-                    origin: origin_name,
-                    ms: (head_limit - started).as_millis() as u64,
+        // Only bodiless idempotent requests can be sent again, and only before
+        // any response byte exists (we have none until the head arrives).
+        let replay = (req.method().is_idempotent() && http_body::Body::is_end_stream(req.body()))
+            .then(|| {
+                (
+                    req.method().clone(),
+                    req.uri().clone(),
+                    req.headers().clone(),
+                )
+            });
+        self.budget.deposit();
+        let mut next = Some(req);
+        let mut attempt = 0u32;
+        loop {
+            let req = match (next.take(), &replay) {
+                (Some(r), _) => r,
+                (None, Some((m, u, h))) => {
+                    let mut r = Request::new(crate::server::body::empty());
+                    *r.method_mut() = m.clone();
+                    *r.uri_mut() = u.clone();
+                    *r.headers_mut() = h.clone();
+                    r
                 }
-            }),
+                (None, None) => unreachable_request(&origin_name)?,
+            };
+            match tokio::time::timeout_at(head_limit, self.client.request(req)).await {
+                Ok(Ok(resp)) => {
+                    let (parts, body) = resp.into_parts();
+                    let body = TimedBody::new(
+                        body,
+                        self.idle_timeout,
+                        deadline,
+                        self.timeouts.clone(),
+                        permit,
+                    );
+                    return Ok(Response::from_parts(parts, body));
+                }
+                Ok(Err(e)) => {
+                    if replay.is_some()
+                        && connection_failure(&e)
+                        && attempt < self.max_retries
+                        && self.budget.try_spend()
+                    {
+                        attempt += 1;
+                        self.retries
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(attempt, error = %describe(&e), origin = %origin_name, "retrying");
+                        let wake = (crate::clock::timer_now() + backoff(attempt)).min(head_limit);
+                        tokio::time::sleep_until(wake).await;
+                        continue;
+                    }
+                    return Err(UpstreamError::Unreachable {
+                        origin: origin_name,
+                        reason: describe(&e),
+                    });
+                }
+                Err(_) => {
+                    self.timeouts
+                        .head
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Err(UpstreamError::Timeout {
+                        origin: origin_name,
+                        ms: (head_limit - started).as_millis() as u64,
+                    });
+                }
+            }
         }
+    }
+}
+
+/// A failure before the origin said anything: connect errors, and a
+/// connection closed before any response. Malformed responses are not retried.
+fn connection_failure(e: &hyper_util::client::legacy::Error) -> bool {
+    if e.is_connect() {
+        return true;
+    }
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<hyper::Error>())
+        .is_some_and(|h| h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+}
+
+fn unreachable_request(origin: &str) -> Result<Request<Body>, UpstreamError> {
+    Err(UpstreamError::Unreachable {
+        origin: origin.to_string(),
+        reason: "request cannot be replayed".into(),
+    })
+}
+
+/// Exponential backoff with jitter: 20 ms, 40 ms, 80 ms ... each scaled by 0.5-1.5.
+fn backoff(attempt: u32) -> Duration {
+    let base = 20u64 << attempt.saturating_sub(1).min(6);
+    let nanos = crate::clock::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = 50 + (nanos % 101) as u64; // 50..=150 percent
+    Duration::from_millis(base * jitter / 100)
+}
+
+/// A retry budget: every request earns a fraction of a retry, every retry
+/// spends a whole one, so retries add at most that fraction of extra load.
+#[derive(Debug)]
+pub struct RetryBudget {
+    /// In thousandths of a retry.
+    balance: std::sync::atomic::AtomicU64,
+    earn: u64,
+    cap: u64,
+}
+
+impl RetryBudget {
+    /// Retries may add at most `percent`% to the origin's load.
+    pub fn new(percent: u64) -> Self {
+        RetryBudget {
+            balance: std::sync::atomic::AtomicU64::new(10_000),
+            earn: percent * 10,
+            cap: 100_000,
+        }
+    }
+
+    fn deposit(&self) {
+        let _ = self.balance.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |b| Some((b + self.earn).min(self.cap)),
+        );
+    }
+
+    fn try_spend(&self) -> bool {
+        self.balance
+            .fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |b| b.checked_sub(1000),
+            )
+            .is_ok()
     }
 }
 
@@ -142,4 +258,29 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_budget_limits_extra_load() {
+        let b = RetryBudget::new(20);
+        let spent = (0..100).filter(|_| b.try_spend()).count();
+        assert_eq!(spent, 10, "starts with ten retries of credit");
+        for _ in 0..5 {
+            b.deposit();
+        }
+        assert!(b.try_spend(), "five requests at 20% earn one retry");
+        assert!(!b.try_spend());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter() {
+        for (attempt, lo, hi) in [(1, 10, 30), (2, 20, 60), (3, 40, 120)] {
+            let d = backoff(attempt).as_millis() as u64;
+            assert!((lo..=hi).contains(&d), "attempt {attempt}: {d} ms");
+        }
+    }
 }

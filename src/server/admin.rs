@@ -122,6 +122,12 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         "counter",
         node.upstream.overloaded.load(Ordering::Relaxed),
     );
+    counter(
+        "upstream_retries_total",
+        "Idempotent requests retried after a connection failure.",
+        "counter",
+        node.upstream.retries.load(Ordering::Relaxed),
+    );
     let t = &node.upstream.timeouts;
     counter(
         "upstream_head_timeouts_total",
