@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Origin for requests whose Host matches no `[[sites]]` entry, as
-    /// `http://host:port`. Default: none (such requests get 502).
+    /// `http://host:port`, or several comma-separated servers forming a pool.
+    /// Default: none (such requests get 502).
     pub origin: Option<String>,
     /// Listener and process settings.
     pub server: ServerConfig,
@@ -212,6 +213,20 @@ pub struct UpstreamConfig {
     /// Retries may add at most this percentage to origin load (a budget
     /// refilled by ordinary requests). Default: 20.
     pub retry_budget_percent: u64,
+    /// How requests spread over an origin's servers: `least_outstanding`
+    /// (power of two choices) or `round_robin`. Default: `least_outstanding`.
+    pub balance: String,
+    /// Consecutive failures (connect errors, timeouts, 5xx) that open a
+    /// server's circuit breaker. Default: 5.
+    pub breaker_failures: u32,
+    /// Seconds an open breaker refuses requests before one probe is let
+    /// through (a success closes it). Default: 10.
+    pub breaker_cooldown_secs: u64,
+    /// Path for active health checks of every origin server (a non-5xx
+    /// answer within 2 s is healthy); none disables them. Default: none.
+    pub health_check_path: Option<String>,
+    /// Seconds between active health checks. Default: 5.
+    pub health_check_interval_secs: u64,
     /// Seconds an idle pooled connection is kept. Default: 90.
     pub pool_idle_timeout_secs: u64,
     /// Idle pooled connections kept per origin. Default: 256.
@@ -230,7 +245,7 @@ pub struct UpstreamConfig {
 pub struct SiteConfig {
     /// Host names served by this site (no port; case-insensitive). Required.
     pub hosts: Vec<String>,
-    /// Origin URL, `http://host:port`. Required.
+    /// Origin URL, `http://host:port`, or several comma-separated servers. Required.
     pub origin: String,
     /// Honour request cache directives for this site. Default: the
     /// `[cache] honor_request_directives` value.
@@ -296,6 +311,11 @@ impl Default for UpstreamConfig {
             queue_timeout_ms: 1000,
             retries: 1,
             retry_budget_percent: 20,
+            balance: "least_outstanding".into(),
+            breaker_failures: 5,
+            breaker_cooldown_secs: 10,
+            health_check_path: None,
+            health_check_interval_secs: 5,
             total_timeout_ms: 0,
             pool_idle_timeout_secs: 90,
             pool_max_idle_per_host: 256,
@@ -340,6 +360,21 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
         field: field.into(),
         message: message.into(),
     }
+}
+
+/// Parse an origin: one `http://host[:port]`, or several separated by commas
+/// (a pool of servers).
+pub fn parse_origins(field: &str, list: &str) -> Result<Vec<http::Uri>, ConfigError> {
+    let servers = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_origin(field, s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if servers.is_empty() {
+        return Err(invalid(field, "names no server"));
+    }
+    Ok(servers)
 }
 
 /// Check that `url` is an origin the node can use: `http://host[:port]` with no path.
@@ -392,7 +427,7 @@ impl Config {
     /// Check every value; the error names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(o) = &self.origin {
-            parse_origin("origin", o)?;
+            parse_origins("origin", o)?;
         }
         for (i, s) in self.sites.iter().enumerate() {
             if s.hosts.is_empty() {
@@ -411,7 +446,7 @@ impl Config {
                     format!("`{h}` is not a host name"),
                 ));
             }
-            parse_origin(&format!("sites[{i}].origin"), &s.origin)?;
+            parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
         }
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
@@ -528,6 +563,26 @@ impl Config {
                     "must list at least one host, or \"*\"",
                 ));
             }
+        }
+        if !matches!(
+            self.upstream.balance.as_str(),
+            "least_outstanding" | "round_robin"
+        ) {
+            return Err(invalid(
+                "upstream.balance",
+                "must be `least_outstanding` or `round_robin`",
+            ));
+        }
+        if self.upstream.breaker_failures == 0 {
+            return Err(invalid("upstream.breaker_failures", "must be at least 1"));
+        }
+        if self
+            .upstream
+            .health_check_path
+            .as_deref()
+            .is_some_and(|p| !p.starts_with('/'))
+        {
+            return Err(invalid("upstream.health_check_path", "must start with `/`"));
         }
         if self.upstream.connect_timeout_ms == 0 || self.upstream.first_byte_timeout_ms == 0 {
             return Err(invalid(

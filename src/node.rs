@@ -55,8 +55,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let store = open_store(&cfg).await?;
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
     let node = Arc::new(Node::new(cfg, store, Arc::new(purge))?);
-    for origin in node.sites.origins() {
-        warn_if_unreachable(origin.clone());
+    for pool in node.sites.pools() {
+        for server in pool.servers() {
+            warn_if_unreachable(server.uri.clone());
+        }
+        if let Some(path) = node.cfg.upstream.health_check_path.clone() {
+            spawn_health_checks(node.clone(), pool, path);
+        }
     }
     Ok(Running {
         addr,
@@ -93,6 +98,25 @@ impl Running {
         tracing::info!("store flushed; bye");
         Ok(())
     }
+}
+
+/// Active health checks: probe every server of `pool` at the configured
+/// interval and feed the results to its circuit breaker.
+fn spawn_health_checks(node: Arc<Node>, pool: Arc<crate::proxy::pool::Pool>, path: String) {
+    let every = Duration::from_secs(node.cfg.upstream.health_check_interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            for (i, server) in pool.servers().iter().enumerate() {
+                let ok = node.upstream.probe(&server.uri, &path).await;
+                if ok != server.healthy() {
+                    tracing::info!(server = %server.uri, healthy = ok, "health check");
+                }
+                pool.record(i, ok, crate::clock::instant());
+            }
+        }
+    });
 }
 
 /// An unreachable origin is not a start-up error: warn and carry on.

@@ -5,6 +5,7 @@ use super::collapse::{Head, Leader};
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
+use super::pool::Pool;
 use super::timed_body::TimedBody;
 use super::{Node, respond};
 use crate::clock;
@@ -19,7 +20,7 @@ use crate::http_cache::storable::{Exchange, NoCacheReason, Storable, storable};
 use crate::http_cache::vary::{self, Vary};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
-use http::{Method, Response, Uri, request::Parts};
+use http::{Method, Response, request::Parts};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -31,7 +32,7 @@ pub async fn miss(
     parts: Parts,
     body: Body,
     target: &Target,
-    origin: &Uri,
+    origin: &Pool,
     client: SocketAddr,
     fwd: Fwd,
     directives: &RequestDirectives,

@@ -79,7 +79,7 @@ pub fn upstream_request(
     node: &crate::proxy::Node,
     parts: &http::request::Parts,
     target: &crate::proxy::normalize::Target,
-    origin: &http::Uri,
+    origin: &crate::proxy::pool::Pool,
     client: std::net::SocketAddr,
     body: crate::server::body::Body,
 ) -> http::Request<crate::server::body::Body> {
@@ -101,10 +101,7 @@ pub fn upstream_request(
     let host = if up.preserve_host {
         target.authority.clone()
     } else {
-        origin
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default()
+        origin.authority().unwrap_or_default().to_string()
     };
     if let Ok(v) = HeaderValue::from_str(&host) {
         headers.insert(header::HOST, v);

@@ -7,6 +7,7 @@ pub mod fill;
 pub mod forwarding;
 pub mod lookup;
 pub mod normalize;
+pub mod pool;
 pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
@@ -77,10 +78,7 @@ impl Node {
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
-        let upstream = Upstream::new(
-            &cfg.upstream,
-            sites.concurrency_limits(cfg.upstream.max_concurrency),
-        );
+        let upstream = Upstream::new(&cfg.upstream);
         let key_fields = cfg
             .purge
             .key_fields

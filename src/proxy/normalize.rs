@@ -1,10 +1,12 @@
 //! Turning a client request into a target and an origin: absolute-form vs
 //! Host (RFC 9112 §3.2), host validation, and the virtual-host table.
 
-use crate::config::{Config, parse_origin};
+use super::pool::{Balance, BreakerConfig, Pool};
+use crate::config::{Config, parse_origins};
 use crate::error::{ProxyError, UpstreamError};
 use http::{HeaderMap, Uri};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Where a request is aimed.
 #[derive(Clone, Debug)]
@@ -90,8 +92,8 @@ fn strip_port(authority: &str) -> &str {
 /// One site: its origin and its per-site overrides of the cache rules.
 #[derive(Clone, Debug)]
 pub struct Site {
-    /// The origin, `http://host[:port]`.
-    pub origin: Uri,
+    /// The origin: its servers, balancing, breakers and concurrency limit.
+    pub origin: Arc<Pool>,
     /// Honour request cache directives for this site (overrides `[cache]`).
     pub honor_request_directives: bool,
     /// Store and share responses with Set-Cookie by plain RFC 9111 rules.
@@ -110,10 +112,24 @@ pub struct Sites {
 impl Sites {
     /// Build from a validated config.
     pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
+        let balance = if cfg.upstream.balance == "round_robin" {
+            Balance::RoundRobin
+        } else {
+            Balance::LeastOutstanding
+        };
+        let breaker = BreakerConfig {
+            failures: cfg.upstream.breaker_failures,
+            cooldown: std::time::Duration::from_secs(cfg.upstream.breaker_cooldown_secs),
+        };
         let mut by_host = HashMap::new();
         for (i, s) in cfg.sites.iter().enumerate() {
             let site = Site {
-                origin: parse_origin(&format!("sites[{i}].origin"), &s.origin)?,
+                origin: Arc::new(Pool::new(
+                    parse_origins(&format!("sites[{i}].origin"), &s.origin)?,
+                    balance,
+                    breaker,
+                    s.max_concurrency.unwrap_or(cfg.upstream.max_concurrency),
+                )),
                 honor_request_directives: s
                     .honor_request_directives
                     .unwrap_or(cfg.cache.honor_request_directives),
@@ -127,7 +143,12 @@ impl Sites {
         }
         let default = match cfg.origin.as_deref() {
             Some(o) => Some(Site {
-                origin: parse_origin("origin", o)?,
+                origin: Arc::new(Pool::new(
+                    parse_origins("origin", o)?,
+                    balance,
+                    breaker,
+                    cfg.upstream.max_concurrency,
+                )),
                 honor_request_directives: cfg.cache.honor_request_directives,
                 set_cookie_rfc9111: cfg.cache.set_cookie == "rfc9111",
                 max_concurrency: None,
@@ -145,27 +166,15 @@ impl Sites {
             .ok_or_else(|| UpstreamError::NoOrigin(host.to_string()))
     }
 
-    /// The upstream concurrency limit of each origin authority: the site's
-    /// own `max_concurrency`, else `default` (0: unlimited).
-    pub fn concurrency_limits(&self, default: usize) -> HashMap<String, usize> {
-        let mut out = HashMap::new();
+    /// Every distinct origin pool.
+    pub fn pools(&self) -> Vec<Arc<Pool>> {
+        let mut out: Vec<Arc<Pool>> = Vec::new();
         for site in self.by_host.values().chain(self.default.iter()) {
-            if let Some(a) = site.origin.authority() {
-                let n = site.max_concurrency.unwrap_or(default);
-                out.entry(a.as_str().to_string())
-                    .and_modify(|v: &mut usize| *v = (*v).min(n))
-                    .or_insert(n);
+            if !out.iter().any(|p| Arc::ptr_eq(p, &site.origin)) {
+                out.push(site.origin.clone());
             }
         }
         out
-    }
-
-    /// Every configured origin, for start-up reachability warnings.
-    pub fn origins(&self) -> impl Iterator<Item = &Uri> {
-        self.by_host
-            .values()
-            .chain(self.default.iter())
-            .map(|s| &s.origin)
     }
 }
 

@@ -6,6 +6,7 @@ use super::fetch::store_and_stream;
 use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
 use super::normalize::Target;
+use super::pool::Pool;
 use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
@@ -13,7 +14,7 @@ use crate::http_cache::cached_response::CachedResponse;
 use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
 use crate::http_cache::validation;
 use crate::server::body;
-use http::{Method, Response, StatusCode, Uri, request::Parts};
+use http::{Method, Response, StatusCode, request::Parts};
 use http_body_util::BodyExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub async fn foreground(
     node: &Node,
     parts: Parts,
     target: &Target,
-    origin: &Uri,
+    origin: &Pool,
     client: SocketAddr,
     entry: Entry,
     reason: RevalidateReason,
@@ -156,7 +157,7 @@ pub fn in_background(
     node: Arc<Node>,
     parts: &Parts,
     target: &Target,
-    origin: &Uri,
+    origin: &Arc<Pool>,
     client: SocketAddr,
     entry: Entry,
 ) {

@@ -4,13 +4,14 @@
 use super::fetch::store_and_stream;
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
+use super::pool::Pool;
 use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::RequestDirectives;
 use crate::http_cache::{invalidation, key};
 use crate::server::body::Body;
-use http::{Response, Uri, request::Parts};
+use http::{Response, request::Parts};
 use std::net::SocketAddr;
 
 /// Forward a request whose method is not GET or HEAD.
@@ -19,7 +20,7 @@ pub async fn forward(
     parts: Parts,
     body: Body,
     target: &Target,
-    origin: &Uri,
+    origin: &Pool,
     client: SocketAddr,
 ) -> Response<Body> {
     let req = upstream_request(node, &parts, target, origin, client, body);

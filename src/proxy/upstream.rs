@@ -1,5 +1,6 @@
 //! The pooled keep-alive client that talks to origins.
 
+use super::pool::Pool;
 use super::timed_body::{TimedBody, TimeoutCounters};
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
@@ -8,7 +9,6 @@ use http::{Request, Response, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +21,7 @@ pub struct Upstream {
     total_timeout: Option<Duration>,
     /// Timeouts counted by kind.
     pub timeouts: Arc<TimeoutCounters>,
-    /// Concurrency limit per origin authority, and how long to queue for it.
-    limits: Arc<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// How long to queue for an origin's concurrency slot.
     queue_timeout: Duration,
     /// Requests refused with 503 because an origin was at its limit.
     pub overloaded: Arc<std::sync::atomic::AtomicU64>,
@@ -34,7 +33,7 @@ pub struct Upstream {
 
 impl Upstream {
     /// Build the client from config.
-    pub fn new(cfg: &UpstreamConfig, limits: HashMap<String, usize>) -> Self {
+    pub fn new(cfg: &UpstreamConfig) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
         connector.set_nodelay(true);
@@ -53,13 +52,6 @@ impl Upstream {
             idle_timeout: ms(cfg.idle_timeout_ms),
             total_timeout: ms(cfg.total_timeout_ms),
             timeouts: Arc::new(TimeoutCounters::default()),
-            limits: Arc::new(
-                limits
-                    .into_iter()
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(origin, n)| (origin, Arc::new(tokio::sync::Semaphore::new(n))))
-                    .collect(),
-            ),
             queue_timeout: Duration::from_millis(cfg.queue_timeout_ms),
             overloaded: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             retries: Arc::new(std::sync::atomic::AtomicU64::new(0)),
@@ -68,38 +60,26 @@ impl Upstream {
         }
     }
 
-    /// Send `req` to `origin` (scheme and authority), with `path_and_query`.
-    /// Returns once the response head has arrived; the body streams.
+    /// Send `req` to a server of `pool`, with `path_and_query`. Returns once
+    /// the response head has arrived; the body streams. Outcomes feed the
+    /// servers' circuit breakers.
     pub async fn send(
         &self,
-        origin: &Uri,
+        pool: &Pool,
         path_and_query: &str,
         mut req: Request<Body>,
     ) -> Result<Response<TimedBody>, UpstreamError> {
-        let origin_name = format!(
-            "{}://{}",
-            origin.scheme_str().unwrap_or("http"),
-            origin.authority().map(|a| a.as_str()).unwrap_or("")
-        );
-        let uri: Uri = format!("{origin_name}{path_and_query}")
-            .parse()
-            .map_err(|e| UpstreamError::Unreachable {
-                origin: origin_name.clone(),
-                reason: format!("invalid request target: {e}"),
-            })?;
-        *req.uri_mut() = uri;
+        let pool_name = pool.authority().unwrap_or("origin").to_string();
         *req.version_mut() = http::Version::HTTP_11;
         // Per-origin concurrency isolation: queue briefly, then 503.
-        let permit = match origin.authority().and_then(|a| self.limits.get(a.as_str())) {
+        let permit = match &pool.limit {
             Some(sem) => {
                 match tokio::time::timeout(self.queue_timeout, sem.clone().acquire_owned()).await {
                     Ok(Ok(p)) => Some(p),
                     _ => {
                         self.overloaded
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return Err(UpstreamError::Overloaded {
-                            origin: origin_name,
-                        });
+                        return Err(UpstreamError::Overloaded { origin: pool_name });
                     }
                 }
             }
@@ -114,30 +94,44 @@ impl Upstream {
         // Only bodiless idempotent requests can be sent again, and only before
         // any response byte exists (we have none until the head arrives).
         let replay = (req.method().is_idempotent() && http_body::Body::is_end_stream(req.body()))
-            .then(|| {
-                (
-                    req.method().clone(),
-                    req.uri().clone(),
-                    req.headers().clone(),
-                )
-            });
+            .then(|| (req.method().clone(), req.headers().clone()));
         self.budget.deposit();
         let mut next = Some(req);
         let mut attempt = 0u32;
+        let mut avoid = None;
         loop {
-            let req = match (next.take(), &replay) {
+            let Some(idx) = pool.pick(crate::clock::instant(), avoid) else {
+                return Err(UpstreamError::Unreachable {
+                    origin: pool_name,
+                    reason: "every server of this origin is failing (circuit open)".into(),
+                });
+            };
+            let server = &pool.servers()[idx];
+            let server_name = server.uri.to_string().trim_end_matches('/').to_string();
+            let uri: Uri = format!("{server_name}{path_and_query}")
+                .parse()
+                .map_err(|e| UpstreamError::Unreachable {
+                    origin: server_name.clone(),
+                    reason: format!("invalid request target: {e}"),
+                })?;
+            let mut req = match (next.take(), &replay) {
                 (Some(r), _) => r,
-                (None, Some((m, u, h))) => {
+                (None, Some((m, h))) => {
                     let mut r = Request::new(crate::server::body::empty());
                     *r.method_mut() = m.clone();
-                    *r.uri_mut() = u.clone();
                     *r.headers_mut() = h.clone();
                     r
                 }
-                (None, None) => unreachable_request(&origin_name)?,
+                (None, None) => unreachable_request(&server_name)?,
             };
-            match tokio::time::timeout_at(head_limit, self.client.request(req)).await {
+            *req.uri_mut() = uri;
+            let in_flight = pool.start(idx);
+            let result = tokio::time::timeout_at(head_limit, self.client.request(req)).await;
+            drop(in_flight);
+            let now = crate::clock::instant();
+            match result {
                 Ok(Ok(resp)) => {
+                    pool.record(idx, !resp.status().is_server_error(), now);
                     let (parts, body) = resp.into_parts();
                     let body = TimedBody::new(
                         body,
@@ -149,35 +143,57 @@ impl Upstream {
                     return Ok(Response::from_parts(parts, body));
                 }
                 Ok(Err(e)) => {
+                    pool.record(idx, false, now);
                     if replay.is_some()
                         && connection_failure(&e)
                         && attempt < self.max_retries
                         && self.budget.try_spend()
                     {
                         attempt += 1;
+                        avoid = Some(idx);
                         self.retries
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::debug!(attempt, error = %describe(&e), origin = %origin_name, "retrying");
+                        tracing::debug!(attempt, error = %describe(&e), server = %server_name, "retrying");
                         let wake = (crate::clock::timer_now() + backoff(attempt)).min(head_limit);
                         tokio::time::sleep_until(wake).await;
                         continue;
                     }
                     return Err(UpstreamError::Unreachable {
-                        origin: origin_name,
+                        origin: server_name,
                         reason: describe(&e),
                     });
                 }
                 Err(_) => {
+                    pool.record(idx, false, now);
                     self.timeouts
                         .head
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Err(UpstreamError::Timeout {
-                        origin: origin_name,
+                        origin: server_name,
                         ms: (head_limit - started).as_millis() as u64,
                     });
                 }
             }
         }
+    }
+
+    /// Active health check: does `server` answer `path` with a non-5xx status within 2 s?
+    pub async fn probe(&self, server: &Uri, path: &str) -> bool {
+        let Ok(uri) = format!("{}{path}", server.to_string().trim_end_matches('/')).parse::<Uri>()
+        else {
+            return false;
+        };
+        let mut req = Request::new(crate::server::body::empty());
+        *req.uri_mut() = uri;
+        if let Some(a) = server.authority()
+            && let Ok(v) = http::HeaderValue::from_str(a.as_str())
+        {
+            req.headers_mut().insert(http::header::HOST, v);
+        }
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), self.client.request(req)).await,
+            Ok(Ok(resp)) if !resp.status().is_server_error()
+        )
     }
 }
 

@@ -1,0 +1,261 @@
+//! An origin as a pool of servers: load balancing (round robin or
+//! least-outstanding by power of two choices), a circuit breaker per server
+//! fed by passive health (request outcomes) and optional active checks, and
+//! the origin's concurrency limit.
+
+use http::Uri;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How requests are spread over an origin's servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Balance {
+    /// Each server in turn.
+    RoundRobin,
+    /// Of two servers taken in turn, the one with fewer requests in flight.
+    LeastOutstanding,
+}
+
+/// Circuit-breaker settings.
+#[derive(Clone, Copy, Debug)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker.
+    pub failures: u32,
+    /// How long an open breaker refuses requests before one probe is let through.
+    pub cooldown: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Breaker {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// Cooldown over: one probe request is in flight.
+    HalfOpen,
+}
+
+/// One origin server.
+#[derive(Debug)]
+pub struct Server {
+    /// `scheme://authority` of the server.
+    pub uri: Uri,
+    outstanding: AtomicUsize,
+    breaker: Mutex<Breaker>,
+}
+
+impl Server {
+    /// Requests in flight to this server.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+
+    /// Is the breaker closed (the server considered healthy)?
+    pub fn healthy(&self) -> bool {
+        matches!(*self.breaker.lock(), Breaker::Closed { .. })
+    }
+
+    fn admit(&self, now: Instant) -> bool {
+        let mut b = self.breaker.lock();
+        match *b {
+            Breaker::Closed { .. } => true,
+            Breaker::Open { until } if now >= until => {
+                *b = Breaker::HalfOpen;
+                true
+            }
+            Breaker::Open { .. } | Breaker::HalfOpen => false,
+        }
+    }
+
+    fn record(&self, ok: bool, now: Instant, cfg: BreakerConfig) {
+        let mut b = self.breaker.lock();
+        *b = match (*b, ok) {
+            (_, true) => Breaker::Closed { failures: 0 },
+            (Breaker::Closed { failures }, false) if failures + 1 < cfg.failures => {
+                Breaker::Closed {
+                    failures: failures + 1,
+                }
+            }
+            (Breaker::Open { until }, false) => Breaker::Open { until },
+            (_, false) => {
+                tracing::warn!(server = %self.uri, "circuit opened");
+                Breaker::Open {
+                    until: now + cfg.cooldown,
+                }
+            }
+        };
+    }
+}
+
+/// Held while a request is in flight to a server.
+pub struct InFlight(Arc<Server>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An origin: its servers and how to use them.
+#[derive(Debug)]
+pub struct Pool {
+    servers: Vec<Arc<Server>>,
+    balance: Balance,
+    breaker: BreakerConfig,
+    next: AtomicUsize,
+    /// The origin's concurrency limit, if any.
+    pub limit: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Pool {
+    /// A pool over `servers` (at least one).
+    pub fn new(
+        servers: Vec<Uri>,
+        balance: Balance,
+        breaker: BreakerConfig,
+        max_concurrency: usize,
+    ) -> Pool {
+        Pool {
+            servers: servers
+                .into_iter()
+                .map(|uri| {
+                    Arc::new(Server {
+                        uri,
+                        outstanding: AtomicUsize::new(0),
+                        breaker: Mutex::new(Breaker::Closed { failures: 0 }),
+                    })
+                })
+                .collect(),
+            balance,
+            breaker,
+            next: AtomicUsize::new(0),
+            limit: (max_concurrency > 0)
+                .then(|| Arc::new(tokio::sync::Semaphore::new(max_concurrency))),
+        }
+    }
+
+    /// The servers.
+    pub fn servers(&self) -> &[Arc<Server>] {
+        &self.servers
+    }
+
+    /// The first server's authority, for a Host field naming the origin.
+    pub fn authority(&self) -> Option<&str> {
+        self.servers
+            .first()
+            .and_then(|s| s.uri.authority())
+            .map(|a| a.as_str())
+    }
+
+    /// Choose a server whose breaker admits a request, avoiding `avoid`
+    /// (a server that just failed) when another is available.
+    pub fn pick(&self, now: Instant, avoid: Option<usize>) -> Option<usize> {
+        let n = self.servers.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let order: Vec<usize> = (0..n)
+            .map(|i| (start + i) % n)
+            .filter(|i| Some(*i) != avoid)
+            .collect();
+        let mut candidates = order.iter().copied();
+        let first = match self.balance {
+            Balance::RoundRobin => None,
+            Balance::LeastOutstanding => {
+                // Power of two choices, both in round-robin order.
+                let mut two: Vec<usize> = order.iter().copied().take(2).collect();
+                two.sort_by_key(|i| self.servers[*i].outstanding());
+                two.into_iter().find(|i| self.servers[*i].admit(now))
+            }
+        };
+        first
+            .or_else(|| candidates.find(|i| self.servers[*i].admit(now)))
+            .or_else(|| avoid.filter(|i| self.servers[*i].admit(now)))
+    }
+
+    /// Mark a request to server `i` as in flight.
+    pub fn start(&self, i: usize) -> InFlight {
+        let s = self.servers[i].clone();
+        s.outstanding.fetch_add(1, Ordering::Relaxed);
+        InFlight(s)
+    }
+
+    /// Feed an outcome to server `i`'s breaker.
+    pub fn record(&self, i: usize, ok: bool, now: Instant) {
+        self.servers[i].record(ok, now, self.breaker);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(n: usize, balance: Balance) -> Pool {
+        let servers = (0..n)
+            .map(|i| format!("http://10.0.0.{i}:80").parse().expect("uri"))
+            .collect();
+        Pool::new(
+            servers,
+            balance,
+            BreakerConfig {
+                failures: 3,
+                cooldown: Duration::from_secs(10),
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn round_robin_spreads_and_skips_open_breakers() {
+        let p = pool(3, Balance::RoundRobin);
+        let t0 = crate::clock::instant();
+        let picks: Vec<usize> = (0..6).filter_map(|_| p.pick(t0, None)).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2]);
+        for _ in 0..3 {
+            p.record(1, false, t0);
+        }
+        assert!(!p.servers()[1].healthy());
+        let picks: Vec<usize> = (0..4).filter_map(|_| p.pick(t0, None)).collect();
+        assert!(!picks.contains(&1), "open breaker skipped: {picks:?}");
+    }
+
+    #[test]
+    fn breaker_opens_half_opens_and_closes() {
+        let p = pool(1, Balance::RoundRobin);
+        let t0 = crate::clock::instant();
+        p.record(0, false, t0);
+        p.record(0, false, t0);
+        assert!(p.servers()[0].healthy(), "below the threshold");
+        p.record(0, false, t0);
+        assert_eq!(p.pick(t0, None), None, "open: refused");
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(p.pick(later, None), Some(0), "cooldown over: one probe");
+        assert_eq!(p.pick(later, None), None, "only one probe at a time");
+        p.record(0, true, later);
+        assert!(p.servers()[0].healthy(), "probe succeeded: closed");
+        assert_eq!(p.pick(later, None), Some(0));
+    }
+
+    #[test]
+    fn least_outstanding_prefers_idle_servers_and_avoid_is_honoured() {
+        let p = pool(2, Balance::LeastOutstanding);
+        let t0 = crate::clock::instant();
+        let _busy = (p.start(0), p.start(0));
+        for _ in 0..4 {
+            assert_eq!(p.pick(t0, None), Some(1));
+        }
+        assert_eq!(
+            p.pick(t0, Some(1)),
+            Some(0),
+            "a failed server is avoided when another exists"
+        );
+        let single = pool(1, Balance::LeastOutstanding);
+        assert_eq!(
+            single.pick(t0, Some(0)),
+            Some(0),
+            "with one server, retry the same one"
+        );
+    }
+}
