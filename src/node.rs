@@ -113,7 +113,7 @@ fn spawn_health_checks(node: Arc<Node>, pool: Arc<crate::proxy::pool::Pool>, pat
                 if ok != server.healthy() {
                     tracing::info!(server = %server.uri, healthy = ok, "health check");
                 }
-                pool.record(i, ok, crate::clock::instant());
+                pool.mark(i, ok, crate::clock::instant());
             }
         }
     });

@@ -74,17 +74,19 @@ async fn concurrent_misses_make_one_origin_request_and_all_stream_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(test_config(&origin.url(), dir.path())).await;
     let client = client();
-    let mut bodies = Vec::new();
-    let mut statuses = Vec::new();
-    for _ in 0..20 {
+    // 100 concurrent misses for the same object.
+    let heads = futures_util::future::join_all((0..100).map(|_| {
         let req = http::Request::get(node.url("/c"))
             .header("accept-language", "en")
             .body(edgecache::server::body::empty())
             .expect("req");
-        let resp = client
-            .request(req)
-            .await
-            .expect("response head arrives before the body is complete");
+        client.request(req)
+    }))
+    .await;
+    let mut bodies = Vec::new();
+    let mut statuses = Vec::new();
+    for resp in heads {
+        let resp = resp.expect("response head arrives before the body is complete");
         statuses.push(
             resp.headers()
                 .get("cache-status")
@@ -117,7 +119,7 @@ async fn concurrent_misses_make_one_origin_request_and_all_stream_it() {
     }
     assert_eq!(
         statuses.iter().filter(|s| s.contains("collapsed")).count(),
-        19,
+        99,
         "{statuses:?}"
     );
     let again = support::send("GET", &node.url("/c"), &[("accept-language", "en")]).await;

@@ -182,6 +182,20 @@ impl Pool {
         InFlight(s)
     }
 
+    /// An active health check's verdict: a failed check opens the breaker at
+    /// once (for the cooldown); a passed one closes it.
+    pub fn mark(&self, i: usize, healthy: bool, now: Instant) {
+        let server = &self.servers[i];
+        let mut b = server.breaker.lock();
+        *b = if healthy {
+            Breaker::Closed { failures: 0 }
+        } else {
+            Breaker::Open {
+                until: now + self.breaker.cooldown,
+            }
+        };
+    }
+
     /// Feed an outcome to server `i`'s breaker.
     pub fn record(&self, i: usize, ok: bool, now: Instant) {
         self.servers[i].record(ok, now, self.breaker);

@@ -1,0 +1,124 @@
+//! Origin pools: balancing over servers, circuit breakers that open and
+//! close, retries to another server, and active health checks.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use support::{Node, Origin, get, reply, test_config};
+
+fn closed_port() -> String {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    format!("http://{dead}")
+}
+
+#[tokio::test]
+async fn a_dead_server_is_retried_around_then_skipped() {
+    let live = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "live")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&format!("{}, {}", closed_port(), live.url()), dir.path());
+    cfg.upstream.balance = "round_robin".into();
+    cfg.upstream.breaker_failures = 2;
+    cfg.upstream.retry_budget_percent = 100;
+    let node = Node::start(cfg).await;
+    for i in 0..10 {
+        let got = get(&node.url(&format!("/r{i}"))).await;
+        assert_eq!(
+            (got.status, got.text().as_str()),
+            (200, "live"),
+            "request {i}: {}",
+            got.cache_status()
+        );
+    }
+    assert_eq!(live.seen().len(), 10);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
+    let healthy = Arc::new(AtomicBool::new(false));
+    let h = healthy.clone();
+    let origin = Origin::start(move |_| {
+        if h.load(Ordering::SeqCst) {
+            reply(200, &[("cache-control", "no-store")], "back")
+        } else {
+            reply(503, &[("cache-control", "no-store")], "down")
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.upstream.breaker_failures = 3;
+    cfg.upstream.breaker_cooldown_secs = 1;
+    let node = Node::start(cfg).await;
+    for _ in 0..3 {
+        assert_eq!(
+            get(&node.url("/b")).await.status,
+            503,
+            "the origin's own 503 passes through"
+        );
+    }
+    let refused = get(&node.url("/b")).await;
+    assert_eq!(refused.status, 502, "breaker open: {}", refused.text());
+    assert!(
+        refused.text().contains("circuit open"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        origin.seen().len(),
+        3,
+        "an open breaker sends nothing to the origin"
+    );
+    healthy.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(
+        get(&node.url("/b")).await.text(),
+        "back",
+        "the probe after the cooldown succeeds"
+    );
+    assert_eq!(get(&node.url("/b")).await.text(), "back", "closed again");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn active_health_checks_take_a_sick_server_out() {
+    let sick = Origin::start(|seen| {
+        if seen.path == "/health" {
+            reply(503, &[], "sick")
+        } else {
+            reply(200, &[("cache-control", "no-store")], "sick-server")
+        }
+    })
+    .await;
+    let well = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "well-server")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&format!("{}, {}", sick.url(), well.url()), dir.path());
+    cfg.upstream.balance = "round_robin".into();
+    cfg.upstream.health_check_path = Some("/health".into());
+    cfg.upstream.health_check_interval_secs = 1;
+    cfg.upstream.breaker_cooldown_secs = 60;
+    let node = Node::start(cfg).await;
+    for _ in 0..200 {
+        if sick.count("/health") > 0 && well.count("/health") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for i in 0..6 {
+        assert_eq!(
+            get(&node.url(&format!("/h{i}"))).await.text(),
+            "well-server",
+            "request {i}"
+        );
+    }
+    assert_eq!(
+        sick.seen().iter().filter(|s| s.path != "/health").count(),
+        0
+    );
+    node.stop().await;
+}
