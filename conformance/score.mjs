@@ -7,12 +7,16 @@
 // run by the command-line client, so they are left out of every total.
 //
 // Usage:
-//   node conformance/score.mjs RESULTS.json [--failing] [--peers]
+//   node conformance/score.mjs RESULTS.json [--failing] [--peers] [--groups]
 //        [--summary-file FILE] [--suite-dir DIR]
 //
 //   --failing        also list every failing test (all kinds): id, kind, name, reason
 //   --peers          with --failing / for failing required tests, say which of the
 //                    reverse proxies whose results ship with the suite pass the test
+//   --groups         also print a per-group table comparing edgecache's pass counts
+//                    with those of the same bundled peers (scored the same way), mark
+//                    the groups where a peer does better (required / optimal), and
+//                    list those groups with the test ids the best peer passes
 //   --summary-file   write the one-line summary to FILE instead of printing it
 //   --suite-dir      where http-cache-tests is installed
 //                    (default: node_modules/http-cache-tests next to this script)
@@ -41,18 +45,19 @@ const PEERS = [
 
 function usage (msg) {
   if (msg) console.error(`score.mjs: ${msg}`)
-  console.error('usage: node score.mjs RESULTS.json [--failing] [--peers] [--summary-file FILE] [--suite-dir DIR]\n' +
+  console.error('usage: node score.mjs RESULTS.json [--failing] [--peers] [--groups] [--summary-file FILE] [--suite-dir DIR]\n' +
     '       node score.mjs RESULTS.json --compare-baseline FILE | --write-baseline FILE')
   process.exit(2)
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const opts = { failing: false, peers: false, summaryFile: null, compareBaseline: null, writeBaseline: null, suiteDir: path.join(here, 'node_modules', 'http-cache-tests'), results: null }
+const opts = { failing: false, peers: false, groups: false, summaryFile: null, compareBaseline: null, writeBaseline: null, suiteDir: path.join(here, 'node_modules', 'http-cache-tests'), results: null }
 const argv = process.argv.slice(2)
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]
   if (a === '--failing') opts.failing = true
   else if (a === '--peers') opts.peers = true
+  else if (a === '--groups') opts.groups = true
   else if (a === '--summary-file') opts.summaryFile = argv[++i] ?? usage('--summary-file needs a value')
   else if (a === '--suite-dir') opts.suiteDir = argv[++i] ?? usage('--suite-dir needs a value')
   else if (a === '--compare-baseline') opts.compareBaseline = argv[++i] ?? usage('--compare-baseline needs a file')
@@ -198,7 +203,7 @@ const { groups, totals, failing } = score(results)
 
 // Optional: which of the peer proxies bundled with the suite pass a test.
 let peerResults = []
-if (opts.peers) {
+if (opts.peers || opts.groups) {
   try {
     const index = (await import(suiteUrl('results/index.mjs'))).default
     for (const item of index) {
@@ -207,7 +212,7 @@ if (opts.peers) {
       if (!fs.existsSync(file)) continue
       const res = JSON.parse(fs.readFileSync(file, 'utf8'))
       const memo = new Map()
-      peerResults.push({ name: `${item.name}`, passes: id => classify(res, id, memo).status === 'pass' })
+      peerResults.push({ name: `${item.name}`, version: item.version, file: item.file, res, passes: id => classify(res, id, memo).status === 'pass' })
     }
   } catch (err) {
     console.error(`score.mjs: cannot load bundled peer results: ${err.message}`)
@@ -249,6 +254,8 @@ if (opts.failing) {
   }
 }
 
+if (opts.groups) printGroupComparison()
+
 const peerText = PEERS.map(([n, v]) => `${n} ${v}`).join(', ')
 const summary = `edgecache: required ${totals.required.pass}/${totals.required.total}, ` +
   `optimal ${totals.optimal.pass}/${totals.optimal.total}, ` +
@@ -259,4 +266,94 @@ if (opts.summaryFile) {
 } else {
   console.log('')
   console.log(summary)
+}
+
+// ---------------------------------------------------------------- --groups
+// Short group names so the comparison table fits in ~160 columns.
+function shortGroupName (g) {
+  const SHORT = {
+    'cc-freshness': 'CC Freshness',
+    'cc-parse': 'CC Parsing',
+    'cc-response': 'CC Response Directives',
+    'cc-request': 'CC Request Directives',
+    method: 'Method-related',
+    'conditional-lm': 'Cond: IMS / Last-Modified',
+    'conditional-inm': 'Cond: INM / ETag',
+    auth: 'Authenticated Requests',
+    other: 'Other Requirements'
+  }
+  const n = SHORT[g.id] ?? g.name
+  return n.length > 26 ? n.slice(0, 25) + '~' : n
+}
+
+function printGroupComparison () {
+  console.log('')
+  if (peerResults.length === 0) {
+    console.log('Per-group comparison: no bundled peer results could be loaded.')
+    return
+  }
+  const peers = peerResults.map(p => ({ ...p, scored: score(p.res) }))
+  const proxyIds = [...testById.values()].filter(e => e.test.browser_only !== true).map(e => e.test.id)
+  console.log(`Per-group comparison with the peer results bundled in the npm package http-cache-tests@${suitePkg.version}`)
+  console.log(`(${path.relative(process.cwd(), path.join(suiteDir, 'results')) || '.'}/, reverse proxies listed in results/index.mjs):`)
+  let line = ' '
+  for (const [i, p] of peers.entries()) {
+    const item = ` ${p.name} ${p.version} (${p.file})${i < peers.length - 1 ? ',' : ''}`
+    if (line.length + item.length > 110) { console.log(line); line = ' ' }
+    line += item
+  }
+  console.log(line)
+  console.log('These are the results shipped inside the package, which may be older than the peers\' current releases,')
+  console.log('so they are only a rough yardstick.')
+  const incomplete = peers.map(p => [p.name, proxyIds.filter(id => p.res[id] === undefined).length]).filter(([, n]) => n > 0)
+  if (incomplete.length) {
+    console.log(`A test without a result counts as failed: ${incomplete.map(([n, c]) => `${n} has no result for ${c} tests`).join(', ')}.`)
+  }
+  console.log('Counts are passed tests (required optimal check), scored like edgecache: browser-only tests excluded, a')
+  console.log('test whose depends_on did not pass counts as failed. "<< req" / "<< opt": edgecache is below the best peer.')
+  console.log('')
+
+  const nameW = Math.max(...groups.map(g => shortGroupName(g).length), 'TOTAL'.length)
+  const cellW = 11 // "rrr ooo ccc"
+  const cell = c => KINDS.map(k => String(c[k].pass).padStart(3)).join(' ')
+  const totalsCell = c => KINDS.map(k => String(c[k].total).padStart(3)).join(' ')
+  const cols = ['tests', 'edgecache', ...peers.map(p => p.name)]
+  console.log(`${'group'.padEnd(nameW)}  ${cols.map(c => c.padStart(cellW)).join('  ')}`)
+  console.log(`${''.padEnd(nameW)}  ${cols.map(() => 'req opt chk').join('  ')}`)
+
+  const trails = []
+  const row = (name, ours, theirs, g) => {
+    const marks = []
+    for (const kind of ['required', 'optimal']) {
+      const best = Math.max(...theirs.map(t => t[kind].pass))
+      if (ours[kind].pass < best) {
+        marks.push(kind === 'required' ? 'req' : 'opt')
+        if (g) trails.push({ g, kind, ours: ours[kind], best, bestPeers: peers.filter((p, i) => theirs[i][kind].pass === best) })
+      }
+    }
+    const flag = marks.length ? `  << ${marks.join('+')}` : ''
+    console.log(`${name.padEnd(nameW)}  ${[totalsCell(ours), cell(ours), ...theirs.map(cell)].join('  ')}${flag}`)
+  }
+  groups.forEach((g, i) => row(shortGroupName(g), g.counts, peers.map(p => p.scored.groups[i].counts), g))
+  row('TOTAL', totals, peers.map(p => p.scored.totals), null)
+
+  console.log('')
+  if (trails.length === 0) {
+    console.log('groups where we trail a peer: none')
+    return
+  }
+  console.log('groups where we trail a peer (required / optimal):')
+  const ourFailing = new Set(failing.map(f => f.id))
+  for (const t of trails) {
+    const suite = testSuites.find(s => s.id === t.g.id)
+    const ids = suite.tests.filter(x => x.browser_only !== true && kindOf(x) === t.kind).map(x => x.id)
+    // best peers that pass the same set of our failing tests share one line
+    const bySet = new Map()
+    for (const p of t.bestPeers) {
+      const key = ids.filter(id => ourFailing.has(id) && p.passes(id)).join(', ')
+      bySet.set(key, [...(bySet.get(key) ?? []), p.name])
+    }
+    console.log(`  ${t.g.name}: ${t.kind} ${t.ours.pass}/${t.ours.total}, best peer ${t.best}`)
+    for (const [key, names] of bySet) console.log(`      ${names.join(', ')} pass${names.length === 1 ? 'es' : ''}, we fail: ${key}`)
+  }
 }

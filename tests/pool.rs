@@ -37,43 +37,69 @@ async fn a_dead_server_is_retried_around_then_skipped() {
     node.stop().await;
 }
 
+/// A raw origin that drops connections while `up` is false.
+async fn flaky_origin(up: Arc<AtomicBool>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            let up = up.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => seen.extend_from_slice(&buf[..k]),
+                    }
+                }
+                if up.load(Ordering::SeqCst) {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\nback").await;
+                    let _ = s.shutdown().await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), conns)
+}
+
 #[tokio::test]
 async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
-    let healthy = Arc::new(AtomicBool::new(false));
-    let h = healthy.clone();
-    let origin = Origin::start(move |_| {
-        if h.load(Ordering::SeqCst) {
-            reply(200, &[("cache-control", "no-store")], "back")
-        } else {
-            reply(503, &[("cache-control", "no-store")], "down")
-        }
-    })
-    .await;
+    let up = Arc::new(AtomicBool::new(false));
+    let (url, conns) = flaky_origin(up.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = test_config(&origin.url(), dir.path());
+    let mut cfg = test_config(&url, dir.path());
     cfg.upstream.breaker_failures = 3;
     cfg.upstream.breaker_cooldown_secs = 1;
+    cfg.upstream.retries = 0;
     let node = Node::start(cfg).await;
     for _ in 0..3 {
         assert_eq!(
             get(&node.url("/b")).await.status,
-            503,
-            "the origin's own 503 passes through"
+            502,
+            "dropped connections"
         );
     }
+    let before = conns.load(Ordering::SeqCst);
     let refused = get(&node.url("/b")).await;
-    assert_eq!(refused.status, 502, "breaker open: {}", refused.text());
+    assert_eq!(refused.status, 502);
     assert!(
         refused.text().contains("circuit open"),
         "{}",
         refused.text()
     );
     assert_eq!(
-        origin.seen().len(),
-        3,
+        conns.load(Ordering::SeqCst),
+        before,
         "an open breaker sends nothing to the origin"
     );
-    healthy.store(true, Ordering::SeqCst);
+    up.store(true, Ordering::SeqCst);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(
         get(&node.url("/b")).await.text(),
@@ -81,6 +107,22 @@ async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
         "the probe after the cooldown succeeds"
     );
     assert_eq!(get(&node.url("/b")).await.text(), "back", "closed again");
+    node.stop().await;
+}
+
+/// A lone server answering 5xx is still reachable: its answers pass through
+/// and never open the breaker.
+#[tokio::test]
+async fn a_single_server_answering_5xx_keeps_being_asked() {
+    let origin = Origin::start(|_| reply(503, &[("cache-control", "no-store")], "busy")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.upstream.breaker_failures = 2;
+    let node = Node::start(cfg).await;
+    for _ in 0..6 {
+        assert_eq!(get(&node.url("/5")).await.status, 503);
+    }
+    assert_eq!(origin.seen().len(), 6);
     node.stop().await;
 }
 

@@ -131,7 +131,10 @@ impl Upstream {
             let now = crate::clock::instant();
             match result {
                 Ok(Ok(resp)) => {
-                    pool.record(idx, !resp.status().is_server_error(), now);
+                    // A 5xx counts against a server only when another can take
+                    // over; a lone server answering 5xx is still reachable.
+                    let failed = resp.status().is_server_error() && pool.servers().len() > 1;
+                    pool.record(idx, !failed, now);
                     let (parts, body) = resp.into_parts();
                     let body = TimedBody::new(
                         body,
