@@ -7,35 +7,10 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use support::{Node, test_config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// A raw TCP origin that answers every request with `response` and closes.
+/// A raw origin that answers every request with `response` and closes.
 async fn raw_origin(response: &'static [u8]) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let c = c.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                c.fetch_add(1, Ordering::SeqCst);
-                let _ = s.write_all(response).await;
-                let _ = s.shutdown().await;
-            });
-        }
-    });
-    (format!("http://{addr}"), count)
+    support::raw_origin::start(move |_| Some(response.to_vec())).await
 }
 
 #[tokio::test]
@@ -97,34 +72,15 @@ async fn truncated_body_is_cut_and_not_cached() {
 /// An origin that drops the first connection without answering, then works.
 #[tokio::test]
 async fn idempotent_requests_are_retried_once_after_a_dropped_connection() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let conns = Arc::new(AtomicUsize::new(0));
-    let c = conns.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let n = c.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => seen.extend_from_slice(&buf[..k]),
-                    }
-                }
-                if n.is_multiple_of(2) {
-                    return; // drop the connection: no response at all
-                }
-                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok").await;
-                let _ = s.shutdown().await;
-            });
-        }
-    });
+    // Even-numbered connections are dropped without a response.
+    let (url, conns) = support::raw_origin::start(|n| {
+        (!n.is_multiple_of(2)).then(|| {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok".to_vec()
+        })
+    })
+    .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&format!("http://{addr}"), dir.path())).await;
+    let node = Node::start(test_config(&url, dir.path())).await;
     let got = support::get(&node.url("/r")).await;
     assert_eq!(
         (got.status, got.text().as_str()),

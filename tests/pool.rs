@@ -39,34 +39,12 @@ async fn a_dead_server_is_retried_around_then_skipped() {
 
 /// A raw origin that drops connections while `up` is false.
 async fn flaky_origin(up: Arc<AtomicBool>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let c = conns.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            c.fetch_add(1, Ordering::SeqCst);
-            let up = up.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => seen.extend_from_slice(&buf[..k]),
-                    }
-                }
-                if up.load(Ordering::SeqCst) {
-                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\nback").await;
-                    let _ = s.shutdown().await;
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), conns)
+    support::raw_origin::start(move |_| {
+        up.load(Ordering::SeqCst).then(|| {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\nback".to_vec()
+        })
+    })
+    .await
 }
 
 #[tokio::test]

@@ -222,17 +222,7 @@ async fn purge_url(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let token = api.cfg.tokens.authenticate(&headers)?;
-    let body = parse_body(&bytes)?;
-    let url = body
-        .url
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("body must be {\"url\": \"http://host/path\"}"))?;
-    let (host, pq) = split_url(url)?;
-    check_host(&api, token, &host)?;
-    let m = mode(&params, &body, &headers);
-    let id = api.purger.purge_url(&host, &pq, m).map_err(failed)?;
-    Ok(done(id, "url", m, json!({ "host": host, "path": pq })))
+    url_purge(&api, &params, &headers, &bytes, UrlScope::Exact)
 }
 
 async fn purge_prefix(
@@ -241,17 +231,49 @@ async fn purge_prefix(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let token = api.cfg.tokens.authenticate(&headers)?;
-    let body = parse_body(&bytes)?;
-    let prefix = body
-        .prefix
-        .as_deref()
-        .ok_or_else(|| ApiError::bad_request("body must be {\"prefix\": \"http://host/path\"}"))?;
-    let (host, pq) = split_url(prefix)?;
-    check_host(&api, token, &host)?;
-    let m = mode(&params, &body, &headers);
-    let id = api.purger.purge_prefix(&host, &pq, m).map_err(failed)?;
-    Ok(done(id, "prefix", m, json!({ "host": host, "prefix": pq })))
+    url_purge(&api, &params, &headers, &bytes, UrlScope::Prefix)
+}
+
+/// The two purges named by an absolute URL in the body.
+#[derive(Clone, Copy)]
+enum UrlScope {
+    /// `{"url": ...}`: that URL, every variant.
+    Exact,
+    /// `{"prefix": ...}`: every URL of the host under that path prefix.
+    Prefix,
+}
+
+fn url_purge(
+    api: &Api,
+    params: &Params,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+    scope: UrlScope,
+) -> Result<Json<Value>, ApiError> {
+    let token = api.cfg.tokens.authenticate(headers)?;
+    let body = parse_body(bytes)?;
+    let (field, given) = match scope {
+        UrlScope::Exact => ("url", body.url.as_deref()),
+        UrlScope::Prefix => ("prefix", body.prefix.as_deref()),
+    };
+    let given = given.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "body must be {{\"{field}\": \"http://host/path\"}}"
+        ))
+    })?;
+    let (host, pq) = split_url(given)?;
+    check_host(api, token, &host)?;
+    let m = mode(params, &body, headers);
+    let id = match scope {
+        UrlScope::Exact => api.purger.purge_url(&host, &pq, m),
+        UrlScope::Prefix => api.purger.purge_prefix(&host, &pq, m),
+    }
+    .map_err(failed)?;
+    let (purge, key) = match scope {
+        UrlScope::Exact => ("url", "path"),
+        UrlScope::Prefix => ("prefix", "prefix"),
+    };
+    Ok(done(id, purge, m, json!({ "host": host, key: pq })))
 }
 
 async fn purge_all(
