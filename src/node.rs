@@ -24,7 +24,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
             WritePolicy::OnInsertion
         },
     };
-    Store::open(store_cfg)
+    Store::open_or_memory(store_cfg)
         .await
         .with_context(|| format!("cannot open the store in {}", cfg.server.data_dir.display()))
 }

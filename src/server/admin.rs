@@ -111,6 +111,12 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         s.memory_bytes,
     );
     counter(
+        "store_disk_enabled",
+        "1 when the disk tier is in use, 0 when it could not be opened.",
+        "gauge",
+        u64::from(node.store.disk_disabled().is_none()),
+    );
+    counter(
         "purge_sequence",
         "Purges recorded so far.",
         "counter",

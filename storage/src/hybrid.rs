@@ -64,6 +64,7 @@ pub struct Store {
     counters: Arc<Counters>,
     max_object_bytes: usize,
     removed: Arc<Mutex<RemovedGuard>>,
+    disk_disabled: Option<String>,
 }
 
 /// Keys removed since their last insert. foyer keeps an entry whose disk
@@ -154,7 +155,40 @@ impl Store {
             counters: Arc::new(Counters::default()),
             max_object_bytes,
             removed: Arc::new(Mutex::new(RemovedGuard::default())),
+            disk_disabled: None,
         })
+    }
+
+    /// Open the store; if the disk tier cannot be used (unwritable or missing
+    /// directory, device error), open a memory-only store instead and say
+    /// why in [`Store::disk_disabled`]. Configuration errors still fail.
+    pub async fn open_or_memory(cfg: StoreConfig) -> Result<Store, StoreError> {
+        match Store::open(cfg.clone()).await {
+            Err(e @ (StoreError::Dir { .. } | StoreError::Engine(_))) => {
+                tracing::error!(error = %e, "disk tier unavailable; serving from memory and origin only");
+                let cache = HybridCacheBuilder::new()
+                    .with_name("edgecache-objects")
+                    .memory(cfg.memory_bytes)
+                    .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
+                    .storage()
+                    .build()
+                    .await
+                    .map_err(|e| StoreError::Engine(e.to_string()))?;
+                Ok(Store {
+                    cache,
+                    counters: Arc::new(Counters::default()),
+                    max_object_bytes: cfg.block_bytes.saturating_sub(4096),
+                    removed: Arc::new(Mutex::new(RemovedGuard::default())),
+                    disk_disabled: Some(e.to_string()),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Why the disk tier is off, when it is.
+    pub fn disk_disabled(&self) -> Option<&str> {
+        self.disk_disabled.as_deref()
     }
 
     /// The largest object (meta + body) this store accepts.

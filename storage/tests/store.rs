@@ -160,3 +160,30 @@ async fn removal_wins_over_a_queued_disk_write() {
         }
     }
 }
+
+/// A directory the disk tier cannot use degrades to a memory-only store that
+/// still serves, and says why.
+#[tokio::test]
+async fn unusable_disk_directory_degrades_to_memory_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let store = Store::open_or_memory(config(&file))
+        .await
+        .expect("memory-only store");
+    assert!(
+        store
+            .disk_disabled()
+            .is_some_and(|why| why.contains("not-a-dir")),
+        "{:?}",
+        store.disk_disabled()
+    );
+    assert!(store.put(key(1), object(1)));
+    assert_eq!(store.get(&key(1)).await, Some(object(1)));
+    let mut bad = config(dir.path());
+    bad.memory_bytes = 1;
+    assert!(
+        Store::open_or_memory(bad).await.is_err(),
+        "configuration errors still fail"
+    );
+}
