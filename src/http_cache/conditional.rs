@@ -72,25 +72,12 @@ pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     fn stored() -> CachedResponse {
-        let mut headers = HeaderMap::new();
-        headers.insert("etag", "\"v1\"".parse().expect("valid"));
-        headers.insert(
-            "last-modified",
-            "Tue, 14 Nov 2023 22:13:20 GMT".parse().expect("valid"),
-        );
-        CachedResponse {
-            status: http::StatusCode::OK,
-            headers,
-            request_time: SystemTime::UNIX_EPOCH,
-            response_time: SystemTime::UNIX_EPOCH,
-            initial_age: 0,
-            variant: vec![],
-            purge_seq: 0,
-            surrogate_keys: vec![],
-        }
+        crate::http_cache::test_support::cached(&[
+            ("etag", "\"v1\""),
+            ("last-modified", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ])
     }
 
     /// RFC 9110 §13.1 preconditions and §13.2.2 evaluation order.

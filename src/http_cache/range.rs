@@ -193,7 +193,6 @@ pub fn multipart(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     /// RFC 9110 §14.1.2 byte-range syntax and satisfiability.
     #[test]
@@ -225,19 +224,9 @@ mod tests {
         assert_eq!(parse_content_range("bytes 4-9/*"), None);
         assert_eq!(parse_content_range("bytes 9-4/10"), None);
         assert_eq!(parse_content_range("bytes 4-10/10"), None);
-        let mut stored = CachedResponse {
-            status: StatusCode::PARTIAL_CONTENT,
-            headers: HeaderMap::new(),
-            request_time: SystemTime::UNIX_EPOCH,
-            response_time: SystemTime::UNIX_EPOCH,
-            initial_age: 0,
-            variant: vec![],
-            purge_seq: 0,
-            surrogate_keys: vec![],
-        };
-        stored
-            .headers
-            .insert("content-range", "bytes 4-9/10".parse().expect("valid"));
+        let mut stored =
+            crate::http_cache::test_support::cached(&[("content-range", "bytes 4-9/10")]);
+        stored.status = StatusCode::PARTIAL_CONTENT;
         assert_eq!(stored_span(&stored, 6), Some((4, 10)));
         assert_eq!(
             stored_span(&stored, 5),
@@ -277,23 +266,10 @@ mod tests {
     /// RFC 9110 §13.1.5 If-Range and §14.2 when Range applies.
     #[test]
     fn answers_range_requests() {
-        let mut stored = CachedResponse {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            request_time: SystemTime::UNIX_EPOCH,
-            response_time: SystemTime::UNIX_EPOCH,
-            initial_age: 0,
-            variant: vec![],
-            purge_seq: 0,
-            surrogate_keys: vec![],
-        };
-        stored
-            .headers
-            .insert("etag", "\"v1\"".parse().expect("valid"));
-        stored.headers.insert(
-            "last-modified",
-            "Tue, 14 Nov 2023 22:13:20 GMT".parse().expect("valid"),
-        );
+        let stored = crate::http_cache::test_support::cached(&[
+            ("etag", "\"v1\""),
+            ("last-modified", "Tue, 14 Nov 2023 22:13:20 GMT"),
+        ]);
         let cases: &[(&[(&str, &str)], RangeAnswer)] = &[
             (&[], RangeAnswer::Full),
             (

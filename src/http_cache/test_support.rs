@@ -13,3 +13,17 @@ pub fn headers<N: AsRef<str>, V: AsRef<str>>(fields: &[(N, V)]) -> HeaderMap {
     }
     h
 }
+
+/// A stored 200 response with `fields`, received at the Unix epoch.
+pub fn cached<N: AsRef<str>, V: AsRef<str>>(fields: &[(N, V)]) -> super::CachedResponse {
+    super::CachedResponse {
+        status: http::StatusCode::OK,
+        headers: headers(fields),
+        request_time: std::time::SystemTime::UNIX_EPOCH,
+        response_time: std::time::SystemTime::UNIX_EPOCH,
+        initial_age: 0,
+        variant: vec![],
+        purge_seq: 0,
+        surrogate_keys: vec![],
+    }
+}
