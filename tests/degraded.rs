@@ -3,7 +3,6 @@
 
 mod support;
 
-use http_body_util::BodyExt;
 use support::{Node, Origin, get, reply, test_config};
 
 #[tokio::test]
@@ -20,21 +19,7 @@ async fn unusable_disk_tier_serves_from_memory() {
         "memory tier still caches: {}",
         hit.cache_status()
     );
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-    let req = http::Request::get(format!("http://{}/metrics", node.admin_addr))
-        .body(edgecache::server::body::empty())
-        .expect("req");
-    let text = client
-        .request(req)
-        .await
-        .expect("metrics")
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    assert!(String::from_utf8_lossy(&text).contains("edgecache_store_disk_enabled 0"));
+    let text = support::metrics(node.admin_addr).await;
+    assert!(text.contains("edgecache_store_disk_enabled 0"), "{text}");
     node.stop().await;
 }

@@ -61,20 +61,7 @@ async fn stalled_origin_body_is_cut_not_stored_and_counted() {
             "nothing was stored, so every request goes to the origin"
         );
     }
-    let metrics_url = format!("http://{}/metrics", node.admin_addr);
-    let req = http::Request::get(metrics_url)
-        .body(edgecache::server::body::empty())
-        .expect("req");
-    let text = client
-        .request(req)
-        .await
-        .expect("metrics")
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let text = String::from_utf8_lossy(&text);
+    let text = support::metrics(node.admin_addr).await;
     assert!(
         text.contains("edgecache_upstream_idle_timeouts_total 2"),
         "{text}"

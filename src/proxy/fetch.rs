@@ -47,21 +47,13 @@ pub async fn miss(
             req.headers_mut().remove(h);
         }
     }
-    // Taken before the request: a purge landing mid-fetch then covers the response.
-    let purge_seq = node.purge.current_seq();
-    let request_time = clock::now();
-    match node
-        .upstream
-        .send(origin, &target.path_and_query, req)
-        .await
-    {
+    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+    match result {
         Ok(resp) => {
-            let response_time = clock::now();
             let cs = CacheStatus {
                 fwd: Some(fwd),
                 ..Default::default()
             };
-            let times = (request_time, response_time, purge_seq);
             store_and_stream(
                 node, &parts, resp, times, target, cs, directives, stripped, leader,
             )
@@ -87,7 +79,7 @@ pub async fn store_and_stream(
     node: &Node,
     parts: &Parts,
     resp: Response<TimedBody>,
-    (request_time, response_time, purge_seq): (SystemTime, SystemTime, u64),
+    (request_time, response_time, purge_seq): Timing,
     target: &Target,
     mut cs: CacheStatus,
     directives: &RequestDirectives,
@@ -254,6 +246,27 @@ pub async fn store_and_stream(
         );
     }
     respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
+}
+
+/// When an origin exchange happened, for RFC 9111 §4.2.3 ages and purges:
+/// (request sent, response received, purge sequence before sending).
+pub type Timing = (SystemTime, SystemTime, u64);
+
+/// Send `req` upstream, noting the times and the purge sequence *before*
+/// sending (a purge that lands while the fetch is in flight covers it).
+pub async fn exchange(
+    node: &Node,
+    origin: &Pool,
+    path_and_query: &str,
+    req: http::Request<Body>,
+) -> (
+    Result<Response<TimedBody>, crate::error::UpstreamError>,
+    Timing,
+) {
+    let purge_seq = node.purge.current_seq();
+    let request_time = clock::now();
+    let result = node.upstream.send(origin, path_and_query, req).await;
+    (result, (request_time, clock::now(), purge_seq))
 }
 
 /// An HTTP-date header value for `t`.

@@ -2,13 +2,13 @@
 //! foreground for a request that cannot reuse it as it is, or in the
 //! background under stale-while-revalidate (RFC 5861 §3).
 
-use super::fetch::store_and_stream;
+use super::fetch::{exchange, store_and_stream};
 use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
 use super::normalize::Target;
 use super::pool::Pool;
 use super::{Node, respond};
-use crate::clock;
+
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::cached_response::CachedResponse;
 use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
@@ -42,14 +42,8 @@ pub async fn foreground(
     for (name, value) in validation::conditional_headers(&entry.meta) {
         req.headers_mut().insert(name, value);
     }
-    // Taken before the request: a purge landing mid-fetch then covers the response.
-    let purge_seq = node.purge.current_seq();
-    let request_time = clock::now();
-    let result = node
-        .upstream
-        .send(origin, &target.path_and_query, req)
-        .await;
-    let response_time = clock::now();
+    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+    let (request_time, response_time, purge_seq) = times;
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
     // window applies only when the origin could not be reached at all.
     let stale_ok = |origin_down: bool| {

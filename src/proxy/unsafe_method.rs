@@ -1,12 +1,11 @@
 //! Methods the cache does not serve from storage: forwarded as they are;
 //! unsafe ones invalidate what they touch (RFC 9111 §4.4).
 
-use super::fetch::store_and_stream;
+use super::fetch::{exchange, store_and_stream};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::normalize::Target;
 use super::pool::Pool;
 use super::{Node, respond};
-use crate::clock;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::decision::RequestDirectives;
 use crate::http_cache::{invalidation, key};
@@ -24,16 +23,9 @@ pub async fn forward(
     client: SocketAddr,
 ) -> Response<Body> {
     let req = upstream_request(node, &parts, target, origin, client, body);
-    // Taken before the request: a purge landing mid-fetch then covers the response.
-    let purge_seq = node.purge.current_seq();
-    let request_time = clock::now();
-    match node
-        .upstream
-        .send(origin, &target.path_and_query, req)
-        .await
-    {
+    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+    match result {
         Ok(resp) => {
-            let response_time = clock::now();
             if invalidation::invalidates(&parts.method, resp.status()) {
                 let mut headers = resp.headers().clone();
                 remove_hop_by_hop(&mut headers);
@@ -54,7 +46,6 @@ pub async fn forward(
                 ..Default::default()
             };
             let directives = RequestDirectives::from_headers(&parts.headers, false);
-            let times = (request_time, response_time, purge_seq);
             store_and_stream(
                 node,
                 &parts,

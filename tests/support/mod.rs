@@ -256,3 +256,14 @@ pub async fn admin(
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// The admin listener's Prometheus text.
+pub async fn metrics(node_admin: SocketAddr) -> String {
+    let client: Client<HttpConnector, Body> = Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::get(format!("http://{node_admin}/metrics"))
+        .body(body::empty())
+        .expect("request");
+    let resp = client.request(req).await.expect("metrics response");
+    String::from_utf8_lossy(&resp.into_body().collect().await.expect("body").to_bytes())
+        .into_owned()
+}
