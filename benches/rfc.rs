@@ -15,10 +15,19 @@ use storage::StoredObject;
 fn stored() -> CachedResponse {
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let mut headers = HeaderMap::new();
-    headers.insert("cache-control", HeaderValue::from_static("public, max-age=3600, stale-while-revalidate=60"));
-    headers.insert("date", HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"));
+    headers.insert(
+        "cache-control",
+        HeaderValue::from_static("public, max-age=3600, stale-while-revalidate=60"),
+    );
+    headers.insert(
+        "date",
+        HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"),
+    );
     headers.insert("etag", HeaderValue::from_static("\"abc123\""));
-    headers.insert("content-type", HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     headers.insert("content-length", HeaderValue::from_static("1024"));
     CachedResponse {
         status: StatusCode::OK,
@@ -34,26 +43,47 @@ fn stored() -> CachedResponse {
 
 fn benches(c: &mut Criterion) {
     c.bench_function("cache_control_parse", |b| {
-        b.iter(|| CacheControl::parse(black_box("public, max-age=3600, s-maxage=600, stale-while-revalidate=60")))
+        b.iter(|| {
+            CacheControl::parse(black_box(
+                "public, max-age=3600, s-maxage=600, stale-while-revalidate=60",
+            ))
+        })
     });
     c.bench_function("primary_key", |b| {
-        b.iter(|| key::primary(black_box("http"), black_box("www.example.com"), black_box("/products/42?color=red")))
+        b.iter(|| {
+            key::primary(
+                black_box("http"),
+                black_box("www.example.com"),
+                black_box("/products/42?color=red"),
+            )
+        })
     });
     let mut req = HeaderMap::new();
     req.insert("accept-encoding", HeaderValue::from_static("gzip, br"));
-    req.insert("accept-language", HeaderValue::from_static("en-GB, en;q=0.8"));
+    req.insert(
+        "accept-language",
+        HeaderValue::from_static("en-GB, en;q=0.8"),
+    );
     let names = vec!["accept-encoding".to_string(), "accept-language".to_string()];
     let primary = key::primary("http", "www.example.com", "/");
-    c.bench_function("variant_key", |b| b.iter(|| key::variant(&primary, &vary::selected(black_box(&names), &req))));
+    c.bench_function("variant_key", |b| {
+        b.iter(|| key::variant(&primary, &vary::selected(black_box(&names), &req)))
+    });
     let entry = stored();
     let policy = Policy::default();
     let directives = RequestDirectives::from_headers(&HeaderMap::new(), true);
     let now = entry.response_time + Duration::from_secs(10);
-    c.bench_function("freshness_decision", |b| b.iter(|| decide(black_box(now), &directives, &entry, &policy)));
+    c.bench_function("freshness_decision", |b| {
+        b.iter(|| decide(black_box(now), &directives, &entry, &policy))
+    });
     let meta: Bytes = StoredMeta::Response(entry.clone()).encode().into();
     let object = StoredObject::new(meta.clone(), Bytes::from(vec![b'x'; 1024]));
-    c.bench_function("meta_encode", |b| b.iter(|| StoredMeta::Response(black_box(entry.clone())).encode()));
-    c.bench_function("meta_decode", |b| b.iter(|| StoredMeta::decode(black_box(&meta))));
+    c.bench_function("meta_encode", |b| {
+        b.iter(|| StoredMeta::Response(black_box(entry.clone())).encode())
+    });
+    c.bench_function("meta_decode", |b| {
+        b.iter(|| StoredMeta::decode(black_box(&meta)))
+    });
     c.bench_function("object_encode_1k", |b| {
         b.iter(|| {
             let mut out = Vec::with_capacity(object.encoded_len());
@@ -62,7 +92,9 @@ fn benches(c: &mut Criterion) {
     });
     let mut encoded = Vec::new();
     let _ = object.encode_to(&mut encoded);
-    c.bench_function("object_decode_verify_1k", |b| b.iter(|| StoredObject::decode_from(&mut black_box(&encoded[..]))));
+    c.bench_function("object_decode_verify_1k", |b| {
+        b.iter(|| StoredObject::decode_from(&mut black_box(&encoded[..])))
+    });
 }
 
 criterion_group!(rfc, benches);
