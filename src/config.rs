@@ -138,12 +138,18 @@ pub struct StorageConfig {
     pub memory_bytes: u64,
     /// Disk tier budget in bytes. Default: 1073741824 (1 GiB).
     pub disk_bytes: u64,
-    /// Disk block size in bytes; also caps the size of one stored object. Default: 16777216 (16 MiB).
+    /// Disk block size in bytes; one entry (an object or one chunk of it) must
+    /// fit in a block. Default: 16777216 (16 MiB).
     pub block_bytes: u64,
+    /// Bodies longer than this are stored as chunks of this size, read back
+    /// only as far as a response needs. From 65536 to 64 KiB below
+    /// `block_bytes`. Default: 1048576 (1 MiB).
+    pub chunk_bytes: u64,
     /// `insertion` (disk warm after a crash) or `eviction`. Default: `insertion`.
     pub write_policy: String,
-    /// Largest body stored, in bytes; larger responses pass through uncached.
-    /// Must be below `block_bytes`. Default: 8388608 (8 MiB).
+    /// Largest body stored, in bytes; larger responses pass through uncached
+    /// (`Cache-Status` detail `too-large`). At most `disk_bytes` / 2.
+    /// Default: 268435456 (256 MiB).
     pub max_object_bytes: u64,
 }
 
@@ -274,8 +280,9 @@ impl Default for StorageConfig {
             memory_bytes: 256 << 20,
             disk_bytes: 1 << 30,
             block_bytes: 16 << 20,
+            chunk_bytes: 1 << 20,
             write_policy: "insertion".into(),
-            max_object_bytes: 8 << 20,
+            max_object_bytes: 256 << 20,
         }
     }
 }
@@ -467,10 +474,16 @@ impl Config {
                 "must hold at least two blocks (2 * storage.block_bytes)",
             ));
         }
-        if st.max_object_bytes + (64 << 10) > st.block_bytes {
+        if st.chunk_bytes < (64 << 10) || st.chunk_bytes + (64 << 10) > st.block_bytes {
+            return Err(invalid(
+                "storage.chunk_bytes",
+                "must be at least 65536 and at least 64 KiB below storage.block_bytes",
+            ));
+        }
+        if st.max_object_bytes > st.disk_bytes / 2 {
             return Err(invalid(
                 "storage.max_object_bytes",
-                "must be at least 64 KiB below storage.block_bytes",
+                "must be at most half of storage.disk_bytes",
             ));
         }
         if !matches!(st.write_policy.as_str(), "insertion" | "eviction") {

@@ -126,7 +126,7 @@ pub async fn store_and_stream(
             .map_or(true, |s| !s.set_cookie_rfc9111),
     };
     let mut verdict = storable(&exchange, rparts.status, &rparts.headers, &eff);
-    if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit as u64) {
+    if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit) {
         verdict = Storable::No(NoCacheReason::TooLarge);
     }
     let Storable::Yes { strip } = verdict else {
@@ -204,6 +204,7 @@ pub async fn store_and_stream(
         vary_index,
         meta,
         limit,
+        chunk_bytes: node.chunk_bytes(),
         expected_len: declared_len.filter(|_| parts.method != Method::HEAD),
     };
     let fill = FillBody::new(rbody, plan);

@@ -2,15 +2,21 @@
 //! copies the bytes it forwards and writes the object once the body has
 //! ended complete. A body that errors, runs past the size limit or does not
 //! match its Content-Length is never stored.
+//!
+//! Bodies up to `chunk_bytes` are buffered and stored in one entry; longer
+//! ones are handed to the store chunk by chunk as they stream (so a 2 GiB
+//! body never sits in memory whole), and the object appears only when its
+//! manifest is written at the end.
 
 use super::timed_body::TimedBody;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::server::body::BoxError;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use storage::{ObjectKey, Store, StoredObject};
+use storage::{ChunkWriter, ObjectKey, Store, StoredObject};
 
 /// What to write once the body is complete.
 pub struct FillPlan {
@@ -23,14 +29,33 @@ pub struct FillPlan {
     /// The response's metadata.
     pub meta: CachedResponse,
     /// Largest body to store.
-    pub limit: usize,
+    pub limit: u64,
+    /// Bodies longer than this are stored in chunks of this size.
+    pub chunk_bytes: usize,
     /// Content-Length the origin declared, if any.
     pub expected_len: Option<u64>,
 }
 
+/// The body copied so far.
+enum Copy {
+    /// Buffered, to be stored in one entry.
+    Buffered(BytesMut),
+    /// Handed to the store chunk by chunk.
+    Chunked(ChunkWriter),
+}
+
+impl Copy {
+    fn len(&self) -> u64 {
+        match self {
+            Copy::Buffered(b) => b.len() as u64,
+            Copy::Chunked(w) => w.len(),
+        }
+    }
+}
+
 impl FillPlan {
-    fn commit(self, body: Bytes) {
-        if self.expected_len.is_some_and(|n| n != body.len() as u64) {
+    fn commit(self, body: Copy) {
+        if self.expected_len.is_some_and(|n| n != body.len()) {
             tracing::warn!("origin body length differs from Content-Length; not stored");
             return;
         }
@@ -40,17 +65,28 @@ impl FillPlan {
                 StoredObject::new(StoredMeta::VaryIndex(names).encode().into(), Bytes::new()),
             );
         }
-        let meta = StoredMeta::Response(self.meta).encode();
-        self.store
-            .put(self.key, StoredObject::new(meta.into(), body));
+        let meta: Bytes = StoredMeta::Response(self.meta).encode().into();
+        match body {
+            Copy::Buffered(b) => {
+                self.store
+                    .put(self.key, StoredObject::new(meta, b.freeze()));
+            }
+            Copy::Chunked(w) => {
+                if !w.finish(meta) {
+                    tracing::warn!("a chunk could not be stored; object not stored");
+                }
+            }
+        }
     }
 }
 
 /// The origin's body, copied into the store as it is forwarded.
 pub struct FillBody {
     inner: TimedBody,
-    buf: BytesMut,
+    copy: Option<Copy>,
     plan: Option<FillPlan>,
+    /// A wait for the disk tier to take queued chunks before reading on.
+    flushing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl FillBody {
@@ -58,8 +94,9 @@ impl FillBody {
     pub fn new(inner: TimedBody, plan: FillPlan) -> Self {
         let mut b = FillBody {
             inner,
-            buf: BytesMut::new(),
+            copy: Some(Copy::Buffered(BytesMut::new())),
             plan: Some(plan),
+            flushing: None,
         };
         if b.inner.is_end_stream() {
             b.finish();
@@ -68,9 +105,45 @@ impl FillBody {
     }
 
     fn finish(&mut self) {
-        if let Some(plan) = self.plan.take() {
-            plan.commit(self.buf.split().freeze());
+        if let (Some(plan), Some(copy)) = (self.plan.take(), self.copy.take()) {
+            plan.commit(copy);
         }
+    }
+
+    /// Stop storing: the rest streams through only.
+    fn abandon(&mut self) {
+        self.plan = None;
+        self.copy = None;
+    }
+
+    /// Copy `data` for the store; false when the body turned out too large.
+    fn copy(&mut self, data: &[u8]) -> bool {
+        let (Some(plan), Some(copy)) = (self.plan.as_ref(), self.copy.as_mut()) else {
+            return true;
+        };
+        if copy.len() + data.len() as u64 > plan.limit {
+            return false;
+        }
+        let flush = match copy {
+            Copy::Buffered(buf) if buf.len() + data.len() > plan.chunk_bytes => {
+                let mut w = plan.store.chunk_writer(plan.key, plan.chunk_bytes as u32);
+                let flush = w.push(buf) | w.push(data);
+                *copy = Copy::Chunked(w);
+                flush
+            }
+            Copy::Buffered(buf) => {
+                buf.extend_from_slice(data);
+                false
+            }
+            Copy::Chunked(w) => w.push(data),
+        };
+        if flush {
+            // Back-pressure: read no further from the origin until the disk
+            // tier has taken the queued chunks.
+            let store = plan.store.clone();
+            self.flushing = Some(Box::pin(async move { store.flush().await }));
+        }
+        true
     }
 }
 
@@ -83,16 +156,17 @@ impl Body for FillBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if let Some(f) = this.flushing.as_mut() {
+            ready!(f.as_mut().poll(cx));
+            this.flushing = None;
+        }
         match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
             Some(Ok(frame)) => {
-                if let (Some(data), Some(plan)) = (frame.data_ref(), this.plan.as_ref()) {
-                    if this.buf.len() + data.len() > plan.limit {
-                        tracing::debug!("body exceeds max_object_bytes; streaming without storing");
-                        this.plan = None;
-                        this.buf = BytesMut::new();
-                    } else {
-                        this.buf.extend_from_slice(data);
-                    }
+                if let Some(data) = frame.data_ref()
+                    && !this.copy(data)
+                {
+                    tracing::debug!("body exceeds max_object_bytes; streaming without storing");
+                    this.abandon();
                 }
                 if this.inner.is_end_stream() {
                     this.finish();
@@ -100,8 +174,7 @@ impl Body for FillBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Some(Err(e)) => {
-                this.plan = None;
-                this.buf = BytesMut::new();
+                this.abandon();
                 Poll::Ready(Some(Err(e)))
             }
             None => {

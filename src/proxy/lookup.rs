@@ -3,9 +3,8 @@
 
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::http_cache::{key, vary};
-use bytes::Bytes;
 use http::HeaderMap;
-use storage::{ObjectKey, Store, StoredObject};
+use storage::{ObjectKey, Payload, Store, StoredObject};
 
 /// A stored response that matches the request.
 #[derive(Clone, Debug)]
@@ -14,17 +13,17 @@ pub struct Entry {
     pub key: ObjectKey,
     /// Status, headers, timing.
     pub meta: CachedResponse,
-    /// The body.
-    pub body: Bytes,
+    /// The body: inline, or chunks behind a manifest.
+    pub body: Payload,
 }
 
 impl Entry {
     /// Re-encode for the store.
     pub fn to_object(&self) -> StoredObject {
-        StoredObject::new(
-            StoredMeta::Response(self.meta.clone()).encode().into(),
-            self.body.clone(),
-        )
+        StoredObject {
+            meta: StoredMeta::Response(self.meta.clone()).encode().into(),
+            body: self.body.clone(),
+        }
     }
 }
 
@@ -42,6 +41,20 @@ pub enum Lookup {
 
 /// Look `primary` up, following a Vary index to the request's variant.
 pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+    let found = find_entry(store, primary, request).await;
+    // A chunked body whose chunks are no longer all held cannot be served.
+    if let Lookup::Hit(entry) = &found
+        && let Payload::Chunked(manifest) = &entry.body
+        && !store.chunks_present(&entry.key, manifest)
+    {
+        tracing::debug!(key = ?entry.key, "chunked object lost a chunk; treating as a miss");
+        store.remove(&entry.key);
+        return Lookup::UriMiss;
+    }
+    found
+}
+
+async fn find_entry(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Lookup {
     let Some(obj) = store.get(&primary).await else {
         return Lookup::UriMiss;
     };

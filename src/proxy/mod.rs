@@ -1,6 +1,7 @@
 //! The request pipeline: one straight-line async function that sequences
 //! named steps. Each step lives in its own file.
 
+pub mod chunked_body;
 pub mod collapse;
 pub mod fetch;
 pub mod fill;
@@ -103,7 +104,8 @@ impl Node {
         let collapser = Collapser::new(
             std::time::Duration::from_millis(cfg.cache.collapse_timeout_ms),
             std::time::Duration::from_secs(cfg.cache.hit_for_pass_secs),
-            (cfg.storage.max_object_bytes as usize).max(1 << 20),
+            // What a flight keeps for late joiners; past it they go upstream.
+            (cfg.storage.max_object_bytes as usize).clamp(1 << 20, 16 << 20),
         );
         let key_limits = KeyLimits {
             max_keys: cfg.purge.max_keys_per_object,
@@ -140,8 +142,13 @@ impl Node {
     }
 
     /// The largest body this node stores.
-    pub fn max_object_bytes(&self) -> usize {
-        (self.cfg.storage.max_object_bytes as usize)
+    pub fn max_object_bytes(&self) -> u64 {
+        self.cfg.storage.max_object_bytes
+    }
+
+    /// Bodies longer than this are stored in chunks of this size.
+    pub fn chunk_bytes(&self) -> usize {
+        (self.cfg.storage.chunk_bytes as usize)
             .min(self.store.max_object_bytes().saturating_sub(64 << 10))
     }
 }
@@ -196,12 +203,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let fwd = match found {
         // A stored partial response only answers ranges inside what it holds.
         Lookup::Hit(entry)
-            if !range::covers(
-                &parts.method,
-                &parts.headers,
-                &entry.meta,
-                entry.body.len() as u64,
-            ) =>
+            if !range::covers(&parts.method, &parts.headers, &entry.meta, entry.body.len()) =>
         {
             Fwd::Partial
         }

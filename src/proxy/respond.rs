@@ -2,6 +2,7 @@
 //! Age, client preconditions and HEAD), from the origin, and errors.
 
 use super::Node;
+use super::chunked_body;
 use super::forwarding::append_via;
 use super::lookup::Entry;
 use crate::http_cache::cache_status::CacheStatus;
@@ -10,6 +11,7 @@ use crate::http_cache::range::{self, RangeAnswer};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
+use storage::Payload;
 
 /// Fields a 304 from the cache leaves out: they describe a body it does not carry.
 const NOT_IN_304: [header::HeaderName; 4] = [
@@ -45,7 +47,7 @@ pub fn cached(
             );
         }
         Precondition::Pass if method == Method::HEAD => (entry.meta.status, body::empty()),
-        Precondition::Pass => ranged(entry, method, request, &mut headers),
+        Precondition::Pass => ranged(node, entry, method, request, &mut headers),
     };
     headers.insert(header::AGE, HeaderValue::from(age));
     finish(node, status, headers, body, &cs, http::Version::HTTP_11)
@@ -53,22 +55,36 @@ pub fn cached(
 
 /// The status and body for a GET served from `entry`, honouring Range (RFC 9110 §14).
 fn ranged(
+    node: &Node,
     entry: &Entry,
     method: &Method,
     request: &HeaderMap,
     headers: &mut HeaderMap,
 ) -> (StatusCode, Body) {
-    let held = entry.body.len() as u64;
+    let held = entry.body.len();
     // The stored bytes are [first, first + held) of a `len`-byte representation;
     // proxy::handle only serves a partial entry when it covers the request.
     let (first, len) = range::stored_span(&entry.meta, held).unwrap_or((0, held));
-    let slice = |s: u64, e: u64| {
-        entry
-            .body
-            .slice((s - first) as usize..=(e - first) as usize)
+    // Bytes [s, e] of the representation, as a body.
+    let part = |s: u64, e: u64| -> Body {
+        match &entry.body {
+            Payload::Inline(b) => body::full(b.slice((s - first) as usize..=(e - first) as usize)),
+            Payload::Chunked(m) => chunked_body::range(
+                node.store.clone(),
+                entry.key,
+                m.clone(),
+                s - first,
+                e - first,
+            ),
+        }
+    };
+    let full = || match &entry.body {
+        Payload::Inline(b) => body::full(b.clone()),
+        Payload::Chunked(_) if held == 0 => body::empty(),
+        Payload::Chunked(_) => part(first, first + held - 1),
     };
     match range::answer(method, request, &entry.meta, len) {
-        RangeAnswer::Full => (entry.meta.status, body::full(entry.body.clone())),
+        RangeAnswer::Full => (entry.meta.status, full()),
         RangeAnswer::Unsatisfiable => {
             headers.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
@@ -81,16 +97,33 @@ fn ranged(
                 value(&format!("bytes {start}-{end}/{len}")),
             );
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-            (StatusCode::PARTIAL_CONTENT, body::full(slice(start, end)))
+            (StatusCode::PARTIAL_CONTENT, part(start, end))
+        }
+        // A multipart answer is assembled in memory; for a chunked (large)
+        // body the whole representation is sent instead, which RFC 9110
+        // §14.2 allows.
+        RangeAnswer::Partial(_) if matches!(entry.body, Payload::Chunked(_)) => {
+            (entry.meta.status, full())
         }
         RangeAnswer::Partial(ranges) => {
+            let Payload::Inline(stored) = &entry.body else {
+                return (entry.meta.status, full());
+            };
             let boundary = entry.key.to_hex()[..24].to_string();
             let content_type = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            let parts: Vec<(u64, u64, bytes::Bytes)> =
-                ranges.iter().map(|&(s, e)| (s, e, slice(s, e))).collect();
+            let parts: Vec<(u64, u64, bytes::Bytes)> = ranges
+                .iter()
+                .map(|&(s, e)| {
+                    (
+                        s,
+                        e,
+                        stored.slice((s - first) as usize..=(e - first) as usize),
+                    )
+                })
+                .collect();
             let body_bytes = range::multipart(&parts, len, content_type.as_deref(), &boundary);
             headers.insert(
                 header::CONTENT_TYPE,

@@ -140,7 +140,7 @@ fn updates_stored(
         // We asked with this entry's own validators, so a 304 is about it.
         StatusCode::NOT_MODIFIED => true,
         StatusCode::OK if method == Method::HEAD => {
-            validation::head_matches(&entry.meta, entry.body.len() as u64, headers)
+            validation::head_matches(&entry.meta, entry.body.len(), headers)
         }
         _ => false,
     }

@@ -105,6 +105,30 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         s.oversize_rejects,
     );
     counter(
+        "store_chunked_objects_total",
+        "Objects stored in chunks (bodies longer than storage.chunk_bytes).",
+        "counter",
+        s.chunked_objects,
+    );
+    counter(
+        "store_lost_chunks_total",
+        "Chunks of a stored object found missing while serving it (the response is cut, the object removed).",
+        "counter",
+        s.lost_chunks,
+    );
+    counter(
+        "store_disk_write_drops_total",
+        "Disk writes the store dropped because its write queue or buffers were full (the object stays in memory only).",
+        "counter",
+        s.disk_write_drops,
+    );
+    counter(
+        "store_disk_writes_total",
+        "Entries submitted to the disk tier for writing.",
+        "counter",
+        s.disk_writes_enqueued,
+    );
+    counter(
         "store_memory_bytes",
         "Bytes held by the memory tier.",
         "gauge",

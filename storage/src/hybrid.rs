@@ -1,6 +1,7 @@
 //! The store: foyer's HybridCache (memory tier + block engine on a directory)
 //! wrapped behind a narrow, HTTP-agnostic interface.
 
+use crate::engine_metrics::{EngineCounters, Registry};
 use crate::key::ObjectKey;
 use crate::object::StoredObject;
 use crate::stats::{Counters, StoreStats};
@@ -65,6 +66,7 @@ pub struct Store {
     max_object_bytes: usize,
     removed: Arc<Mutex<RemovedGuard>>,
     disk_disabled: Option<String>,
+    engine: Arc<EngineCounters>,
 }
 
 /// Keys removed since their last insert. foyer keeps an entry whose disk
@@ -132,8 +134,10 @@ impl Store {
             WritePolicy::OnInsertion => HybridCachePolicy::WriteOnInsertion,
             WritePolicy::OnEviction => HybridCachePolicy::WriteOnEviction,
         };
+        let engine = Arc::new(EngineCounters::default());
         let cache = HybridCacheBuilder::new()
             .with_name("edgecache-objects")
+            .with_metrics_registry(Box::new(Registry(engine.clone())))
             .with_policy(policy)
             .memory(cfg.memory_bytes)
             .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
@@ -156,6 +160,7 @@ impl Store {
             max_object_bytes,
             removed: Arc::new(Mutex::new(RemovedGuard::default())),
             disk_disabled: None,
+            engine,
         })
     }
 
@@ -180,6 +185,7 @@ impl Store {
                     max_object_bytes: cfg.block_bytes.saturating_sub(4096),
                     removed: Arc::new(Mutex::new(RemovedGuard::default())),
                     disk_disabled: Some(e.to_string()),
+                    engine: Arc::new(EngineCounters::default()),
                 })
             }
             other => other,
@@ -253,9 +259,24 @@ impl Store {
         self.cache.remove(key);
     }
 
+    /// Whether `key` is held in either tier (an index check, no read).
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.cache.contains(key) && !self.removed.lock().keys.contains(key)
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> StoreStats {
-        self.counters.snapshot(self.cache.memory().usage() as u64)
+        let mut s = self.counters.snapshot(self.cache.memory().usage() as u64);
+        s.disk_write_drops = self.engine.dropped();
+        s.disk_writes_enqueued = self
+            .engine
+            .enqueued
+            .load(std::sync::atomic::Ordering::Relaxed);
+        s
     }
 
     /// Wait until queued disk writes have been submitted.
@@ -266,6 +287,8 @@ impl Store {
     /// Flush and close: after this returns, a reopen of the same directory
     /// serves every object that was in memory.
     pub async fn close(&self) -> Result<(), StoreError> {
+        // Queued writes first: foyer's close does not wait for all of them.
+        self.flush().await;
         self.cache
             .close()
             .await

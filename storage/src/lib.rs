@@ -7,19 +7,24 @@
 //!   they are returned; a mismatch is counted and reported as a miss.
 //! - The disk tier is best-effort: an insert never fails because the disk is
 //!   slow, full or broken. Dropped writes are counted, never surfaced as errors.
+//! - Objects larger than one entry are stored in chunks behind a manifest
+//!   (see `chunked`); every chunk is verified before it is returned.
 //! - A removed key stays removed across restarts (foyer's tombstone log is on).
 //!
 //! The store knows nothing about HTTP: freshness, variants and headers live in
 //! the metadata blob that the caller encodes.
 
+mod chunked;
+mod engine_metrics;
 mod hybrid;
 mod key;
 mod object;
 mod purge;
 mod stats;
 
+pub use chunked::{ChunkWriter, Manifest};
 pub use hybrid::{Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
-pub use object::{DecodeError, FORMAT_VERSION, StoredObject};
+pub use object::{DecodeError, FORMAT_VERSION, Payload, StoredObject};
 pub use purge::{BanMatch, PurgeError, PurgeStore, Purged};
 pub use stats::StoreStats;

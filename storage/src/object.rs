@@ -1,34 +1,71 @@
 //! A stored object and its versioned, checksummed binary encoding.
 //!
-//! Format version 1 (all integers little-endian):
+//! Format version 2 (written by this build; all integers little-endian):
 //! ```text
-//! magic   4 bytes  "ECO\x01"   (the last byte is the format version)
-//! meta    u32 length, then the bytes
-//! body    u64 length, then the bytes
-//! sum     32 bytes  blake3(meta_len || meta || body_len || body)
+//! magic    4 bytes  "ECO\x02"   (the last byte is the format version)
+//! layout   u8       0 = inline body, 1 = chunk manifest
+//! meta     u32 length, then the bytes
+//! inline:  body u64 length, then the bytes
+//! chunked: fill id 16 bytes, chunk size u32, body length u64,
+//!          chunk count u32, then one 32-byte blake3 sum per chunk
+//! sum      32 bytes  blake3 of every byte between the magic and the sum
 //! ```
+//! Format version 1 (still decoded): magic "ECO\x01", meta (u32 length +
+//! bytes), body (u64 length + bytes), then blake3(meta_len || meta ||
+//! body_len || body). It has no layout byte: every v1 object is inline.
+//!
 //! A value whose magic, lengths or checksum do not match decodes to an error,
 //! which the store reports as a miss.
 
+use crate::chunked::Manifest;
 use bytes::Bytes;
 use foyer::Code;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 /// The encoding version written by this build.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 const MAGIC_PREFIX: [u8; 3] = *b"ECO";
 /// Upper bound on the metadata blob, so a corrupt length cannot make us allocate gigabytes.
 const MAX_META: u32 = 1 << 20;
 /// Upper bound on one object's body as stored in one entry.
 const MAX_BODY: u64 = 1 << 32;
+/// Upper bound on a manifest's chunk count (1 TiB of 64 KiB chunks would be 16M).
+const MAX_CHUNKS: u32 = 1 << 24;
+const LAYOUT_INLINE: u8 = 0;
+const LAYOUT_CHUNKED: u8 = 1;
+
+/// Where an object's body bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// In the entry itself.
+    Inline(Bytes),
+    /// In separate chunk entries, read with [`crate::Store::read_chunk`].
+    Chunked(Arc<Manifest>),
+}
+
+impl Payload {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Payload::Inline(b) => b.len() as u64,
+            Payload::Chunked(m) => m.len,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// One stored object: caller-defined metadata plus a body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredObject {
     /// Opaque metadata, encoded and versioned by the caller.
     pub meta: Bytes,
-    /// The body bytes.
-    pub body: Bytes,
+    /// The body, inline or as a chunk manifest.
+    pub body: Payload,
 }
 
 /// Why a stored value could not be decoded.
@@ -37,7 +74,7 @@ pub enum DecodeError {
     /// The value does not start with a known magic and version.
     #[error("unknown magic or format version")]
     BadMagic,
-    /// A length field is larger than the format allows.
+    /// A length field is larger than the format allows, or a layout is unknown.
     #[error("length field out of range")]
     BadLength,
     /// The value ended before its declared length.
@@ -48,35 +85,98 @@ pub enum DecodeError {
     ChecksumMismatch,
 }
 
+/// A writer that hashes what passes through it.
+struct Hashing<'a, W> {
+    inner: &'a mut W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<'a, R> {
+    inner: &'a mut R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 impl StoredObject {
-    /// Create an object from its parts.
+    /// An object with an inline body.
     pub fn new(meta: Bytes, body: Bytes) -> Self {
-        StoredObject { meta, body }
+        StoredObject {
+            meta,
+            body: Payload::Inline(body),
+        }
+    }
+
+    /// An object whose body lives in chunks described by `manifest`.
+    pub fn chunked(meta: Bytes, manifest: Manifest) -> Self {
+        StoredObject {
+            meta,
+            body: Payload::Chunked(Arc::new(manifest)),
+        }
+    }
+
+    /// The inline body, if the body is inline.
+    pub fn inline_body(&self) -> Option<&Bytes> {
+        match &self.body {
+            Payload::Inline(b) => Some(b),
+            Payload::Chunked(_) => None,
+        }
     }
 
     /// Bytes this object occupies, used by the memory tier's weighter.
     pub fn weight(&self) -> usize {
-        self.meta.len() + self.body.len() + 64
-    }
-
-    fn checksum(&self) -> blake3::Hash {
-        let mut h = blake3::Hasher::new();
-        h.update(&(self.meta.len() as u32).to_le_bytes());
-        h.update(&self.meta);
-        h.update(&(self.body.len() as u64).to_le_bytes());
-        h.update(&self.body);
-        h.finalize()
+        self.encoded_len() + 32
     }
 
     /// Encode in the current format version.
     pub fn encode_to(&self, w: &mut impl Write) -> std::io::Result<()> {
         w.write_all(&MAGIC_PREFIX)?;
         w.write_all(&[FORMAT_VERSION])?;
-        w.write_all(&(self.meta.len() as u32).to_le_bytes())?;
-        w.write_all(&self.meta)?;
-        w.write_all(&(self.body.len() as u64).to_le_bytes())?;
-        w.write_all(&self.body)?;
-        w.write_all(self.checksum().as_bytes())
+        let mut h = Hashing {
+            inner: w,
+            hasher: blake3::Hasher::new(),
+        };
+        match &self.body {
+            Payload::Inline(body) => {
+                h.write_all(&[LAYOUT_INLINE])?;
+                h.write_all(&(self.meta.len() as u32).to_le_bytes())?;
+                h.write_all(&self.meta)?;
+                h.write_all(&(body.len() as u64).to_le_bytes())?;
+                h.write_all(body)?;
+            }
+            Payload::Chunked(m) => {
+                h.write_all(&[LAYOUT_CHUNKED])?;
+                h.write_all(&(self.meta.len() as u32).to_le_bytes())?;
+                h.write_all(&self.meta)?;
+                h.write_all(&m.fill_id)?;
+                h.write_all(&m.chunk_bytes.to_le_bytes())?;
+                h.write_all(&m.len.to_le_bytes())?;
+                h.write_all(&(m.sums.len() as u32).to_le_bytes())?;
+                for s in &m.sums {
+                    h.write_all(s)?;
+                }
+            }
+        }
+        let sum = h.hasher.finalize();
+        w.write_all(sum.as_bytes())
     }
 
     /// Decode any supported format version, verifying the checksum.
@@ -88,43 +188,71 @@ impl StoredObject {
         }
         match magic[3] {
             1 => Self::decode_v1(r),
+            2 => Self::decode_v2(r),
             _ => Err(DecodeError::BadMagic),
         }
     }
 
     fn decode_v1(r: &mut impl Read) -> Result<Self, DecodeError> {
-        let mut n4 = [0u8; 4];
-        read_exact(r, &mut n4)?;
-        let meta_len = u32::from_le_bytes(n4);
-        if meta_len > MAX_META {
-            return Err(DecodeError::BadLength);
-        }
-        let mut meta = vec![0u8; meta_len as usize];
-        read_exact(r, &mut meta)?;
-        let mut n8 = [0u8; 8];
-        read_exact(r, &mut n8)?;
-        let body_len = u64::from_le_bytes(n8);
-        if body_len > MAX_BODY {
-            return Err(DecodeError::BadLength);
-        }
-        let body_len = usize::try_from(body_len).map_err(|_| DecodeError::BadLength)?;
-        let mut body = vec![0u8; body_len];
-        read_exact(r, &mut body)?;
-        let mut sum = [0u8; 32];
-        read_exact(r, &mut sum)?;
-        let obj = StoredObject {
-            meta: meta.into(),
-            body: body.into(),
+        let mut h = HashingReader {
+            inner: r,
+            hasher: blake3::Hasher::new(),
         };
-        if obj.checksum().as_bytes() != &sum {
-            return Err(DecodeError::ChecksumMismatch);
-        }
+        let meta = read_meta(&mut h)?;
+        let body = read_body(&mut h)?;
+        let want = h.hasher.finalize();
+        check_sum(r, want)?;
+        Ok(StoredObject::new(meta, body))
+    }
+
+    fn decode_v2(r: &mut impl Read) -> Result<Self, DecodeError> {
+        let mut h = HashingReader {
+            inner: r,
+            hasher: blake3::Hasher::new(),
+        };
+        let mut layout = [0u8; 1];
+        read_exact(&mut h, &mut layout)?;
+        let meta = read_meta(&mut h)?;
+        let obj = match layout[0] {
+            LAYOUT_INLINE => StoredObject::new(meta, read_body(&mut h)?),
+            LAYOUT_CHUNKED => {
+                let mut fill_id = [0u8; 16];
+                read_exact(&mut h, &mut fill_id)?;
+                let chunk_bytes = u32::from_le_bytes(read_array(&mut h)?);
+                let len = u64::from_le_bytes(read_array(&mut h)?);
+                let count = u32::from_le_bytes(read_array(&mut h)?);
+                if count > MAX_CHUNKS || chunk_bytes == 0 {
+                    return Err(DecodeError::BadLength);
+                }
+                let mut sums = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    sums.push(read_array::<32>(&mut h)?);
+                }
+                let manifest = Manifest {
+                    fill_id,
+                    chunk_bytes,
+                    len,
+                    sums,
+                };
+                if !manifest.is_consistent() {
+                    return Err(DecodeError::BadLength);
+                }
+                StoredObject::chunked(meta, manifest)
+            }
+            _ => return Err(DecodeError::BadLength),
+        };
+        let want = h.hasher.finalize();
+        check_sum(r, want)?;
         Ok(obj)
     }
 
     /// Size of the encoded value in bytes.
     pub fn encoded_len(&self) -> usize {
-        4 + 4 + self.meta.len() + 8 + self.body.len() + 32
+        let body = match &self.body {
+            Payload::Inline(b) => 8 + b.len(),
+            Payload::Chunked(m) => 16 + 4 + 8 + 4 + 32 * m.sums.len(),
+        };
+        4 + 1 + 4 + self.meta.len() + body + 32
     }
 }
 
@@ -132,6 +260,41 @@ fn read_exact(r: &mut impl Read, buf: &mut [u8]) -> Result<(), DecodeError> {
     r.read_exact(buf).map_err(|_| DecodeError::Truncated)
 }
 
+fn read_array<const N: usize>(r: &mut impl Read) -> Result<[u8; N], DecodeError> {
+    let mut a = [0u8; N];
+    read_exact(r, &mut a)?;
+    Ok(a)
+}
+
+fn read_meta(r: &mut impl Read) -> Result<Bytes, DecodeError> {
+    let meta_len = u32::from_le_bytes(read_array(r)?);
+    if meta_len > MAX_META {
+        return Err(DecodeError::BadLength);
+    }
+    let mut meta = vec![0u8; meta_len as usize];
+    read_exact(r, &mut meta)?;
+    Ok(meta.into())
+}
+
+fn read_body(r: &mut impl Read) -> Result<Bytes, DecodeError> {
+    let body_len = u64::from_le_bytes(read_array(r)?);
+    if body_len > MAX_BODY {
+        return Err(DecodeError::BadLength);
+    }
+    let body_len = usize::try_from(body_len).map_err(|_| DecodeError::BadLength)?;
+    let mut body = vec![0u8; body_len];
+    read_exact(r, &mut body)?;
+    Ok(body.into())
+}
+
+fn check_sum(r: &mut impl Read, want: blake3::Hash) -> Result<(), DecodeError> {
+    let sum: [u8; 32] = read_array(r)?;
+    // blake3::Hash compares in constant time; equality is all that matters here.
+    if want != blake3::Hash::from(sum) {
+        return Err(DecodeError::ChecksumMismatch);
+    }
+    Ok(())
+}
 impl Code for StoredObject {
     fn encode(&self, writer: &mut impl Write) -> foyer::Result<()> {
         self.encode_to(writer).map_err(foyer::Error::io_error)
@@ -190,8 +353,66 @@ mod tests {
         h.update(&10u64.to_le_bytes());
         h.update(b"hello body");
         v.extend_from_slice(h.finalize().as_bytes());
-        assert_eq!(v, encoded(&sample()));
         assert_eq!(StoredObject::decode_from(&mut &v[..]), Ok(sample()));
+    }
+
+    /// Version-2 values written by hand, inline and chunked: every later
+    /// build must still decode them.
+    #[test]
+    fn decodes_format_v2_fixtures() {
+        let mut payload = vec![0u8]; // inline
+        payload.extend_from_slice(&4u32.to_le_bytes());
+        payload.extend_from_slice(b"meta");
+        payload.extend_from_slice(&10u64.to_le_bytes());
+        payload.extend_from_slice(b"hello body");
+        let mut v = b"ECO\x02".to_vec();
+        v.extend_from_slice(&payload);
+        v.extend_from_slice(blake3::hash(&payload).as_bytes());
+        assert_eq!(v, encoded(&sample()), "this build writes version 2");
+        assert_eq!(StoredObject::decode_from(&mut &v[..]), Ok(sample()));
+
+        let mut payload = vec![1u8]; // chunk manifest
+        payload.extend_from_slice(&4u32.to_le_bytes());
+        payload.extend_from_slice(b"meta");
+        payload.extend_from_slice(&[7u8; 16]);
+        payload.extend_from_slice(&65536u32.to_le_bytes());
+        payload.extend_from_slice(&100_000u64.to_le_bytes());
+        payload.extend_from_slice(&2u32.to_le_bytes());
+        payload.extend_from_slice(&[1u8; 32]);
+        payload.extend_from_slice(&[2u8; 32]);
+        let mut v = b"ECO\x02".to_vec();
+        v.extend_from_slice(&payload);
+        v.extend_from_slice(blake3::hash(&payload).as_bytes());
+        let want = StoredObject::chunked(
+            Bytes::from_static(b"meta"),
+            Manifest {
+                fill_id: [7u8; 16],
+                chunk_bytes: 65536,
+                len: 100_000,
+                sums: vec![[1u8; 32], [2u8; 32]],
+            },
+        );
+        assert_eq!(v, encoded(&want));
+        assert_eq!(v.len(), want.encoded_len());
+        assert_eq!(StoredObject::decode_from(&mut &v[..]), Ok(want));
+    }
+
+    #[test]
+    fn manifests_must_match_their_length() {
+        // 100,000 bytes in 64 KiB chunks is two chunks, not three.
+        let bad = StoredObject::chunked(
+            Bytes::new(),
+            Manifest {
+                fill_id: [0; 16],
+                chunk_bytes: 65536,
+                len: 100_000,
+                sums: vec![[0; 32]; 3],
+            },
+        );
+        assert_eq!(
+            StoredObject::decode_from(&mut &encoded(&bad)[..]),
+            Err(DecodeError::BadLength)
+        );
     }
 
     #[test]
@@ -202,7 +423,7 @@ mod tests {
                 "flipped body bit",
                 {
                     let mut v = good.clone();
-                    v[20] ^= 1;
+                    v[24] ^= 1;
                     v
                 },
                 DecodeError::ChecksumMismatch,
@@ -235,7 +456,7 @@ mod tests {
                 "huge meta length",
                 {
                     let mut v = good.clone();
-                    v[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+                    v[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
                     v
                 },
                 DecodeError::BadLength,

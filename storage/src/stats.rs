@@ -21,6 +21,14 @@ pub struct StoreStats {
     pub read_errors: u64,
     /// Objects refused because they exceed the largest storable entry.
     pub oversize_rejects: u64,
+    /// Chunked objects completed (their manifest stored).
+    pub chunked_objects: u64,
+    /// Chunks found missing when a chunked object was read.
+    pub lost_chunks: u64,
+    /// Disk writes foyer dropped because its queue or buffers were full.
+    pub disk_write_drops: u64,
+    /// Entries submitted to the disk tier for writing.
+    pub disk_writes_enqueued: u64,
     /// Bytes currently held by the memory tier.
     pub memory_bytes: u64,
 }
@@ -35,6 +43,8 @@ pub(crate) struct Counters {
     pub checksum_failures: AtomicU64,
     pub read_errors: AtomicU64,
     pub oversize_rejects: AtomicU64,
+    pub chunked_objects: AtomicU64,
+    pub lost_chunks: AtomicU64,
 }
 
 impl Counters {
@@ -52,6 +62,10 @@ impl Counters {
             checksum_failures: self.checksum_failures.load(Relaxed),
             read_errors: self.read_errors.load(Relaxed),
             oversize_rejects: self.oversize_rejects.load(Relaxed),
+            chunked_objects: self.chunked_objects.load(Relaxed),
+            lost_chunks: self.lost_chunks.load(Relaxed),
+            disk_write_drops: 0,
+            disk_writes_enqueued: 0,
             memory_bytes,
         }
     }
