@@ -147,6 +147,10 @@ pub struct StorageConfig {
     pub chunk_bytes: u64,
     /// `insertion` (disk warm after a crash) or `eviction`. Default: `insertion`.
     pub write_policy: String,
+    /// Memory-tier eviction policy: `s3fifo`, `lru`, `lfu` (W-TinyLFU),
+    /// `sieve` or `fifo`. Default: `s3fifo` (chosen by the byte-hit-ratio
+    /// study in docs/storage.md).
+    pub eviction: String,
     /// Largest body stored, in bytes; larger responses pass through uncached
     /// (`Cache-Status` detail `too-large`). At most `disk_bytes` / 2.
     /// Default: 268435456 (256 MiB).
@@ -282,6 +286,7 @@ impl Default for StorageConfig {
             block_bytes: 16 << 20,
             chunk_bytes: 1 << 20,
             write_policy: "insertion".into(),
+            eviction: "s3fifo".into(),
             max_object_bytes: 256 << 20,
         }
     }
@@ -486,6 +491,12 @@ impl Config {
                 "must be at most half of storage.disk_bytes",
             ));
         }
+        if storage::Eviction::parse(&st.eviction).is_none() {
+            return Err(invalid(
+                "storage.eviction",
+                "must be `s3fifo`, `lru`, `lfu`, `sieve` or `fifo`",
+            ));
+        }
         if !matches!(st.write_policy.as_str(), "insertion" | "eviction") {
             return Err(invalid(
                 "storage.write_policy",
@@ -645,6 +656,12 @@ mod tests {
             (
                 "[storage]\nwrite_policy = \"sometimes\"",
                 "storage.write_policy",
+            ),
+            ("[storage]\neviction = \"random\"", "storage.eviction"),
+            ("[storage]\nchunk_bytes = 1024", "storage.chunk_bytes"),
+            (
+                "[storage]\nmax_object_bytes = 4294967296",
+                "storage.max_object_bytes",
             ),
             (
                 "[cache]\nheuristic_fraction = 2.0",

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use storage::{Store, StoreConfig, WritePolicy};
+use storage::{Eviction, Store, StoreConfig, WritePolicy};
 
 /// Open the object store described by `cfg`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -23,6 +23,7 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         } else {
             WritePolicy::OnInsertion
         },
+        eviction: Eviction::parse(&st.eviction).unwrap_or_default(),
     };
     Store::open_or_memory(store_cfg)
         .await

@@ -6,8 +6,9 @@ use crate::key::ObjectKey;
 use crate::object::StoredObject;
 use crate::stats::{Counters, StoreStats};
 use foyer::{
-    BlockEngineConfig, DeviceBuilder, FsDeviceBuilder, HybridCache, HybridCacheBuilder,
-    HybridCachePolicy, RecoverMode, Source,
+    BlockEngineConfig, DeviceBuilder, EvictionConfig, FifoConfig, FsDeviceBuilder, HybridCache,
+    HybridCacheBuilder, HybridCachePolicy, LfuConfig, LruConfig, RecoverMode, S3FifoConfig,
+    SieveConfig, Source,
 };
 use parking_lot::Mutex;
 use std::collections::{HashSet, VecDeque};
@@ -23,6 +24,47 @@ pub enum WritePolicy {
     OnEviction,
 }
 
+/// The memory tier's eviction policy (see docs/storage.md for the
+/// byte-hit-ratio measurement that chose the default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Eviction {
+    /// S3-FIFO: a small probationary FIFO, a main FIFO and a ghost queue.
+    #[default]
+    S3Fifo,
+    /// Least recently used.
+    Lru,
+    /// Window TinyLFU.
+    Lfu,
+    /// SIEVE.
+    Sieve,
+    /// First in, first out.
+    Fifo,
+}
+
+impl Eviction {
+    /// Parse the config spelling: `s3fifo`, `lru`, `lfu`, `sieve` or `fifo`.
+    pub fn parse(s: &str) -> Option<Eviction> {
+        Some(match s {
+            "s3fifo" => Eviction::S3Fifo,
+            "lru" => Eviction::Lru,
+            "lfu" => Eviction::Lfu,
+            "sieve" => Eviction::Sieve,
+            "fifo" => Eviction::Fifo,
+            _ => return None,
+        })
+    }
+
+    fn config(self) -> EvictionConfig {
+        match self {
+            Eviction::S3Fifo => S3FifoConfig::default().into(),
+            Eviction::Lru => LruConfig::default().into(),
+            Eviction::Lfu => LfuConfig::default().into(),
+            Eviction::Sieve => SieveConfig.into(),
+            Eviction::Fifo => FifoConfig::default().into(),
+        }
+    }
+}
+
 /// Store configuration. Plain data; the node fills it from its own config.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -36,6 +78,8 @@ pub struct StoreConfig {
     pub block_bytes: usize,
     /// When objects reach the disk tier.
     pub write_policy: WritePolicy,
+    /// The memory tier's eviction policy.
+    pub eviction: Eviction,
 }
 
 /// Errors opening or closing the store. Reads and writes never fail: they
@@ -140,6 +184,7 @@ impl Store {
             .with_metrics_registry(Box::new(Registry(engine.clone())))
             .with_policy(policy)
             .memory(cfg.memory_bytes)
+            .with_eviction_config(cfg.eviction.config())
             .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
             .storage()
             .with_engine_config(
@@ -174,6 +219,7 @@ impl Store {
                 let cache = HybridCacheBuilder::new()
                     .with_name("edgecache-objects")
                     .memory(cfg.memory_bytes)
+                    .with_eviction_config(cfg.eviction.config())
                     .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
                     .storage()
                     .build()

@@ -23,7 +23,7 @@ mod purge;
 mod stats;
 
 pub use chunked::{ChunkWriter, Manifest};
-pub use hybrid::{Store, StoreConfig, StoreError, WritePolicy};
+pub use hybrid::{Eviction, Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
 pub use object::{DecodeError, FORMAT_VERSION, Payload, StoredObject};
 pub use purge::{BanMatch, PurgeError, PurgeStore, Purged};

@@ -11,6 +11,7 @@ fn config(dir: &std::path::Path) -> StoreConfig {
         disk_bytes: 16 << 20,
         block_bytes: 1 << 20,
         write_policy: WritePolicy::OnInsertion,
+        eviction: storage::Eviction::default(),
     }
 }
 
