@@ -23,3 +23,49 @@ async fn unusable_disk_tier_serves_from_memory() {
     assert!(text.contains("edgecache_store_disk_enabled 0"), "{text}");
     node.stop().await;
 }
+
+/// A disk tier of three blocks under a burst of fills: foyer evicts blocks
+/// and drops writes it cannot queue; the node keeps answering every request
+/// with the exact body, from memory, disk or origin.
+#[tokio::test]
+async fn a_tiny_disk_tier_under_load_never_costs_a_correct_answer() {
+    let origin = Origin::start(|s| {
+        let n: usize = s.path.trim_start_matches("/o/").parse().unwrap_or(0);
+        reply(
+            200,
+            &[("cache-control", "max-age=600")],
+            vec![b'a' + (n % 26) as u8; 30_000],
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.storage.memory_bytes = 1 << 20;
+    cfg.storage.disk_bytes = 4 << 20;
+    cfg.storage.block_bytes = 1 << 20;
+    cfg.storage.chunk_bytes = 256 << 10;
+    cfg.storage.max_object_bytes = 1 << 20;
+    let node = Node::start(cfg).await;
+    for round in 0..2 {
+        let mut tasks = Vec::new();
+        for n in 0..300usize {
+            let url = node.url(&format!("/o/{n}"));
+            tasks.push(tokio::spawn(async move { (n, get(&url).await) }));
+        }
+        for t in tasks {
+            let (n, got) = t.await.expect("request task");
+            assert_eq!(got.status, 200, "round {round} object {n}");
+            assert!(
+                got.body.len() == 30_000 && got.body.iter().all(|&b| b == b'a' + (n % 26) as u8),
+                "round {round} object {n}: exact body"
+            );
+        }
+    }
+    let text = support::metrics(node.admin_addr).await;
+    assert!(text.contains("edgecache_store_disk_enabled 1"), "{text}");
+    assert!(
+        text.contains("edgecache_store_disk_write_drops_total"),
+        "{text}"
+    );
+    node.stop().await;
+}

@@ -310,7 +310,9 @@ verdict() { # cache url [curl-flag]
             case "$h" in
                 *"; hit"*) echo HIT ;;
                 "") echo "?" ;;
-                *) echo "MISS(${h// /})" ;;
+                *) # e.g. "edgecache; fwd=uri-miss; fwd-status=200; detail=no-store"
+                   echo "MISS($(printf '%s' "$h" | tr -d ' ' | tr ';' '\n' \
+                       | awk -F= '$1 == "fwd" || $1 == "detail" {printf "%s%s", n++ ? "+" : "", $2}'))" ;;
             esac ;;
         nginx)
             h=$(printf '%s\n' "$h" | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
@@ -514,6 +516,8 @@ measure() { # round scenario cache
         v1=$(verdict "$c" "$url")
         v2=$(verdict "$c" "$url")
     fi
+    # results.csv has no quoting: keep commas out of the verdicts.
+    v1=${v1//,/+}; v2=${v2//,/+}
     if [ "$WARMUP" != 0 ]; then
         run_load "$s" "$c" "$WARMUP" "$base.warmup.txt" >/dev/null
     fi
@@ -590,7 +594,7 @@ for c in "${CACHES[@]}"; do
     "start_$c"
 done
 if [ -n "${ROOT_PID[edgecache]:-}" ]; then
-    log "edgecache threads: $(cat /proc/"${ROOT_PID[edgecache]}"/task/*/comm | wc -l) in all, $(grep -c '^tokio-runtime-w' /proc/"${ROOT_PID[edgecache]}"/task/*/comm | awk -F: '{s += $NF} END {print s}') tokio runtime workers (see $RUN/edgecache/threads.txt)"
+    log "edgecache threads at start (count name): $(cat /proc/"${ROOT_PID[edgecache]}"/task/*/comm | sort | uniq -c | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')"
 fi
 
 n=${#CACHES[@]}

@@ -169,6 +169,12 @@ impl Store {
             source,
         })?;
         let _ = std::fs::remove_file(&probe);
+        crate::preallocate::reserve(&cfg.dir, cfg.disk_bytes, cfg.block_bytes).map_err(
+            |source| StoreError::Dir {
+                dir: cfg.dir.clone(),
+                source,
+            },
+        )?;
 
         let device = FsDeviceBuilder::new(&cfg.dir)
             .with_capacity(cfg.disk_bytes)

@@ -19,6 +19,7 @@ mod engine_metrics;
 mod hybrid;
 mod key;
 mod object;
+mod preallocate;
 mod purge;
 mod stats;
 

@@ -271,3 +271,78 @@ async fn a_missing_chunk_is_reported_not_papered_over() {
     assert!(store.read_chunk(&k, &m, 1).await.is_some());
     assert_eq!(store.stats().lost_chunks, 1);
 }
+
+#[tokio::test]
+async fn preallocated_files_are_the_ones_foyer_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(config(dir.path())).await.expect("open");
+    for i in 0..40 {
+        store.put(key(i), object(i));
+    }
+    store.close().await.expect("close");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("foyer-storage-direct-fs-"))
+        .collect();
+    names.sort();
+    // 16 MiB: a 64 KiB tombstone log, then 15 blocks of 1 MiB; the files
+    // the store reserved are exactly the ones foyer uses, at their sizes.
+    let want: Vec<String> = (0..16)
+        .map(|i| format!("foyer-storage-direct-fs-{i:08}"))
+        .collect();
+    assert_eq!(names, want);
+    for (i, n) in names.iter().enumerate() {
+        let meta = std::fs::metadata(dir.path().join(n)).expect("metadata");
+        let size = if i == 0 { 64 << 10 } else { 1 << 20 };
+        assert_eq!(meta.len(), size, "{n}");
+        use std::os::unix::fs::MetadataExt;
+        assert!(meta.blocks() * 512 >= size, "{n} is allocated, not sparse");
+    }
+}
+
+/// A filesystem too small for `disk_bytes` (a 3 MiB tmpfs under a 16 MiB disk
+/// tier): opening fails with a clear error instead of foyer hitting ENOSPC
+/// later, and `open_or_memory` falls back to memory only. Mounting needs
+/// CAP_SYS_ADMIN; without it the test says so and checks nothing else.
+#[tokio::test]
+async fn a_disk_too_small_for_the_budget_is_refused_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs CAP_SYS_ADMIN)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(dir.path().to_path_buf());
+    let cfg = config(&dir.path().join("objects"));
+    match Store::open(cfg.clone()).await {
+        Err(storage::StoreError::Dir { source, .. }) => {
+            let msg = source.to_string();
+            assert!(msg.contains("cannot reserve"), "{msg}");
+            assert!(msg.contains("disk_bytes"), "names the setting: {msg}");
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("a 16 MiB disk tier cannot fit in 3 MiB"),
+    }
+    let store = Store::open_or_memory(cfg).await.expect("memory-only store");
+    assert!(store.disk_disabled().is_some());
+    for i in 0..100 {
+        store.put(key(i), object(i));
+    }
+    assert_eq!(
+        store.get(&key(99)).await,
+        Some(object(99)),
+        "memory tier serves"
+    );
+}
