@@ -7,8 +7,10 @@
 //! tier), closes it cleanly, reopens it and times the open, then reads a
 //! sample of 10,000 objects and checks every byte. It also reopens after a
 //! simulated crash (the store is dropped without close) and reports the
-//! same. Run on this machine's real disk, so the page cache is warm: the
-//! figure is the CPU cost of recovery, a lower bound on a cold disk.
+//! same. Both write policies are run: this is the measurement behind the
+//! default `write_policy` (docs/storage.md). Run on this machine's real disk,
+//! so the page cache is warm: the figure is the CPU cost of recovery, a lower
+//! bound on a cold disk. `RECOVERY_POLICY=insertion|eviction` runs one.
 
 // A benchmark reads the clock to time itself; the rule is for the node.
 #![allow(clippy::disallowed_methods)]
@@ -36,13 +38,13 @@ fn object(i: usize) -> StoredObject {
     StoredObject::new(Bytes::from(meta), Bytes::from(body))
 }
 
-fn config(dir: &std::path::Path) -> StoreConfig {
+fn config(dir: &std::path::Path, write_policy: WritePolicy) -> StoreConfig {
     StoreConfig {
         dir: dir.to_path_buf(),
         memory_bytes: 64 << 20,
         disk_bytes: 5 << 30,
         block_bytes: 16 << 20,
-        write_policy: WritePolicy::OnInsertion,
+        write_policy,
         eviction: Eviction::default(),
     }
 }
@@ -70,15 +72,17 @@ async fn sample(store: &Store, n: usize) -> (usize, usize) {
     (exact, total)
 }
 
-async fn run(n: usize, crash: bool) {
+async fn run(n: usize, crash: bool, policy: WritePolicy) {
     let dir = tempfile::tempdir().expect("tempdir");
     let t = Instant::now();
-    let store = Store::open(config(dir.path())).await.expect("open");
+    let store = Store::open(config(dir.path(), policy)).await.expect("open");
     fill(&store, n).await;
+    let stats = store.stats();
     println!(
-        "filled {n} objects in {:.1} s ({} disk write drops)",
+        "{policy:?}: filled {n} objects in {:.1} s ({} disk writes, {} dropped)",
         t.elapsed().as_secs_f64(),
-        store.stats().disk_write_drops
+        stats.disk_writes_enqueued,
+        stats.disk_write_drops
     );
     if crash {
         // No close: what a kill -9 leaves (the page cache still holds the writes).
@@ -88,11 +92,13 @@ async fn run(n: usize, crash: bool) {
         drop(store);
     }
     let t = Instant::now();
-    let store = Store::open(config(dir.path())).await.expect("reopen");
+    let store = Store::open(config(dir.path(), policy))
+        .await
+        .expect("reopen");
     let open = t.elapsed();
     let (exact, total) = sample(&store, n).await;
     println!(
-        "{}: reopened in {:.2} s; sample {exact}/{total} objects served byte for byte ({:.1}%)",
+        "{policy:?} {}: reopened in {:.2} s; sample {exact}/{total} objects served byte for byte ({:.1}%)",
         if crash {
             "after a crash (no close)"
         } else {
@@ -113,8 +119,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let policies = match std::env::var("RECOVERY_POLICY").as_deref() {
+        Ok("insertion") => vec![WritePolicy::OnInsertion],
+        Ok("eviction") => vec![WritePolicy::OnEviction],
+        _ => vec![WritePolicy::OnInsertion, WritePolicy::OnEviction],
+    };
     rt.block_on(async {
-        run(n, false).await;
-        run(n, true).await;
+        for policy in policies {
+            run(n, false, policy).await;
+            run(n, true, policy).await;
+        }
     });
 }

@@ -111,6 +111,7 @@ pub struct Store {
     removed: Arc<Mutex<RemovedGuard>>,
     disk_disabled: Option<String>,
     engine: Arc<EngineCounters>,
+    write_policy: WritePolicy,
 }
 
 /// Keys removed since their last insert. foyer keeps an entry whose disk
@@ -189,6 +190,9 @@ impl Store {
             .with_name("edgecache-objects")
             .with_metrics_registry(Box::new(Registry(engine.clone())))
             .with_policy(policy)
+            // Store::close offloads the memory tier itself, in batches that
+            // foyer's write queue can take (its own flush drops the excess).
+            .with_flush_on_close(false)
             .memory(cfg.memory_bytes)
             .with_eviction_config(cfg.eviction.config())
             .with_weighter(|_k: &ObjectKey, v: &StoredObject| v.weight())
@@ -212,6 +216,7 @@ impl Store {
             removed: Arc::new(Mutex::new(RemovedGuard::default())),
             disk_disabled: None,
             engine,
+            write_policy: cfg.write_policy,
         })
     }
 
@@ -238,6 +243,7 @@ impl Store {
                     removed: Arc::new(Mutex::new(RemovedGuard::default())),
                     disk_disabled: Some(e.to_string()),
                     engine: Arc::new(EngineCounters::default()),
+                    write_policy: cfg.write_policy,
                 })
             }
             other => other,
@@ -341,6 +347,17 @@ impl Store {
     pub async fn close(&self) -> Result<(), StoreError> {
         // Queued writes first: foyer's close does not wait for all of them.
         self.flush().await;
+        if self.write_policy == WritePolicy::OnEviction && self.disk_disabled.is_none() {
+            // Objects only in memory go to disk now, 1/64th of the memory tier
+            // at a time, each batch waited for: one big flush would overrun
+            // foyer's write queue and drop the excess.
+            for part in 0..64u8 {
+                self.cache
+                    .flush_if(|k: &ObjectKey, _v: &StoredObject| k.0[0] % 64 == part)
+                    .await;
+                self.flush().await;
+            }
+        }
         self.cache
             .close()
             .await

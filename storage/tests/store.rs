@@ -346,3 +346,36 @@ async fn a_disk_too_small_for_the_budget_is_refused_at_open() {
         "memory tier serves"
     );
 }
+
+/// Write-on-eviction: what only the memory tier held reaches disk at a clean
+/// close, all of it, even when it is more than foyer's write queue takes at
+/// once (24 MB here against a 16 MiB queue).
+#[tokio::test]
+async fn write_on_eviction_offloads_the_whole_memory_tier_at_close() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = StoreConfig {
+        memory_bytes: 40 << 20,
+        disk_bytes: 128 << 20,
+        write_policy: WritePolicy::OnEviction,
+        ..config(dir.path())
+    };
+    let store = Store::open(cfg.clone()).await.expect("open");
+    for i in 0..1200 {
+        store.put(key(i), object(i));
+    }
+    store.close().await.expect("close");
+    drop(store);
+    let store = Store::open(cfg).await.expect("reopen");
+    let mut missing = Vec::new();
+    for i in 0..1200 {
+        if store.get(&key(i)).await != Some(object(i)) {
+            missing.push(i);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "{} objects lost: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
