@@ -33,6 +33,14 @@ fn etag_matches(list: &[String], etag: Option<&str>, weak: bool) -> bool {
 
 /// Evaluate If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since.
 pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -> Precondition {
+    // The common case, checked without parsing the stored validators.
+    if !(request.contains_key(header::IF_MATCH)
+        || request.contains_key(header::IF_NONE_MATCH)
+        || request.contains_key(header::IF_MODIFIED_SINCE)
+        || request.contains_key(header::IF_UNMODIFIED_SINCE))
+    {
+        return Precondition::Pass;
+    }
     let etag = stored
         .headers
         .get(header::ETAG)

@@ -2,7 +2,7 @@
 //! §5.2.1 request directives, RFC 5861 stale-while-revalidate/stale-if-error.)
 
 use super::cache_control::{CacheControl, FieldScope, Seconds};
-use super::cached_response::CachedResponse;
+use super::cached_response::{CachedResponse, Effective};
 use super::freshness::{Lifetime, lifetime};
 use super::policy::Policy;
 use http::HeaderMap;
@@ -139,6 +139,32 @@ pub enum Decision {
     },
 }
 
+/// What a stored response's own fields say about its reuse, for one
+/// policy: the cache-control in force and the freshness lifetime. They do not
+/// depend on the time, so a node computes them once per stored response.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// The cache-control in force for this cache (targeted field or Cache-Control).
+    pub eff: Effective,
+    /// Freshness lifetime (§4.2.1).
+    pub lifetime: Lifetime,
+}
+
+impl Facts {
+    /// Compute for `entry` under `policy`.
+    pub fn of(entry: &CachedResponse, policy: &Policy) -> Self {
+        let eff = entry.effective(policy);
+        let lifetime = lifetime(
+            entry.status,
+            &entry.headers,
+            &eff,
+            entry.response_time,
+            policy,
+        );
+        Facts { eff, lifetime }
+    }
+}
+
 /// Facts about a stored response's freshness at `now`.
 #[derive(Clone, Copy, Debug)]
 pub struct Freshness {
@@ -151,16 +177,13 @@ pub struct Freshness {
 impl Freshness {
     /// Compute at `now`.
     pub fn of(entry: &CachedResponse, now: SystemTime, policy: &Policy) -> Self {
-        let eff = entry.effective(policy);
+        Freshness::with(entry, now, &Facts::of(entry, policy))
+    }
+    /// Compute at `now` from precomputed [`Facts`].
+    pub fn with(entry: &CachedResponse, now: SystemTime, facts: &Facts) -> Self {
         Freshness {
             age: entry.current_age(now),
-            lifetime: lifetime(
-                entry.status,
-                &entry.headers,
-                &eff,
-                entry.response_time,
-                policy,
-            ),
+            lifetime: facts.lifetime,
         }
     }
     /// Remaining freshness in seconds; negative when stale.
@@ -176,9 +199,19 @@ pub fn decide(
     entry: &CachedResponse,
     policy: &Policy,
 ) -> Decision {
-    let f = Freshness::of(entry, now, policy);
+    decide_with(now, req, entry, &Facts::of(entry, policy))
+}
+
+/// [`decide`] from precomputed [`Facts`] (the hit path's form).
+pub fn decide_with(
+    now: SystemTime,
+    req: &RequestDirectives,
+    entry: &CachedResponse,
+    facts: &Facts,
+) -> Decision {
+    let f = Freshness::with(entry, now, facts);
     let (age, ttl) = (f.age, f.ttl());
-    let cc = entry.effective(policy).cc;
+    let cc = &facts.eff.cc;
     let revalidate = |reason| Decision::Revalidate { age, ttl, reason };
     if matches!(cc.no_cache(), Some(FieldScope::All)) {
         return revalidate(RevalidateReason::ResponseNoCache);

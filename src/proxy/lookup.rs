@@ -1,10 +1,17 @@
 //! Finding the stored response for a request: primary key, then the variant
 //! key when the stored response varies (RFC 9111 §4.1).
+//!
+//! A stored object's metadata is decoded, and its reuse facts computed, once:
+//! the result rides on the object's storage attachment, shared by every later
+//! hit on the same memory-tier entry.
 
+use super::{Node, respond};
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
+use crate::http_cache::decision::Facts;
 use crate::http_cache::{key, vary};
 use http::HeaderMap;
-use storage::{ObjectKey, Payload, Store, StoredObject};
+use std::sync::Arc;
+use storage::{ObjectKey, Payload, StoredObject};
 
 /// A stored response that matches the request.
 #[derive(Clone, Debug)]
@@ -12,18 +19,33 @@ pub struct Entry {
     /// The key it is stored under.
     pub key: ObjectKey,
     /// Status, headers, timing.
-    pub meta: CachedResponse,
+    pub meta: Arc<CachedResponse>,
     /// The body: inline, or chunks behind a manifest.
     pub body: Payload,
+    /// Its reuse facts under the node's policy.
+    pub facts: Arc<Facts>,
+    /// The head sent downstream when it is served, minus Age and Cache-Status.
+    pub head: Arc<HeaderMap>,
 }
 
 impl Entry {
+    /// An entry for `meta`, computing its facts and head for `node`.
+    pub fn new(key: ObjectKey, meta: CachedResponse, body: Payload, node: &Node) -> Entry {
+        Entry {
+            key,
+            facts: Arc::new(Facts::of(&meta, &node.policy)),
+            head: Arc::new(respond::cached_head(node, &meta.headers)),
+            meta: Arc::new(meta),
+            body,
+        }
+    }
+
     /// Re-encode for the store.
     pub fn to_object(&self) -> StoredObject {
-        StoredObject {
-            meta: StoredMeta::Response(self.meta.clone()).encode().into(),
-            body: self.body.clone(),
-        }
+        StoredObject::with_payload(
+            StoredMeta::Response((*self.meta).clone()).encode().into(),
+            self.body.clone(),
+        )
     }
 }
 
@@ -39,9 +61,48 @@ pub enum Lookup {
     VaryMiss(Vec<String>),
 }
 
+/// What rides on a stored object's attachment.
+enum Decoded {
+    Response {
+        meta: Arc<CachedResponse>,
+        facts: Arc<Facts>,
+        head: Arc<HeaderMap>,
+        /// The node generation the facts and head were computed under.
+        generation: u64,
+    },
+    VaryIndex(Vec<String>),
+    Undecodable,
+}
+
+/// Decode `obj`'s metadata, or take what an earlier hit decoded.
+fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
+    if let Some(d) = obj.attachment.get::<Decoded>() {
+        match &*d {
+            Decoded::Response { generation, .. } if *generation != node.policy_generation => {}
+            _ => return d,
+        }
+    }
+    let d = Arc::new(match StoredMeta::decode(&obj.meta) {
+        Ok(StoredMeta::Response(meta)) => Decoded::Response {
+            facts: Arc::new(Facts::of(&meta, &node.policy)),
+            head: Arc::new(respond::cached_head(node, &meta.headers)),
+            meta: Arc::new(meta),
+            generation: node.policy_generation,
+        },
+        Ok(StoredMeta::VaryIndex(names)) => Decoded::VaryIndex(names),
+        Err(e) => {
+            tracing::warn!(error = %e, "undecodable metadata; treating as a miss");
+            Decoded::Undecodable
+        }
+    });
+    obj.attachment.set(d.clone());
+    d
+}
+
 /// Look `primary` up, following a Vary index to the request's variant.
-pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Lookup {
-    let found = find_entry(store, primary, request).await;
+pub async fn find(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+    let store = &node.store;
+    let found = find_entry(node, primary, request).await;
     // A chunked body whose chunks are no longer all held cannot be served.
     if let Lookup::Hit(entry) = &found
         && let Payload::Chunked(manifest) = &entry.body
@@ -54,36 +115,45 @@ pub async fn find(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Loo
     found
 }
 
-async fn find_entry(store: &Store, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+    let store = &node.store;
     let Some(obj) = store.get(&primary).await else {
         return Lookup::UriMiss;
     };
-    match StoredMeta::decode(&obj.meta) {
-        Ok(StoredMeta::Response(meta)) if meta.variant.is_empty() => Lookup::Hit(Box::new(Entry {
-            key: primary,
-            meta,
-            body: obj.body,
-        })),
-        Ok(StoredMeta::VaryIndex(names)) => {
-            let selected = vary::selected(&names, request);
+    let hit = |key: ObjectKey, obj: &StoredObject, d: &Decoded| {
+        let Decoded::Response {
+            meta, facts, head, ..
+        } = d
+        else {
+            return Lookup::UriMiss;
+        };
+        Lookup::Hit(Box::new(Entry {
+            key,
+            meta: meta.clone(),
+            body: obj.body.clone(),
+            facts: facts.clone(),
+            head: head.clone(),
+        }))
+    };
+    let d = decoded(&obj, node);
+    match &*d {
+        Decoded::Response { meta, .. } if meta.variant.is_empty() => hit(primary, &obj, &d),
+        Decoded::VaryIndex(names) => {
+            let selected = vary::selected(names, request);
             let vkey = key::variant(&primary, &selected);
             let Some(vobj) = store.get(&vkey).await else {
-                return Lookup::VaryMiss(names);
+                return Lookup::VaryMiss(names.clone());
             };
-            match StoredMeta::decode(&vobj.meta) {
-                Ok(StoredMeta::Response(meta)) if vary::matches(&meta.variant, request) => {
-                    Lookup::Hit(Box::new(Entry {
-                        key: vkey,
-                        meta,
-                        body: vobj.body,
-                    }))
+            let vd = decoded(&vobj, node);
+            match &*vd {
+                Decoded::Response { meta, .. } if vary::matches(&meta.variant, request) => {
+                    hit(vkey, &vobj, &vd)
                 }
-                _ => Lookup::VaryMiss(names),
+                _ => Lookup::VaryMiss(names.clone()),
             }
         }
-        Ok(_) => Lookup::VaryMiss(Vec::new()),
-        Err(e) => {
-            tracing::warn!(error = %e, "undecodable metadata; treating as a miss");
+        Decoded::Response { .. } => Lookup::VaryMiss(Vec::new()),
+        Decoded::Undecodable => {
             store.remove(&primary);
             Lookup::UriMiss
         }

@@ -47,6 +47,9 @@ pub struct Node {
     pub sites: Sites,
     /// The caching rules, derived from `cfg.cache`.
     pub policy: Policy,
+    /// Distinguishes this node (its policy and config) from earlier ones, for
+    /// the reuse facts and heads cached on stored objects.
+    pub policy_generation: u64,
     /// Durable purge state (surrogate-key generations and bans).
     pub purge: Arc<storage::PurgeStore>,
     /// Fields that carry surrogate keys, and their limits.
@@ -117,6 +120,11 @@ impl Node {
             upstream,
             sites,
             policy,
+            policy_generation: {
+                static GENERATION: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             purge,
             key_fields,
             key_limits,
@@ -194,7 +202,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let now = clock::now();
     let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    let found = lookup::find(&node.store, primary, &parts.headers).await;
+    let found = lookup::find(&node, primary, &parts.headers).await;
     let mut vary_names = Vec::new();
     let purge = match &found {
         Lookup::Hit(entry) => purged(&node, &target, entry),
@@ -215,7 +223,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         Lookup::Hit(entry) => {
             // 4. Reuse it, serve it stale, or revalidate it (§4); a soft purge makes it stale.
             let cs_key = node.cfg.cache.expose_key.then(|| entry.key.to_hex());
-            let mut decision = decision::decide(now, &directives, &entry.meta, &node.policy);
+            let mut decision = decision::decide_with(now, &directives, &entry.meta, &entry.facts);
             if purge == Purged::Soft {
                 decision = decision::soft_purged(decision, &entry.meta, &node.policy);
             }

@@ -30,7 +30,7 @@ pub fn cached(
     age: u64,
     cs: CacheStatus,
 ) -> Response<Body> {
-    let mut headers = entry.meta.headers.clone();
+    let mut headers = (*entry.head).clone();
     let (status, body) = match conditional::evaluate(method, request, &entry.meta) {
         Precondition::NotModified => {
             for h in NOT_IN_304 {
@@ -50,8 +50,50 @@ pub fn cached(
         Precondition::Pass => ranged(node, entry, method, request, &mut headers),
     };
     headers.insert(header::AGE, HeaderValue::from(age));
-    finish(node, status, headers, body, &cs, http::Version::HTTP_11)
+    with_cache_status(node, status, headers, body, &cs)
 }
+
+/// The downstream head of a stored response, minus Age and Cache-Status:
+/// what [`finish`] would make of its stored headers. Computed once per stored
+/// object (it rides on the lookup's cached decode).
+pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
+    let mut headers = stored.clone();
+    strip_and_via(node, &mut headers, http::Version::HTTP_11);
+    headers
+}
+
+fn strip_and_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::Version) {
+    if node.cfg.cache.strip_targeted_fields {
+        for f in &node.cfg.cache.targeted_fields {
+            headers.remove(f.as_str());
+        }
+    }
+    if node.cfg.purge.strip_key_fields {
+        for f in node.key_field_names() {
+            headers.remove(f);
+        }
+    }
+    append_via(headers, upstream_version, &node.cfg.server.cache_name);
+}
+
+/// Add Cache-Status (appended to an upstream one) and build the response.
+fn with_cache_status(
+    node: &Node,
+    status: StatusCode,
+    mut headers: HeaderMap,
+    body: Body,
+    cs: &CacheStatus,
+) -> Response<Body> {
+    if let Some(v) = cs.append_to(headers.get(&CACHE_STATUS), &node.cfg.server.cache_name) {
+        headers.insert(CACHE_STATUS, v);
+    }
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    resp
+}
+
+const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("cache-status");
 
 /// The status and body for a GET served from `entry`, honouring Range (RFC 9110 §14).
 fn ranged(
@@ -149,24 +191,8 @@ pub fn finish(
     cs: &CacheStatus,
     upstream_version: http::Version,
 ) -> Response<Body> {
-    if node.cfg.cache.strip_targeted_fields {
-        for f in &node.cfg.cache.targeted_fields {
-            headers.remove(f.as_str());
-        }
-    }
-    if node.cfg.purge.strip_key_fields {
-        for f in node.key_field_names() {
-            headers.remove(f);
-        }
-    }
-    append_via(&mut headers, upstream_version, &node.cfg.server.cache_name);
-    if let Some(v) = cs.append_to(headers.get("cache-status"), &node.cfg.server.cache_name) {
-        headers.insert("cache-status", v);
-    }
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    *resp.headers_mut() = headers;
-    resp
+    strip_and_via(node, &mut headers, upstream_version);
+    with_cache_status(node, status, headers, body, cs)
 }
 
 /// An error response with a one-line text body.

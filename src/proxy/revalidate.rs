@@ -77,16 +77,17 @@ pub async fn foreground(
         Ok(resp) if updates_stored(&parts.method, resp.status(), &entry, resp.headers()) => {
             let mut headers = resp.headers().clone();
             remove_hop_by_hop(&mut headers);
-            let fresh = Entry {
-                key: entry.key,
-                meta: CachedResponse {
+            let fresh = Entry::new(
+                entry.key,
+                CachedResponse {
                     purge_seq,
                     ..validation::merge_304(&entry.meta, &headers, request_time, response_time)
                 },
-                body: entry.body.clone(),
-            };
+                entry.body.clone(),
+                node,
+            );
             node.store.put(fresh.key, fresh.to_object());
-            let f = decision::Freshness::of(&fresh.meta, response_time, &node.policy);
+            let f = decision::Freshness::with(&fresh.meta, response_time, &fresh.facts);
             let cs = CacheStatus {
                 fwd: Some(fwd),
                 fwd_status: Some(resp.status().as_u16()),

@@ -26,6 +26,6 @@ mod stats;
 pub use chunked::{ChunkWriter, Manifest};
 pub use hybrid::{Eviction, Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
-pub use object::{DecodeError, FORMAT_VERSION, Payload, StoredObject};
+pub use object::{Attachment, DecodeError, FORMAT_VERSION, Payload, StoredObject};
 pub use purge::{BanMatch, PurgeError, PurgeStore, Purged};
 pub use stats::StoreStats;

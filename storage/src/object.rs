@@ -20,8 +20,9 @@
 use crate::chunked::Manifest;
 use bytes::Bytes;
 use foyer::Code;
+use std::any::Any;
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The encoding version written by this build.
 pub const FORMAT_VERSION: u8 = 2;
@@ -60,12 +61,51 @@ impl Payload {
 }
 
 /// One stored object: caller-defined metadata plus a body.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct StoredObject {
     /// Opaque metadata, encoded and versioned by the caller.
     pub meta: Bytes,
     /// The body, inline or as a chunk manifest.
     pub body: Payload,
+    /// The caller's decoded form of `meta`, if it has made one (never stored).
+    pub attachment: Attachment,
+}
+
+impl PartialEq for StoredObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.meta == other.meta && self.body == other.body
+    }
+}
+
+impl Eq for StoredObject {}
+
+/// A slot for the caller's decoded form of an object's metadata. Every clone
+/// of an object read from the memory tier shares it, so the caller decodes
+/// (and prepares) a stored object once rather than on every hit. The store
+/// never reads or writes it, and it is never encoded.
+#[derive(Clone, Default)]
+pub struct Attachment(Arc<OnceLock<Arc<dyn Any + Send + Sync>>>);
+
+impl Attachment {
+    /// The attached value, if one of type `T` was set.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.0.get()?.clone().downcast::<T>().ok()
+    }
+
+    /// Attach `value` unless something is attached already.
+    pub fn set<T: Any + Send + Sync>(&self, value: Arc<T>) {
+        let _ = self.0.set(value);
+    }
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Attachment(set)"
+        } else {
+            "Attachment(empty)"
+        })
+    }
 }
 
 /// Why a stored value could not be decoded.
@@ -122,6 +162,16 @@ impl StoredObject {
         StoredObject {
             meta,
             body: Payload::Inline(body),
+            attachment: Attachment::default(),
+        }
+    }
+
+    /// An object with a body of either kind.
+    pub fn with_payload(meta: Bytes, body: Payload) -> Self {
+        StoredObject {
+            meta,
+            body,
+            attachment: Attachment::default(),
         }
     }
 
@@ -130,6 +180,7 @@ impl StoredObject {
         StoredObject {
             meta,
             body: Payload::Chunked(Arc::new(manifest)),
+            attachment: Attachment::default(),
         }
     }
 
