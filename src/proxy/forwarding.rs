@@ -8,19 +8,28 @@ use std::net::IpAddr;
 /// Fields that are always hop-by-hop (RFC 9110 §7.6.1; `Keep-Alive` and
 /// `Proxy-Connection` as widely deployed). `Trailer` is end-to-end in RFC 9110
 /// and is kept, so trailers can pass through.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// Remove hop-by-hop fields, including every field named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        remove_connection_named(headers);
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+fn remove_connection_named(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -30,9 +39,6 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
         .collect();
     for name in named {
         headers.remove(&name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
     }
 }
 
@@ -52,6 +58,12 @@ pub fn append_via(headers: &mut HeaderMap, version: http::Version, pseudonym: &s
 /// Append the client address to X-Forwarded-For.
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
     let name = HeaderName::from_static("x-forwarded-for");
+    if !headers.contains_key(&name) {
+        if let Ok(v) = HeaderValue::from_str(&client.to_string()) {
+            headers.insert(name, v);
+        }
+        return;
+    }
     let prior: Vec<String> = headers
         .get_all(&name)
         .iter()

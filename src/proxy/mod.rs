@@ -61,6 +61,9 @@ pub struct Node {
     pub purge_cidrs: Vec<crate::cidr::Cidr>,
     /// Request collapsing and background-refresh deduplication.
     pub collapser: Arc<Collapser>,
+    /// Fields removed from every response sent downstream (targeted and
+    /// surrogate-key fields, as configured), parsed once.
+    pub strip_downstream: Vec<http::HeaderName>,
 }
 
 impl Node {
@@ -83,7 +86,7 @@ impl Node {
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
         let upstream = Upstream::new(&cfg.upstream);
-        let key_fields = cfg
+        let key_fields: Vec<KeyField> = cfg
             .purge
             .key_fields
             .iter()
@@ -114,6 +117,22 @@ impl Node {
             max_keys: cfg.purge.max_keys_per_object,
             max_len: cfg.purge.max_key_bytes,
         };
+        let mut strip_downstream = Vec::new();
+        if cfg.cache.strip_targeted_fields {
+            strip_downstream.extend(
+                cfg.cache
+                    .targeted_fields
+                    .iter()
+                    .filter_map(|f| http::HeaderName::from_bytes(f.as_bytes()).ok()),
+            );
+        }
+        if cfg.purge.strip_key_fields {
+            strip_downstream.extend(
+                key_fields
+                    .iter()
+                    .filter_map(|f| http::HeaderName::from_bytes(f.name.as_bytes()).ok()),
+            );
+        }
         Ok(Node {
             cfg: Arc::new(cfg),
             store,
@@ -126,6 +145,7 @@ impl Node {
                 GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             },
             purge,
+            strip_downstream,
             key_fields,
             key_limits,
             surrogate_key_overflow: AtomicU64::new(0),

@@ -63,15 +63,8 @@ pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
 }
 
 fn strip_and_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::Version) {
-    if node.cfg.cache.strip_targeted_fields {
-        for f in &node.cfg.cache.targeted_fields {
-            headers.remove(f.as_str());
-        }
-    }
-    if node.cfg.purge.strip_key_fields {
-        for f in node.key_field_names() {
-            headers.remove(f);
-        }
+    for f in &node.strip_downstream {
+        headers.remove(f);
     }
     append_via(headers, upstream_version, &node.cfg.server.cache_name);
 }
