@@ -63,18 +63,24 @@ pub struct CacheStatus {
 impl CacheStatus {
     /// Render as one list member named `cache_name` (an sf-token or sf-string).
     pub fn render(&self, cache_name: &str) -> String {
-        let mut s = if cache_name
+        use std::fmt::Write;
+        let mut s = String::with_capacity(cache_name.len() + 64);
+        if cache_name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._:/*".contains(&b))
             && cache_name.starts_with(|c: char| c.is_ascii_alphabetic())
         {
-            cache_name.to_string()
+            s.push_str(cache_name);
         } else {
-            format!(
-                "\"{}\"",
-                cache_name.replace('\\', "\\\\").replace('"', "\\\"")
-            )
-        };
+            s.push('"');
+            for c in cache_name.chars() {
+                if c == '\\' || c == '"' {
+                    s.push('\\');
+                }
+                s.push(c);
+            }
+            s.push('"');
+        }
         if self.hit {
             s.push_str("; hit");
         }
@@ -83,10 +89,10 @@ impl CacheStatus {
             s.push_str(f.as_str());
         }
         if let Some(st) = self.fwd_status {
-            s.push_str(&format!("; fwd-status={st}"));
+            let _ = write!(s, "; fwd-status={st}");
         }
         if let Some(t) = self.ttl {
-            s.push_str(&format!("; ttl={t}"));
+            let _ = write!(s, "; ttl={t}");
         }
         if self.stored == Some(true) {
             s.push_str("; stored");
@@ -95,10 +101,11 @@ impl CacheStatus {
             s.push_str("; collapsed");
         }
         if let Some(k) = &self.key {
-            s.push_str(&format!("; key=\"{k}\""));
+            let _ = write!(s, "; key=\"{k}\"");
         }
         if let Some(d) = self.detail {
-            s.push_str(&format!("; detail={d}"));
+            s.push_str("; detail=");
+            s.push_str(d);
         }
         s
     }

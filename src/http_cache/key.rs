@@ -10,18 +10,25 @@ const VARIANT: &[u8] = b"edgecache/variant/1";
 /// The primary key: scheme, lower-cased authority without its default port,
 /// and path with query, exactly as sent (no re-encoding).
 pub fn primary(scheme: &str, authority: &str, path_and_query: &str) -> ObjectKey {
-    let scheme = scheme.to_ascii_lowercase();
-    let mut auth = authority.to_ascii_lowercase();
+    let scheme = lower(scheme);
+    let auth = lower(authority);
     let default_port = if scheme == "https" { ":443" } else { ":80" };
-    if auth.ends_with(default_port) {
-        auth.truncate(auth.len() - default_port.len());
-    }
+    let auth = auth.strip_suffix(default_port).unwrap_or(&auth);
     let pq = if path_and_query.is_empty() {
         "/"
     } else {
         path_and_query
     };
     ObjectKey::derive(&[PRIMARY, scheme.as_bytes(), auth.as_bytes(), pq.as_bytes()])
+}
+
+/// `s` in lower case, borrowed when it already is (the common case).
+fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// The variant key: the primary key plus the (sorted, normalised) selecting
