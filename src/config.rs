@@ -128,6 +128,13 @@ pub struct ServerConfig {
     pub cache_name: String,
     /// Seconds a client connection may take to send its request head. Default: 30.
     pub header_read_timeout_secs: u64,
+    /// Async runtime: `multi_thread` (one worker per CPU the process may use)
+    /// or `current_thread` (one thread). Default: `multi_thread` (see
+    /// docs/benchmarks.md for the measurement).
+    pub runtime: String,
+    /// Worker threads for `multi_thread`; 0 means one per CPU in the
+    /// process's affinity mask. Default: 0.
+    pub worker_threads: usize,
 }
 
 /// `[storage]`
@@ -274,6 +281,8 @@ impl Default for ServerConfig {
             drain_timeout_secs: 30,
             cache_name: "edgecache".into(),
             header_read_timeout_secs: 30,
+            runtime: "multi_thread".into(),
+            worker_threads: 0,
         }
     }
 }
@@ -459,6 +468,15 @@ impl Config {
                 ));
             }
             parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
+        }
+        if !matches!(
+            self.server.runtime.as_str(),
+            "multi_thread" | "current_thread"
+        ) {
+            return Err(invalid(
+                "server.runtime",
+                "must be `multi_thread` or `current_thread`",
+            ));
         }
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
