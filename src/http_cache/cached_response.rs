@@ -155,6 +155,19 @@ impl StoredMeta {
 
     /// Decode any supported meta format version.
     pub fn decode(buf: &[u8]) -> Result<StoredMeta, MetaDecodeError> {
+        Self::decode_from(buf, None)
+    }
+
+    /// [`StoredMeta::decode`], with header values that share `buf`'s memory
+    /// instead of each getting its own allocation (the hit path's form).
+    pub fn decode_shared(buf: &bytes::Bytes) -> Result<StoredMeta, MetaDecodeError> {
+        Self::decode_from(buf, Some(buf))
+    }
+
+    fn decode_from(
+        buf: &[u8],
+        shared: Option<&bytes::Bytes>,
+    ) -> Result<StoredMeta, MetaDecodeError> {
         let mut r = Reader { buf };
         let version = r.u8()?;
         if !(1..=VERSION).contains(&version) {
@@ -168,12 +181,16 @@ impl StoredMeta {
                 let response_time = from_ms(r.u64()?);
                 let initial_age = r.u64()?;
                 let n = r.u32()?;
-                let mut headers = HeaderMap::new();
+                let mut headers = HeaderMap::with_capacity((n as usize).min(64));
                 for _ in 0..n {
                     let name = HeaderName::from_bytes(r.name()?)
                         .map_err(|_| MetaDecodeError("bad header name"))?;
-                    let value = HeaderValue::from_bytes(r.value()?)
-                        .map_err(|_| MetaDecodeError("bad header value"))?;
+                    let raw = r.value()?;
+                    let value = match shared {
+                        Some(b) => HeaderValue::from_maybe_shared(b.slice_ref(raw)),
+                        None => HeaderValue::from_bytes(raw),
+                    }
+                    .map_err(|_| MetaDecodeError("bad header value"))?;
                     headers.append(name, value);
                 }
                 let n = r.u32()?;

@@ -5,7 +5,7 @@
 //! the result rides on the object's storage attachment, shared by every later
 //! hit on the same memory-tier entry.
 
-use super::{Node, respond};
+use super::Node;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::http_cache::decision::Facts;
 use crate::http_cache::{key, vary};
@@ -24,17 +24,14 @@ pub struct Entry {
     pub body: Payload,
     /// Its reuse facts under the node's policy.
     pub facts: Arc<Facts>,
-    /// The head sent downstream when it is served, minus Age and Cache-Status.
-    pub head: Arc<HeaderMap>,
 }
 
 impl Entry {
-    /// An entry for `meta`, computing its facts and head for `node`.
+    /// An entry for `meta`, computing its facts for `node`.
     pub fn new(key: ObjectKey, meta: CachedResponse, body: Payload, node: &Node) -> Entry {
         Entry {
             key,
             facts: Arc::new(Facts::of(&meta, &node.policy)),
-            head: Arc::new(respond::cached_head(node, &meta.headers)),
             meta: Arc::new(meta),
             body,
         }
@@ -66,8 +63,7 @@ enum Decoded {
     Response {
         meta: Arc<CachedResponse>,
         facts: Arc<Facts>,
-        head: Arc<HeaderMap>,
-        /// The node generation the facts and head were computed under.
+        /// The node generation the facts were computed under.
         generation: u64,
     },
     VaryIndex(Vec<String>),
@@ -82,10 +78,9 @@ fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
             _ => return d,
         }
     }
-    let d = Arc::new(match StoredMeta::decode(&obj.meta) {
+    let d = Arc::new(match StoredMeta::decode_shared(&obj.meta) {
         Ok(StoredMeta::Response(meta)) => Decoded::Response {
             facts: Arc::new(Facts::of(&meta, &node.policy)),
-            head: Arc::new(respond::cached_head(node, &meta.headers)),
             meta: Arc::new(meta),
             generation: node.policy_generation,
         },
@@ -121,10 +116,7 @@ async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Loo
         return Lookup::UriMiss;
     };
     let hit = |key: ObjectKey, obj: &StoredObject, d: &Decoded| {
-        let Decoded::Response {
-            meta, facts, head, ..
-        } = d
-        else {
+        let Decoded::Response { meta, facts, .. } = d else {
             return Lookup::UriMiss;
         };
         Lookup::Hit(Box::new(Entry {
@@ -132,7 +124,6 @@ async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Loo
             meta: meta.clone(),
             body: obj.body.clone(),
             facts: facts.clone(),
-            head: head.clone(),
         }))
     };
     let d = decoded(&obj, node);

@@ -64,6 +64,8 @@ pub struct Node {
     /// Fields removed from every response sent downstream (targeted and
     /// surrogate-key fields, as configured), parsed once.
     pub strip_downstream: Vec<http::HeaderName>,
+    /// `Via: 1.1 <cache_name>`, built once.
+    pub via_11: http::HeaderValue,
 }
 
 impl Node {
@@ -133,6 +135,8 @@ impl Node {
                     .filter_map(|f| http::HeaderName::from_bytes(f.name.as_bytes()).ok()),
             );
         }
+        let via_11 = http::HeaderValue::from_str(&format!("1.1 {}", cfg.server.cache_name))
+            .unwrap_or(http::HeaderValue::from_static("1.1 edgecache"));
         Ok(Node {
             cfg: Arc::new(cfg),
             store,
@@ -146,6 +150,7 @@ impl Node {
             },
             purge,
             strip_downstream,
+            via_11,
             key_fields,
             key_limits,
             surrogate_key_overflow: AtomicU64::new(0),

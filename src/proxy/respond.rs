@@ -30,7 +30,7 @@ pub fn cached(
     age: u64,
     cs: CacheStatus,
 ) -> Response<Body> {
-    let mut headers = (*entry.head).clone();
+    let mut headers = cached_head(node, &entry.meta.headers);
     let (status, body) = match conditional::evaluate(method, request, &entry.meta) {
         Precondition::NotModified => {
             for h in NOT_IN_304 {
@@ -54,8 +54,8 @@ pub fn cached(
 }
 
 /// The downstream head of a stored response, minus Age and Cache-Status:
-/// what [`finish`] would make of its stored headers. Computed once per stored
-/// object (it rides on the lookup's cached decode).
+/// what [`finish`] would make of its stored headers. (Not cached per object:
+/// a second header map per stored object cost more memory than it saved.)
 pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
     let mut headers = stored.clone();
     strip_and_via(node, &mut headers, http::Version::HTTP_11);
@@ -66,7 +66,11 @@ fn strip_and_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::V
     for f in &node.strip_downstream {
         headers.remove(f);
     }
-    append_via(headers, upstream_version, &node.cfg.server.cache_name);
+    if upstream_version == http::Version::HTTP_11 {
+        headers.append(header::VIA, node.via_11.clone());
+    } else {
+        append_via(headers, upstream_version, &node.cfg.server.cache_name);
+    }
 }
 
 /// Add Cache-Status (appended to an upstream one) and build the response.

@@ -26,6 +26,8 @@ mod stats;
 pub use chunked::{ChunkWriter, Manifest};
 pub use hybrid::{Eviction, Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
-pub use object::{Attachment, DecodeError, FORMAT_VERSION, Payload, StoredObject};
+pub use object::{
+    ATTACHMENT_ALLOWANCE, Attachment, DecodeError, FORMAT_VERSION, Payload, StoredObject,
+};
 pub use purge::{BanMatch, PurgeError, PurgeStore, Purged};
 pub use stats::StoreStats;

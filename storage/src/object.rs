@@ -79,6 +79,19 @@ impl PartialEq for StoredObject {
 
 impl Eq for StoredObject {}
 
+/// Fixed part of the memory a caller's decoded form of an object may take
+/// (see [`StoredObject::weight`]); the node's decoded HTTP metadata measured
+/// about 2 KB for a response with eight header fields and 300 bytes of meta.
+pub const ATTACHMENT_ALLOWANCE: usize = 1536;
+
+fn attachment_allowance(meta_len: usize) -> usize {
+    if meta_len == 0 {
+        0
+    } else {
+        ATTACHMENT_ALLOWANCE + 2 * meta_len
+    }
+}
+
 /// A slot for the caller's decoded form of an object's metadata. Every clone
 /// of an object read from the memory tier shares it, so the caller decodes
 /// (and prepares) a stored object once rather than on every hit. The store
@@ -192,9 +205,11 @@ impl StoredObject {
         }
     }
 
-    /// Bytes this object occupies, used by the memory tier's weighter.
+    /// Bytes this object occupies, used by the memory tier's weighter: its
+    /// encoding plus [`ATTACHMENT_ALLOWANCE`] for the decoded form a caller
+    /// may attach, so that the memory budget bounds RSS with it.
     pub fn weight(&self) -> usize {
-        self.encoded_len() + 32
+        self.encoded_len() + 32 + attachment_allowance(self.meta.len())
     }
 
     /// Encode in the current format version.
