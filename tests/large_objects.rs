@@ -24,6 +24,11 @@ async fn store_reads(node: &Node) -> u64 {
     metric(&m, "edgecache_store_memory_hits_total") + metric(&m, "edgecache_store_disk_hits_total")
 }
 
+/// An origin answering every request with `body`, fresh for an hour.
+async fn origin_serving(body: Vec<u8>) -> Origin {
+    Origin::start(move |_| reply(200, &[("cache-control", "max-age=3600")], body.clone())).await
+}
+
 fn config(origin: &str, dir: &std::path::Path) -> edgecache::config::Config {
     let mut cfg = test_config(origin, dir);
     cfg.storage.chunk_bytes = CHUNK;
@@ -34,10 +39,7 @@ fn config(origin: &str, dir: &std::path::Path) -> edgecache::config::Config {
 #[tokio::test]
 async fn a_body_longer_than_a_chunk_is_stored_in_chunks_and_served_exactly() {
     let body = pattern(LEN);
-    let served = body.clone();
-    let origin =
-        Origin::start(move |_| reply(200, &[("cache-control", "max-age=3600")], served.clone()))
-            .await;
+    let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(&origin.url(), dir.path())).await;
 
@@ -101,10 +103,7 @@ async fn a_body_longer_than_a_chunk_is_stored_in_chunks_and_served_exactly() {
 #[tokio::test]
 async fn chunked_objects_survive_a_restart() {
     let body = pattern(LEN);
-    let served = body.clone();
-    let origin =
-        Origin::start(move |_| reply(200, &[("cache-control", "max-age=3600")], served.clone()))
-            .await;
+    let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(&origin.url(), dir.path())).await;
     // The cache key holds the Host; keep it across the restart (the port changes).
@@ -149,10 +148,7 @@ async fn try_get(url: &str) -> Result<(u16, bytes::Bytes), String> {
 #[tokio::test]
 async fn damaged_chunks_on_disk_give_a_miss_or_a_cut_response_never_wrong_bytes() {
     let body = pattern(LEN);
-    let served = body.clone();
-    let origin =
-        Origin::start(move |_| reply(200, &[("cache-control", "max-age=3600")], served.clone()))
-            .await;
+    let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::start(config(&origin.url(), dir.path())).await;
     let (_, first) = try_get(&node.url("/big")).await.expect("first fetch");
@@ -216,10 +212,7 @@ async fn damaged_chunks_on_disk_give_a_miss_or_a_cut_response_never_wrong_bytes(
 #[tokio::test]
 async fn objects_above_max_object_bytes_pass_through_uncached() {
     let body = pattern(3 << 20);
-    let served = body.clone();
-    let origin =
-        Origin::start(move |_| reply(200, &[("cache-control", "max-age=3600")], served.clone()))
-            .await;
+    let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(&origin.url(), dir.path());
     cfg.storage.max_object_bytes = 2 << 20;
