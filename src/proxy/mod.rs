@@ -260,7 +260,14 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                         key: cs_key,
                         ..Default::default()
                     };
-                    return respond::cached(&node, &entry, &parts.method, &parts.headers, age, cs);
+                    return respond::cached_owned(
+                        &node,
+                        *entry,
+                        &parts.method,
+                        &parts.headers,
+                        age,
+                        cs,
+                    );
                 }
                 Decision::Stale { age, ttl, serve } => {
                     let detail = match serve {
@@ -284,7 +291,14 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                         detail: Some(detail),
                         ..Default::default()
                     };
-                    return respond::cached(&node, &entry, &parts.method, &parts.headers, age, cs);
+                    return respond::cached_owned(
+                        &node,
+                        *entry,
+                        &parts.method,
+                        &parts.headers,
+                        age,
+                        cs,
+                    );
                 }
                 Decision::Revalidate { reason, .. } => {
                     if directives.only_if_cached() {

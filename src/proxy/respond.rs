@@ -11,6 +11,7 @@ use crate::http_cache::range::{self, RangeAnswer};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
+use std::sync::Arc;
 use storage::Payload;
 
 /// Fields a 304 from the cache leaves out: they describe a body it does not carry.
@@ -19,6 +20,53 @@ const NOT_IN_304: [header::HeaderName; 4] = [
     header::CONTENT_TYPE,
     header::CONTENT_ENCODING,
     header::CONTENT_RANGE,
+];
+
+/// [`cached`] for an entry the caller owns. The common hit (GET or HEAD
+/// without preconditions or Range, a complete inline body) moves the entry's
+/// freshly decoded header map into the response instead of copying it;
+/// anything else takes the general path.
+pub fn cached_owned(
+    node: &Node,
+    mut entry: Entry,
+    method: &Method,
+    request: &HeaderMap,
+    age: u64,
+    cs: CacheStatus,
+) -> Response<Body> {
+    let plain = (method == Method::GET || method == Method::HEAD)
+        && entry.meta.status != StatusCode::PARTIAL_CONTENT
+        && !PLAIN_BLOCKERS.iter().any(|h| request.contains_key(h));
+    let Payload::Inline(bytes) = &entry.body else {
+        return cached(node, &entry, method, request, age, cs);
+    };
+    if !plain {
+        return cached(node, &entry, method, request, age, cs);
+    }
+    let body = if method == Method::HEAD {
+        body::empty()
+    } else {
+        body::full(bytes.clone())
+    };
+    let status = entry.meta.status;
+    let mut headers = match Arc::get_mut(&mut entry.meta) {
+        Some(meta) => std::mem::take(&mut meta.headers),
+        None => entry.meta.headers.clone(),
+    };
+    strip_and_via(node, &mut headers, http::Version::HTTP_11);
+    headers.insert(header::AGE, HeaderValue::from(age));
+    with_cache_status(node, status, headers, body, &cs)
+}
+
+/// Request fields that make a hit more than "send the stored response":
+/// preconditions (RFC 9110 §13) and ranges (§14).
+const PLAIN_BLOCKERS: [header::HeaderName; 6] = [
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_UNMODIFIED_SINCE,
+    header::RANGE,
+    header::IF_RANGE,
 ];
 
 /// Serve a stored response (RFC 9111 §4): Age, client preconditions (§4.3.2), HEAD.
