@@ -169,11 +169,6 @@ impl Node {
         found.keys
     }
 
-    /// The names of the fields that carry surrogate keys.
-    pub fn key_field_names(&self) -> impl Iterator<Item = &str> {
-        self.key_fields.iter().map(|f| f.name.as_str())
-    }
-
     /// The largest body this node stores.
     pub fn max_object_bytes(&self) -> u64 {
         self.cfg.storage.max_object_bytes
@@ -252,23 +247,8 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
             if purge == Purged::Soft {
                 decision = decision::soft_purged(decision, &entry.meta, &node.policy);
             }
-            match decision {
-                Decision::Fresh { age, ttl } => {
-                    let cs = CacheStatus {
-                        hit: true,
-                        ttl: Some(ttl),
-                        key: cs_key,
-                        ..Default::default()
-                    };
-                    return respond::cached_owned(
-                        &node,
-                        *entry,
-                        &parts.method,
-                        &parts.headers,
-                        age,
-                        cs,
-                    );
-                }
+            let (age, ttl, detail) = match decision {
+                Decision::Fresh { age, ttl } => (age, ttl, None),
                 Decision::Stale { age, ttl, serve } => {
                     let detail = match serve {
                         StaleServe::MaxStale => "max-stale",
@@ -284,21 +264,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                             "stale-while-revalidate"
                         }
                     };
-                    let cs = CacheStatus {
-                        hit: true,
-                        ttl: Some(ttl),
-                        key: cs_key,
-                        detail: Some(detail),
-                        ..Default::default()
-                    };
-                    return respond::cached_owned(
-                        &node,
-                        *entry,
-                        &parts.method,
-                        &parts.headers,
-                        age,
-                        cs,
-                    );
+                    (age, ttl, Some(detail))
                 }
                 Decision::Revalidate { reason, .. } => {
                     if directives.only_if_cached() {
@@ -316,7 +282,15 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                     )
                     .await;
                 }
-            }
+            };
+            let cs = CacheStatus {
+                hit: true,
+                ttl: Some(ttl),
+                key: cs_key,
+                detail,
+                ..Default::default()
+            };
+            return respond::cached_owned(&node, *entry, &parts.method, &parts.headers, age, cs);
         }
         Lookup::UriMiss => Fwd::UriMiss,
         Lookup::VaryMiss(names) => {
