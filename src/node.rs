@@ -110,7 +110,7 @@ fn spawn_health_checks(node: Arc<Node>, pool: Arc<crate::proxy::pool::Pool>, pat
         loop {
             tick.tick().await;
             for (i, server) in pool.servers().iter().enumerate() {
-                let ok = node.upstream.probe(&server.uri, &path).await;
+                let ok = node.upstream.probe(server, &path).await;
                 if ok != server.healthy() {
                     tracing::info!(server = %server.uri, healthy = ok, "health check");
                 }

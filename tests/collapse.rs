@@ -222,3 +222,42 @@ async fn shared_fill_survives_the_leading_client_disconnecting() {
     assert_eq!(origin.count("/d"), 1, "no second origin request was needed");
     node.stop().await;
 }
+
+/// Hit-for-pass skips the store lookup, so a storable response must end it:
+/// once the origin starts answering with a lifetime, the next request hits.
+#[tokio::test]
+async fn a_storable_response_ends_hit_for_pass() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = calls.clone();
+    let origin = Origin::start(move |_| {
+        let cc = if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            "no-store"
+        } else {
+            "max-age=60"
+        };
+        support::reply(200, &[("cache-control", cc)], "v")
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let first = support::get(&node.url("/hfp")).await;
+    assert!(
+        first.cache_status().contains("no-store"),
+        "{}",
+        first.cache_status()
+    );
+    let second = support::get(&node.url("/hfp")).await;
+    assert!(
+        second.cache_status().contains("stored"),
+        "{}",
+        second.cache_status()
+    );
+    let third = support::get(&node.url("/hfp")).await;
+    assert!(
+        third.cache_status().contains("hit"),
+        "{}",
+        third.cache_status()
+    );
+    assert_eq!(origin.count("/hfp"), 2);
+    node.stop().await;
+}

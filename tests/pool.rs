@@ -142,3 +142,58 @@ async fn active_health_checks_take_a_sick_server_out() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn sequential_requests_share_one_origin_connection() {
+    let origin = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "pass")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    // The node's start-up reachability check also opens (and drops) one.
+    let mut after_first = 0;
+    for i in 0..20 {
+        let got = get(&node.url(&format!("/seq{i}"))).await;
+        assert_eq!(
+            (got.status, got.text().as_str()),
+            (200, "pass"),
+            "request {i}"
+        );
+        if i == 0 {
+            after_first = origin.connections();
+        }
+    }
+    assert_eq!(origin.seen().len(), 20);
+    assert_eq!(
+        origin.connections(),
+        after_first,
+        "each response body ended, so its connection went back to the pool"
+    );
+    node.stop().await;
+}
+
+/// The origin closes every connection after one response, without saying
+/// so: a pooled connection it has closed is never used, so no request
+/// fails, not even a POST (which is never retried) and with retries off.
+#[tokio::test]
+async fn an_origin_closing_idle_connections_fails_no_request() {
+    let (url, heads) = support::raw_origin::start(|_| {
+        Some(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok".to_vec())
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&url, dir.path());
+    cfg.upstream.retries = 0;
+    let node = Node::start(cfg).await;
+    for i in 0..10 {
+        for method in ["GET", "POST"] {
+            let got = support::send(method, &node.url(&format!("/close{i}")), &[]).await;
+            assert_eq!(
+                (got.status, got.text().as_str()),
+                (200, "ok"),
+                "{method} {i}: {}",
+                got.cache_status()
+            );
+        }
+    }
+    assert_eq!(heads.load(Ordering::SeqCst), 20);
+    node.stop().await;
+}

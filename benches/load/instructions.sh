@@ -21,7 +21,7 @@ for tool in valgrind callgrind_annotate h2load python3 curl; do
 done
 [ -x "$BIN" ] || { echo "instructions.sh: no edgecache binary at $BIN (cargo build --release)" >&2; exit 1; }
 RUN=$(mktemp -d /tmp/edgecache-instr.XXXX)
-cleanup() { [ -n "${ORIGIN_PID:-}" ] && kill "$ORIGIN_PID" 2>/dev/null; rm -rf "$RUN"; }
+cleanup() { [ -n "${ORIGIN_PID:-}" ] && kill "$ORIGIN_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$RUN"; [ -n "${KEEP:-}" ] && echo "kept $RUN" >&2; }
 trap cleanup EXIT
 
 cat > "$RUN/origin.py" <<'PY'

@@ -51,7 +51,10 @@ pub struct CacheControl {
 
 impl CacheControl {
     /// Parse every line of `name` in `headers` as one Cache-Control list.
-    pub fn from_headers(headers: &HeaderMap, name: &str) -> CacheControl {
+    pub fn from_headers<K: http::header::AsHeaderName>(
+        headers: &HeaderMap,
+        name: K,
+    ) -> CacheControl {
         let mut cc = CacheControl::default();
         for v in headers.get_all(name) {
             cc.extend_from(&String::from_utf8_lossy(v.as_bytes()));

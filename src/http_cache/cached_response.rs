@@ -71,7 +71,7 @@ pub fn effective_cache_control(headers: &HeaderMap, policy: &Policy) -> Effectiv
     match targeted(headers, &policy.targeted_fields, &policy.surrogate_device) {
         Some(cc) => Effective { cc, targeted: true },
         None => Effective {
-            cc: CacheControl::from_headers(headers, "cache-control"),
+            cc: CacheControl::from_headers(headers, http::header::CACHE_CONTROL),
             targeted: false,
         },
     }

@@ -16,6 +16,13 @@ pub const SURROGATE_CONTROL: &str = "surrogate-control";
 /// in `targets` is read with its own syntax, keeping only the directives
 /// untargeted or targeted at `device`.
 pub fn targeted(headers: &HeaderMap, targets: &[String], device: &str) -> Option<CacheControl> {
+    // Most responses carry none: one pass over the names, no lookups.
+    if !headers
+        .keys()
+        .any(|k| targets.iter().any(|t| t.as_str() == k.as_str()))
+    {
+        return None;
+    }
     for name in targets {
         if name == SURROGATE_CONTROL {
             if let Some(cc) = surrogate_control(headers, device) {

@@ -280,6 +280,23 @@ impl Collapser {
         })
     }
 
+    /// Is `key` in hit-for-pass now? Nothing storable came for it lately, so
+    /// its requests skip the store lookup and collapsing.
+    pub fn passing(&self, key: &ObjectKey, now: Instant) -> bool {
+        self.pass_until
+            .lock()
+            .get(key)
+            .is_some_and(|until| *until > now)
+    }
+
+    /// A storable response arrived for `key`: it is no longer hit-for-pass.
+    pub fn stored(&self, key: &ObjectKey) {
+        let mut pass = self.pass_until.lock();
+        if !pass.is_empty() {
+            pass.remove(key);
+        }
+    }
+
     /// Claim the background refresh of `key`; false when one is running.
     pub fn start_refresh(&self, key: ObjectKey) -> bool {
         self.refreshing.lock().insert(key)

@@ -7,6 +7,7 @@ use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request
 use super::normalize::Target;
 use super::pool::Pool;
 use super::timed_body::TimedBody;
+use super::upstream::Replay;
 use super::{Node, respond};
 use crate::clock;
 use crate::http_cache::age;
@@ -38,16 +39,31 @@ pub async fn miss(
     directives: &RequestDirectives,
     leader: Option<Leader>,
 ) -> Response<Body> {
-    let mut req = upstream_request(node, &parts, target, origin, client, body);
     // Ask for the full response, so it can be stored; the client's own
     // conditionals are then answered from it.
     let stripped = parts.method == Method::GET && !parts.headers.contains_key(header::RANGE);
-    if stripped {
-        for h in CLIENT_CONDITIONALS {
-            req.headers_mut().remove(h);
+    let build = |body: Body| {
+        let mut req = upstream_request(node, &parts, target, origin, client, body);
+        if stripped
+            && CLIENT_CONDITIONALS
+                .iter()
+                .any(|h| req.headers().contains_key(h))
+        {
+            for h in CLIENT_CONDITIONALS {
+                req.headers_mut().remove(h);
+            }
         }
-    }
-    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+        req
+    };
+    let replay = || build(body::empty());
+    let (result, times) = exchange(
+        node,
+        origin,
+        &target.path_and_query,
+        build(body),
+        Some(&replay),
+    )
+    .await;
     match result {
         Ok(resp) => {
             let cs = CacheStatus {
@@ -107,7 +123,6 @@ pub async fn store_and_stream(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     let content_location_is_target = rparts
         .headers
         .get(header::CONTENT_LOCATION)
@@ -120,10 +135,12 @@ pub async fn store_and_stream(
         request: &parts.headers,
         request_no_store: directives.no_store(),
         content_location_is_target,
-        cookies_need_explicit: node
-            .sites
-            .site_for(&target.host)
-            .map_or(true, |s| !s.set_cookie_rfc9111),
+        // Only consulted when the response sets a cookie.
+        cookies_need_explicit: rparts.headers.contains_key(header::SET_COOKIE)
+            && node
+                .sites
+                .site_for(&target.host)
+                .map_or(true, |s| !s.set_cookie_rfc9111),
     };
     let mut verdict = storable(&exchange, rparts.status, &rparts.headers, &eff);
     if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit) {
@@ -148,6 +165,7 @@ pub async fn store_and_stream(
         );
     };
 
+    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
     let mut stored_headers = rparts.headers.clone();
     stored_headers.remove(header::AGE);
     // Trailers are relayed while streaming but not stored, so neither is their announcement.
@@ -181,6 +199,10 @@ pub async fn store_and_stream(
         }
         _ => (primary, None),
     };
+    node.collapser.stored(&primary);
+    if store_key != primary {
+        node.collapser.stored(&store_key);
+    }
     let f = Freshness::of(&meta, response_time, &node.policy);
     cs.ttl = Some(f.ttl());
     cs.stored = Some(true);
@@ -260,13 +282,17 @@ pub async fn exchange(
     origin: &Pool,
     path_and_query: &str,
     req: http::Request<Body>,
+    replay: Option<&Replay<'_>>,
 ) -> (
     Result<Response<TimedBody>, crate::error::UpstreamError>,
     Timing,
 ) {
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
-    let result = node.upstream.send(origin, path_and_query, req).await;
+    let result = node
+        .upstream
+        .send(origin, path_and_query, req, replay)
+        .await;
     (result, (request_time, clock::now(), purge_seq))
 }
 

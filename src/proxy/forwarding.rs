@@ -21,6 +21,11 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 
 /// Remove hop-by-hop fields, including every field named in `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // One pass over the names first: most messages carry none of them, and
+    // a removal by name hashes it.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         remove_connection_named(headers);
     }
@@ -59,9 +64,7 @@ pub fn append_via(headers: &mut HeaderMap, version: http::Version, pseudonym: &s
 pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
     let name = HeaderName::from_static("x-forwarded-for");
     if !headers.contains_key(&name) {
-        if let Ok(v) = HeaderValue::from_str(&client.to_string()) {
-            headers.insert(name, v);
-        }
+        headers.insert(name, ip_value(client));
         return;
     }
     let prior: Vec<String> = headers
@@ -78,6 +81,32 @@ pub fn append_forwarded_for(headers: &mut HeaderMap, client: IpAddr) {
     if let Ok(v) = HeaderValue::from_str(&all) {
         headers.insert(name, v);
     }
+}
+
+/// An address as a field value; IPv4 without the formatting machinery.
+fn ip_value(ip: IpAddr) -> HeaderValue {
+    let IpAddr::V4(v4) = ip else {
+        return HeaderValue::from_str(&ip.to_string()).unwrap_or(HeaderValue::from_static(""));
+    };
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if octet >= 100 {
+            buf[n] = b'0' + octet / 100;
+            n += 1;
+        }
+        if octet >= 10 {
+            buf[n] = b'0' + octet / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + octet % 10;
+        n += 1;
+    }
+    HeaderValue::from_bytes(&buf[..n]).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Conditional fields a client may send; dropped on a cacheable GET miss so
@@ -111,30 +140,34 @@ pub fn upstream_request(
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
     let host = if up.preserve_host {
-        target.authority.clone()
+        target.authority.as_str()
     } else {
-        origin.authority().unwrap_or_default().to_string()
+        origin.authority().unwrap_or_default()
     };
-    if let Ok(v) = HeaderValue::from_str(&host) {
+    // The client's own Host usually is the target's authority already.
+    if headers.get(header::HOST).map(HeaderValue::as_bytes) != Some(host.as_bytes())
+        && let Ok(v) = HeaderValue::from_str(host)
+    {
         headers.insert(header::HOST, v);
     }
-    append_via(&mut headers, parts.version, &node.cfg.server.cache_name);
+    if parts.version == http::Version::HTTP_11 {
+        headers.append(header::VIA, node.via_11.clone());
+    } else {
+        append_via(&mut headers, parts.version, &node.cfg.server.cache_name);
+    }
     if up.x_forwarded_for {
         append_forwarded_for(&mut headers, client.ip());
     }
-    if node
-        .policy
-        .targeted_fields
-        .iter()
-        .any(|f| f == crate::http_cache::targeted::SURROGATE_CONTROL)
-    {
+    if let Some(ours) = &node.surrogate_capability {
         let name = HeaderName::from_static("surrogate-capability");
-        let ours = format!("{}=\"Surrogate/1.0\"", node.policy.surrogate_device);
         let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-            Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ours}"),
-            _ => ours,
+            Some(prior) if !prior.trim().is_empty() => {
+                HeaderValue::from_str(&format!("{prior}, {}", ours.to_str().unwrap_or_default()))
+                    .ok()
+            }
+            _ => Some(ours.clone()),
         };
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Some(v) = value {
             headers.insert(name, v);
         }
     }
@@ -186,5 +219,21 @@ mod tests {
             h.get("x-forwarded-for").expect("set"),
             "10.0.0.1, 127.0.0.1"
         );
+    }
+
+    #[test]
+    fn ipv4_values_match_display() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "1.100.9.99",
+        ] {
+            let addr: IpAddr = ip.parse().expect("ip");
+            assert_eq!(ip_value(addr), ip);
+        }
+        let v6: IpAddr = "::1".parse().expect("ip");
+        assert_eq!(ip_value(v6), "::1");
     }
 }

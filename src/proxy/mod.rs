@@ -8,6 +8,7 @@ pub mod fill;
 pub mod forwarding;
 pub mod lookup;
 pub mod normalize;
+pub mod origin_conns;
 pub mod pool;
 pub mod purge_method;
 pub mod respond;
@@ -66,6 +67,9 @@ pub struct Node {
     pub strip_downstream: Vec<http::HeaderName>,
     /// `Via: 1.1 <cache_name>`, built once.
     pub via_11: http::HeaderValue,
+    /// `<device>="Surrogate/1.0"` for Surrogate-Capability, sent upstream
+    /// when `surrogate-control` is a targeted field.
+    pub surrogate_capability: Option<http::HeaderValue>,
 }
 
 impl Node {
@@ -137,7 +141,20 @@ impl Node {
         }
         let via_11 = http::HeaderValue::from_str(&format!("1.1 {}", cfg.server.cache_name))
             .unwrap_or(http::HeaderValue::from_static("1.1 edgecache"));
+        let surrogate_capability = policy
+            .targeted_fields
+            .iter()
+            .any(|f| f == crate::http_cache::targeted::SURROGATE_CONTROL)
+            .then(|| {
+                http::HeaderValue::from_str(&format!(
+                    "{}=\"Surrogate/1.0\"",
+                    policy.surrogate_device
+                ))
+                .ok()
+            })
+            .flatten();
         Ok(Node {
+            surrogate_capability,
             cfg: Arc::new(cfg),
             store,
             upstream,
@@ -222,7 +239,13 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     let now = clock::now();
     let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
     let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    let found = lookup::find(&node, primary, &parts.headers).await;
+    // Hit-for-pass: nothing storable came for this URL lately, so nothing
+    // is stored for it (a storable response clears the mark).
+    let found = if node.collapser.passing(&primary, clock::instant()) {
+        Lookup::UriMiss
+    } else {
+        lookup::find(&node, primary, &parts.headers).await
+    };
     let mut vary_names = Vec::new();
     let purge = match &found {
         Lookup::Hit(entry) => purged(&node, &target, entry),

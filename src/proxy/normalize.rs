@@ -1,6 +1,7 @@
 //! Turning a client request into a target and an origin: absolute-form vs
 //! Host (RFC 9112 §3.2), host validation, and the virtual-host table.
 
+use super::origin_conns::ConnSettings;
 use super::pool::{Balance, BreakerConfig, Pool};
 use crate::config::{Config, parse_origins};
 use crate::error::{ProxyError, UpstreamError};
@@ -121,6 +122,11 @@ impl Sites {
             failures: cfg.upstream.breaker_failures,
             cooldown: std::time::Duration::from_secs(cfg.upstream.breaker_cooldown_secs),
         };
+        let conn = ConnSettings {
+            connect_timeout: std::time::Duration::from_millis(cfg.upstream.connect_timeout_ms),
+            idle_timeout: std::time::Duration::from_secs(cfg.upstream.pool_idle_timeout_secs),
+            max_idle: cfg.upstream.pool_max_idle_per_host,
+        };
         let mut by_host = HashMap::new();
         for (i, s) in cfg.sites.iter().enumerate() {
             let site = Site {
@@ -129,6 +135,7 @@ impl Sites {
                     balance,
                     breaker,
                     s.max_concurrency.unwrap_or(cfg.upstream.max_concurrency),
+                    conn,
                 )),
                 honor_request_directives: s
                     .honor_request_directives
@@ -148,6 +155,7 @@ impl Sites {
                     balance,
                     breaker,
                     cfg.upstream.max_concurrency,
+                    conn,
                 )),
                 honor_request_directives: cfg.cache.honor_request_directives,
                 set_cookie_rfc9111: cfg.cache.set_cookie == "rfc9111",

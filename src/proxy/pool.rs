@@ -44,6 +44,8 @@ enum Breaker {
 pub struct Server {
     /// `scheme://authority` of the server.
     pub uri: Uri,
+    /// Its pooled keep-alive connections.
+    pub conns: Arc<super::origin_conns::Connections>,
     outstanding: AtomicUsize,
     breaker: Mutex<Breaker>,
 }
@@ -118,12 +120,14 @@ impl Pool {
         balance: Balance,
         breaker: BreakerConfig,
         max_concurrency: usize,
+        conn: super::origin_conns::ConnSettings,
     ) -> Pool {
         Pool {
             servers: servers
                 .into_iter()
                 .map(|uri| {
                     Arc::new(Server {
+                        conns: Arc::new(super::origin_conns::Connections::new(&uri, conn)),
                         uri,
                         outstanding: AtomicUsize::new(0),
                         breaker: Mutex::new(Breaker::Closed { failures: 0 }),
@@ -218,6 +222,11 @@ mod tests {
                 cooldown: Duration::from_secs(10),
             },
             0,
+            crate::proxy::origin_conns::ConnSettings {
+                connect_timeout: Duration::from_secs(1),
+                idle_timeout: Duration::from_secs(1),
+                max_idle: 1,
+            },
         )
     }
 

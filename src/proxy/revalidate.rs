@@ -35,14 +35,18 @@ pub async fn foreground(
         RevalidateReason::Stale | RevalidateReason::ResponseNoCache => Fwd::Stale,
         _ => Fwd::Request,
     };
-    let mut req = upstream_request(node, &parts, target, origin, client, body::empty());
-    for h in CLIENT_CONDITIONALS {
-        req.headers_mut().remove(h);
-    }
-    for (name, value) in validation::conditional_headers(&entry.meta) {
-        req.headers_mut().insert(name, value);
-    }
-    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+    let build = || {
+        let mut req = upstream_request(node, &parts, target, origin, client, body::empty());
+        for h in CLIENT_CONDITIONALS {
+            req.headers_mut().remove(h);
+        }
+        for (name, value) in validation::conditional_headers(&entry.meta) {
+            req.headers_mut().insert(name, value);
+        }
+        req
+    };
+    let (result, times) =
+        exchange(node, origin, &target.path_and_query, build(), Some(&build)).await;
     let (request_time, response_time, purge_seq) = times;
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
     // window applies only when the origin could not be reached at all.

@@ -3,11 +3,11 @@
 //! error: the client's response is cut (never silently truncated as if
 //! complete), nothing is stored, and the timeout is counted.
 
+use super::origin_conns::Recycle;
 use crate::clock;
 use crate::server::body::BoxError;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,10 +27,14 @@ pub struct TimeoutCounters {
 
 /// The origin's body under idle and total timeouts.
 pub struct TimedBody {
-    inner: Incoming,
+    inner: Recycle,
     idle: Option<Duration>,
     deadline: Option<tokio::time::Instant>,
+    /// Armed when the origin has nothing ready (a body that arrives without
+    /// a wait never touches the timer wheel).
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Waiting since the last frame: the timer is armed for this wait.
+    waiting: bool,
     counters: Arc<TimeoutCounters>,
     failed: bool,
     /// The origin's concurrency slot, held until the body is done.
@@ -40,23 +44,22 @@ pub struct TimedBody {
 impl TimedBody {
     /// Wrap `inner`; `deadline` is when the whole exchange must be done.
     pub fn new(
-        inner: Incoming,
+        inner: Recycle,
         idle: Option<Duration>,
         deadline: Option<tokio::time::Instant>,
         counters: Arc<TimeoutCounters>,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Self {
-        let mut b = TimedBody {
+        TimedBody {
             inner,
             idle,
             deadline,
             timer: None,
+            waiting: false,
             counters,
             failed: false,
             _permit: permit,
-        };
-        b.rearm();
-        b
+        }
     }
 
     /// The next instant something must have happened by.
@@ -91,10 +94,15 @@ impl Body for TimedBody {
         }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.rearm();
+                this.waiting = false;
                 Poll::Ready(frame.map(|r| r.map_err(Into::into)))
             }
             Poll::Pending => {
+                if !this.waiting {
+                    // The idle gap starts now; the total deadline never moves.
+                    this.waiting = true;
+                    this.rearm();
+                }
                 let fired = this
                     .timer
                     .as_mut()

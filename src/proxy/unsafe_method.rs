@@ -23,7 +23,18 @@ pub async fn forward(
     client: SocketAddr,
 ) -> Response<Body> {
     let req = upstream_request(node, &parts, target, origin, client, body);
-    let (result, times) = exchange(node, origin, &target.path_and_query, req).await;
+    // Used only when the request is idempotent and bodiless (PUT, DELETE, OPTIONS...).
+    let replay = || {
+        upstream_request(
+            node,
+            &parts,
+            target,
+            origin,
+            client,
+            crate::server::body::empty(),
+        )
+    };
+    let (result, times) = exchange(node, origin, &target.path_and_query, req, Some(&replay)).await;
     match result {
         Ok(resp) => {
             if invalidation::invalidates(&parts.method, resp.status()) {

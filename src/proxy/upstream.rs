@@ -1,21 +1,23 @@
-//! The pooled keep-alive client that talks to origins.
+//! Sending requests to an origin: server choice, concurrency limits,
+//! first-byte and total timeouts, retries within a budget, and circuit
+//! breaker bookkeeping. The connections themselves are in `origin_conns`.
 
+use super::origin_conns::SendError;
 use super::pool::Pool;
 use super::timed_body::{TimedBody, TimeoutCounters};
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
 use crate::server::body::Body;
 use http::{Request, Response, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A pooled HTTP/1.1 client shared by all origins.
+/// Builds the request again for a retry (bodiless idempotent requests only).
+pub type Replay<'a> = dyn Fn() -> Request<Body> + Send + Sync + 'a;
+
+/// Sends requests to origins, with the node's timeouts and retry policy.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
     first_byte_timeout: Duration,
     idle_timeout: Option<Duration>,
     total_timeout: Option<Duration>,
@@ -32,22 +34,10 @@ pub struct Upstream {
 }
 
 impl Upstream {
-    /// Build the client from config.
+    /// Build from config.
     pub fn new(cfg: &UpstreamConfig) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_millis(cfg.connect_timeout_ms)));
-        connector.set_nodelay(true);
-        connector.enforce_http(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(cfg.pool_idle_timeout_secs))
-            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .set_host(false)
-            .build(connector);
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
         Upstream {
-            client,
             first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
             idle_timeout: ms(cfg.idle_timeout_ms),
             total_timeout: ms(cfg.total_timeout_ms),
@@ -62,14 +52,16 @@ impl Upstream {
 
     /// Send `req` to a server of `pool`, with `path_and_query`. Returns once
     /// the response head has arrived; the body streams. Outcomes feed the
-    /// servers' circuit breakers.
+    /// servers' circuit breakers. `replay` rebuilds a bodiless idempotent
+    /// request, so that it can be retried on another server after a
+    /// connection failure.
     pub async fn send(
         &self,
         pool: &Pool,
         path_and_query: &str,
         mut req: Request<Body>,
+        replay: Option<&Replay<'_>>,
     ) -> Result<Response<TimedBody>, UpstreamError> {
-        let pool_name = pool.authority().unwrap_or("origin").to_string();
         *req.version_mut() = http::Version::HTTP_11;
         // Per-origin concurrency isolation: queue briefly, then 503.
         let permit = match &pool.limit {
@@ -79,7 +71,9 @@ impl Upstream {
                     _ => {
                         self.overloaded
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return Err(UpstreamError::Overloaded { origin: pool_name });
+                        return Err(UpstreamError::Overloaded {
+                            origin: pool_name(pool),
+                        });
                     }
                 }
             }
@@ -91,10 +85,17 @@ impl Upstream {
         let head_limit = deadline.map_or(started + self.first_byte_timeout, |d| {
             d.min(started + self.first_byte_timeout)
         });
-        // Only bodiless idempotent requests can be sent again, and only before
+        // Only bodiless idempotent requests are sent again, and only before
         // any response byte exists (we have none until the head arrives).
-        let replay = (req.method().is_idempotent() && http_body::Body::is_end_stream(req.body()))
-            .then(|| (req.method().clone(), req.headers().clone()));
+        let replay = replay
+            .filter(|_| req.method().is_idempotent() && http_body::Body::is_end_stream(req.body()));
+        // Origin-form target: the connection already names the server.
+        let target: Uri = path_and_query
+            .parse()
+            .map_err(|e| UpstreamError::Unreachable {
+                origin: pool_name(pool),
+                reason: format!("invalid request target: {e}"),
+            })?;
         self.budget.deposit();
         let mut next = Some(req);
         let mut attempt = 0u32;
@@ -102,31 +103,23 @@ impl Upstream {
         loop {
             let Some(idx) = pool.pick(crate::clock::instant(), avoid) else {
                 return Err(UpstreamError::Unreachable {
-                    origin: pool_name,
+                    origin: pool_name(pool),
                     reason: "every server of this origin is failing (circuit open)".into(),
                 });
             };
             let server = &pool.servers()[idx];
-            let server_name = server.uri.to_string().trim_end_matches('/').to_string();
-            let uri: Uri = format!("{server_name}{path_and_query}")
-                .parse()
-                .map_err(|e| UpstreamError::Unreachable {
-                    origin: server_name.clone(),
-                    reason: format!("invalid request target: {e}"),
-                })?;
-            let mut req = match (next.take(), &replay) {
+            let mut req = match (next.take(), replay) {
                 (Some(r), _) => r,
-                (None, Some((m, h))) => {
-                    let mut r = Request::new(crate::server::body::empty());
-                    *r.method_mut() = m.clone();
-                    *r.headers_mut() = h.clone();
+                (None, Some(rebuild)) => {
+                    let mut r = rebuild();
+                    *r.version_mut() = http::Version::HTTP_11;
                     r
                 }
-                (None, None) => unreachable_request(&server_name)?,
+                (None, None) => return Err(unreachable_request(server)),
             };
-            *req.uri_mut() = uri;
+            *req.uri_mut() = target.clone();
             let in_flight = pool.start(idx);
-            let result = tokio::time::timeout_at(head_limit, self.client.request(req)).await;
+            let result = tokio::time::timeout_at(head_limit, server.conns.send(req)).await;
             drop(in_flight);
             let now = crate::clock::instant();
             match result {
@@ -148,7 +141,7 @@ impl Upstream {
                 Ok(Err(e)) => {
                     pool.record(idx, false, now);
                     if replay.is_some()
-                        && connection_failure(&e)
+                        && e.before_response()
                         && attempt < self.max_retries
                         && self.budget.try_spend()
                     {
@@ -156,14 +149,14 @@ impl Upstream {
                         avoid = Some(idx);
                         self.retries
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tracing::debug!(attempt, error = %describe(&e), server = %server_name, "retrying");
+                        tracing::debug!(attempt, error = %e, server = %server.uri, "retrying");
                         let wake = (crate::clock::timer_now() + backoff(attempt)).min(head_limit);
                         tokio::time::sleep_until(wake).await;
                         continue;
                     }
                     return Err(UpstreamError::Unreachable {
-                        origin: server_name,
-                        reason: describe(&e),
+                        origin: server_name(server),
+                        reason: e.to_string(),
                     });
                 }
                 Err(_) => {
@@ -172,7 +165,7 @@ impl Upstream {
                         .head
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     return Err(UpstreamError::Timeout {
-                        origin: server_name,
+                        origin: server_name(server),
                         ms: (head_limit - started).as_millis() as u64,
                     });
                 }
@@ -181,41 +174,46 @@ impl Upstream {
     }
 
     /// Active health check: does `server` answer `path` with a non-5xx status within 2 s?
-    pub async fn probe(&self, server: &Uri, path: &str) -> bool {
-        let Ok(uri) = format!("{}{path}", server.to_string().trim_end_matches('/')).parse::<Uri>()
-        else {
+    pub async fn probe(&self, server: &super::pool::Server, path: &str) -> bool {
+        let Ok(uri) = path.parse::<Uri>() else {
             return false;
         };
         let mut req = Request::new(crate::server::body::empty());
         *req.uri_mut() = uri;
-        if let Some(a) = server.authority()
+        if let Some(a) = server.uri.authority()
             && let Ok(v) = http::HeaderValue::from_str(a.as_str())
         {
             req.headers_mut().insert(http::header::HOST, v);
         }
+        let answered = async {
+            let resp = server.conns.send(req).await?;
+            let ok = !resp.status().is_server_error();
+            // Read the body so the connection goes back to the pool.
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+            Ok::<bool, SendError>(ok)
+        };
         matches!(
-            tokio::time::timeout(Duration::from_secs(2), self.client.request(req)).await,
-            Ok(Ok(resp)) if !resp.status().is_server_error()
+            tokio::time::timeout(Duration::from_secs(2), answered).await,
+            Ok(Ok(true))
         )
     }
 }
 
-/// A failure before the origin said anything: connect errors, and a
-/// connection closed before any response. Malformed responses are not retried.
-fn connection_failure(e: &hyper_util::client::legacy::Error) -> bool {
-    if e.is_connect() {
-        return true;
-    }
-    std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<hyper::Error>())
-        .is_some_and(|h| h.is_incomplete_message() || h.is_canceled() || h.is_closed())
+/// The origin's name in errors: its first server.
+fn pool_name(pool: &Pool) -> String {
+    pool.authority().unwrap_or("origin").to_string()
 }
 
-fn unreachable_request(origin: &str) -> Result<Request<Body>, UpstreamError> {
-    Err(UpstreamError::Unreachable {
-        origin: origin.to_string(),
+/// A server's name in errors: `scheme://authority`.
+fn server_name(server: &super::pool::Server) -> String {
+    server.uri.to_string().trim_end_matches('/').to_string()
+}
+
+fn unreachable_request(server: &super::pool::Server) -> UpstreamError {
+    UpstreamError::Unreachable {
+        origin: server_name(server),
         reason: "request cannot be replayed".into(),
-    })
+    }
 }
 
 /// Exponential backoff with jitter: 20 ms, 40 ms, 80 ms ... each scaled by 0.5-1.5.
@@ -266,17 +264,6 @@ impl RetryBudget {
             )
             .is_ok()
     }
-}
-
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -99,6 +99,11 @@ impl Origin {
         self.seen.lock().clone()
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.lock().len()
+    }
+
     /// How many requests for `path` arrived.
     pub fn count(&self, path: &str) -> usize {
         self.seen.lock().iter().filter(|s| s.path == path).count()

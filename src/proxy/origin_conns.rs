@@ -1,0 +1,257 @@
+//! Keep-alive HTTP/1.1 connections to one origin server: opened on demand
+//! under a connect timeout, kept idle for reuse, and handed back by the
+//! response body once the origin has sent all of it.
+//!
+//! This replaces hyper-util's general pooled client on the pass-through and
+//! miss paths: one pool per server, no per-request pool key, and a request
+//! that was never written (the origin closed an idle connection just as it
+//! was reused) is sent again on another connection, whatever its method.
+
+use crate::clock;
+use crate::server::body::Body;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{Builder, SendRequest};
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// How connections to an origin server are opened and kept.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnSettings {
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// How long an idle connection is kept.
+    pub idle_timeout: Duration,
+    /// Idle connections kept per server.
+    pub max_idle: usize,
+}
+
+/// Why an exchange with the origin failed.
+#[derive(Debug)]
+pub enum SendError {
+    /// No connection could be opened (refused, unreachable, timed out).
+    Connect(String),
+    /// HTTP failure on an open connection.
+    Http(hyper::Error),
+}
+
+impl SendError {
+    /// Did it fail before the origin said anything, so that a bodiless
+    /// idempotent request may be tried again?
+    pub fn before_response(&self) -> bool {
+        match self {
+            SendError::Connect(_) => true,
+            SendError::Http(h) => h.is_incomplete_message() || h.is_canceled() || h.is_closed(),
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Connect(m) => write!(f, "connect: {m}"),
+            SendError::Http(e) => {
+                write!(f, "{e}")?;
+                let mut src = std::error::Error::source(e);
+                while let Some(inner) = src {
+                    write!(f, ": {inner}")?;
+                    src = inner.source();
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
+}
+
+/// The connections to one origin server.
+pub struct Connections {
+    /// `host:port` to connect to.
+    address: String,
+    settings: ConnSettings,
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connections")
+            .field("address", &self.address)
+            .field("idle", &self.idle.lock().len())
+            .finish()
+    }
+}
+
+impl Connections {
+    /// Connections to the server at `uri` (`http://host[:port]`).
+    pub fn new(uri: &http::Uri, settings: ConnSettings) -> Connections {
+        let host = uri.host().unwrap_or("localhost");
+        let port = uri.port_u16().unwrap_or(80);
+        Connections {
+            address: format!("{host}:{port}"),
+            settings,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Idle connections held now.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().len()
+    }
+
+    /// Send `req` (origin-form target, Host set by the caller). Returns once
+    /// the response head has arrived; the body streams and returns the
+    /// connection to the pool when it ends.
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: Request<Body>,
+    ) -> Result<Response<Recycle>, SendError> {
+        loop {
+            let (mut sender, reused) = match self.take_idle().await {
+                Some(s) => (s, true),
+                None => (self.connect().await?, false),
+            };
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok(self.recycle_with(resp, sender)),
+                Err(mut e) => match e.take_message() {
+                    // Never written: the reused connection was closing. Another
+                    // connection takes it (a fresh one ends this loop).
+                    Some(unsent) if reused => req = unsent,
+                    _ => return Err(SendError::Http(e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// The most recently used idle connection that is still open and ready.
+    async fn take_idle(&self) -> Option<SendRequest<Body>> {
+        loop {
+            let now = clock::instant();
+            let idle = {
+                let mut idle = self.idle.lock();
+                // Oldest first: drop the ones kept too long.
+                let expired = idle
+                    .iter()
+                    .take_while(|c| now.duration_since(c.since) > self.settings.idle_timeout)
+                    .count();
+                idle.drain(..expired);
+                idle.pop()
+            }?;
+            let mut sender = idle.sender;
+            if sender.is_closed() {
+                continue;
+            }
+            if sender.ready().await.is_ok() {
+                return Some(sender);
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
+        let connect = tokio::net::TcpStream::connect(self.address.as_str());
+        let stream = match tokio::time::timeout(self.settings.connect_timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(SendError::Connect(format!("{}: {e}", self.address))),
+            Err(_) => {
+                return Err(SendError::Connect(format!(
+                    "{}: timed out after {} ms",
+                    self.address,
+                    self.settings.connect_timeout.as_millis()
+                )));
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(SendError::Http)?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "origin connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    fn recycle_with(
+        self: &Arc<Self>,
+        resp: Response<Incoming>,
+        sender: SendRequest<Body>,
+    ) -> Response<Recycle> {
+        let (parts, inner) = resp.into_parts();
+        let mut body = Recycle {
+            inner,
+            home: Some((sender, self.clone())),
+        };
+        if http_body::Body::is_end_stream(&body.inner) {
+            body.recycle();
+        }
+        Response::from_parts(parts, body)
+    }
+
+    fn put_back(&self, sender: SendRequest<Body>) {
+        if sender.is_closed() || self.settings.max_idle == 0 {
+            return;
+        }
+        let mut idle = self.idle.lock();
+        if idle.len() >= self.settings.max_idle {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            sender,
+            since: clock::instant(),
+        });
+    }
+}
+
+/// An origin response body that returns its connection to the pool once
+/// the whole body has arrived. Dropped early, it closes the connection.
+pub struct Recycle {
+    inner: Incoming,
+    home: Option<(SendRequest<Body>, Arc<Connections>)>,
+}
+
+impl Recycle {
+    fn recycle(&mut self) {
+        if let Some((sender, home)) = self.home.take() {
+            home.put_back(sender);
+        }
+    }
+}
+
+impl http_body::Body for Recycle {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.recycle(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.recycle(),
+            Poll::Ready(Some(Err(_))) => this.home = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
