@@ -250,6 +250,17 @@ cpu_ticks() {
     echo "$sum"
 }
 
+# utime alone (clock ticks): user-space CPU, the part the cache's own code
+# decides; the rest is kernel time (socket calls, wake-ups).
+user_ticks() {
+    local p sum=0 t
+    for p in $(tree_pids "$1"); do
+        t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12}') || t=0
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+
 # Sum of a /proc/PID/status field (kB) over a cache's processes.
 mem_kb() { # root field
     local p sum=0 v
@@ -527,10 +538,12 @@ measure() { # round scenario cache
     if [ "$c" = edgecache ]; then ecm0=$(ec_metric store_misses_total); ech0=$(ec_metric store_memory_hits_total); fi
     read -r b0a t0a b1a t1a < <(cpu01)
     tk0=$(cpu_ticks "$pid")
+    uk0=$(user_ticks "$pid")
     w0=$(now)
     read -r rps reqs err non2xx p50 p99 < <(run_load "$s" "$c" "$DURATION" "$base.txt")
     w1=$(now)
     tk1=$(cpu_ticks "$pid")
+    uk1=$(user_ticks "$pid")
     read -r b0b t0b b1b t1b < <(cpu01)
     read -r od oall < <(origin_count "$o0" "$c")
     ecm1=""; ech1=""
@@ -539,6 +552,8 @@ measure() { # round scenario cache
     rss=$(mem_kb "$pid" VmRSS)
     wall=$(awk -v a="$w0" -v b="$w1" 'BEGIN{printf "%.3f", b - a}')
     cpu_us=$(awk -v t=$((tk1 - tk0)) -v n="$reqs" -v hz="$CLK_TCK" \
+        'BEGIN{ if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "" }')
+    user_us=$(awk -v t=$((uk1 - uk0)) -v n="$reqs" -v hz="$CLK_TCK" \
         'BEGIN{ if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "" }')
     cpu_pct=$(awk -v t=$((tk1 - tk0)) -v w="$wall" -v hz="$CLK_TCK" \
         'BEGIN{ printf "%.1f", t / hz / w * 100 }')
@@ -554,9 +569,9 @@ measure() { # round scenario cache
     local ecmiss="" echits=""
     [ -n "$ecm0" ] && [ -n "$ecm1" ] && ecmiss=$((ecm1 - ecm0))
     [ -n "$ech0" ] && [ -n "$ech1" ] && echits=$((ech1 - ech0))
-    printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' \
+    printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' \
         "$r" "$s" "$c" "$rps" "$reqs" "$err" "$non2xx" "$p50" "$p99" "$((tk1 - tk0))" \
-        "$cpu_us" "$cpu_pct" "$wall" "$hwm" "$rss" "$od" "$oall" "$check" "$v1" "$v2" "$ecmiss" "$echits" "$cpu0" "$cpu1" \
+        "$cpu_us" "$cpu_pct" "$wall" "$hwm" "$rss" "$od" "$oall" "$check" "$v1" "$v2" "$ecmiss" "$echits" "$cpu0" "$cpu1" "$user_us" \
         >>"$RESULTS"
     log "  r$r $s $c: ${rps} req/s, ${cpu_us:-?} CPU us/req, ${cpu_pct}% CPU (CPU 0 ${cpu0}% busy, CPU 1 ${cpu1}%), p99 ${p99} ms, errors $err, non-2xx $non2xx, origin reqs $od ($check; $oall from all caches), warm-up verdicts $v1/$v2"
     if [ "$reqs" = 0 ]; then
@@ -585,7 +600,7 @@ log "caches: ${CACHES[*]}; scenarios: ${SCENARIOS[*]}; rounds: $ROUNDS x ${DURAT
     echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
 } >"$RUN/env.txt"
 
-echo "round,scenario,cache,rps,requests,errors,non2xx,p50_ms,p99_ms,cpu_ticks,cpu_us_per_req,cpu_pct,wall_s,peak_rss_kb,rss_kb,origin_requests,origin_requests_all,origin_check,warm_verdict1,warm_verdict2,ec_store_misses,ec_store_memory_hits,cpu0_busy_pct,cpu1_busy_pct" >"$RESULTS"
+echo "round,scenario,cache,rps,requests,errors,non2xx,p50_ms,p99_ms,cpu_ticks,cpu_us_per_req,cpu_pct,wall_s,peak_rss_kb,rss_kb,origin_requests,origin_requests_all,origin_check,warm_verdict1,warm_verdict2,ec_store_misses,ec_store_memory_hits,cpu0_busy_pct,cpu1_busy_pct,user_us_per_req" >"$RESULTS"
 echo "cache,keys,responses,non_200,origin_requests,fill_s,rss_before_kb,rss_after_kb,ec_store_memory_bytes" >"$RUN/fill.csv"
 
 start_origin

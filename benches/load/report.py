@@ -81,6 +81,7 @@ def main():
             entry[c] = {
                 "rps": med(num(r["rps"]) for r in rs),
                 "cpu_us_per_req": med(num(r["cpu_us_per_req"]) for r in rs),
+                "user_us_per_req": med(num(r.get("user_us_per_req")) for r in rs),
                 "cpu_pct": med(num(r["cpu_pct"]) for r in rs),
                 "p50_ms": med(num(r["p50_ms"]) for r in rs),
                 "p99_ms": med(num(r["p99_ms"]) for r in rs),
@@ -146,7 +147,7 @@ def main():
 
     out.append("### Absolute medians")
     out.append("")
-    head = ["scenario", "cache", "req/s", "CPU µs/req", "cache CPU %", "CPU 0 other %",
+    head = ["scenario", "cache", "req/s", "CPU µs/req", "of which user µs", "kernel µs", "cache CPU %", "CPU 0 other %",
             "CPU 1 busy %", "p50 ms", "p99 ms", "peak RSS MiB", "errors", "non-2xx",
             "origin reqs (max)", "warm-up verdict"]
     out.append("| " + " | ".join(head) + " |")
@@ -161,6 +162,10 @@ def main():
                 origin += f" FAIL ({v['origin_fail_rounds']}/{v['n']} rounds)"
             out.append("| " + " | ".join([
                 SCENARIO_TEXT.get(s, s), c, fmt(v["rps"]), fmt(v["cpu_us_per_req"]),
+                fmt(v["user_us_per_req"]),
+                fmt(v["cpu_us_per_req"] - v["user_us_per_req"]
+                    if v["cpu_us_per_req"] is not None and v["user_us_per_req"] is not None
+                    else None),
                 fmt(v["cpu_pct"]), fmt(v["cpu0_other_pct"]), fmt(v["cpu1_busy_pct"]),
                 fmt(v["p50_ms"], 3), fmt(v["p99_ms"], 3),
                 fmt(v["peak_rss_mib"]), str(v["errors"]), str(v["non2xx"]), origin,
