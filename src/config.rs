@@ -246,7 +246,7 @@ pub struct UpstreamConfig {
     pub health_check_interval_secs: u64,
     /// Seconds an idle pooled connection is kept. Default: 90.
     pub pool_idle_timeout_secs: u64,
-    /// Idle pooled connections kept per origin. Default: 256.
+    /// Idle pooled connections kept per origin server. Default: 256.
     pub pool_max_idle_per_host: usize,
     /// Send the client's Host upstream (else the origin's authority). Default: true.
     pub preserve_host: bool,

@@ -197,3 +197,36 @@ async fn an_origin_closing_idle_connections_fails_no_request() {
     assert_eq!(heads.load(Ordering::SeqCst), 20);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn idle_limits_from_config_apply() {
+    let origin = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "pass")).await;
+    for (max_idle, idle_secs, expect_new) in [(0, 90, 5), (256, 0, 5), (256, 90, 0)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(&origin.url(), dir.path());
+        cfg.upstream.pool_max_idle_per_host = max_idle;
+        cfg.upstream.pool_idle_timeout_secs = idle_secs;
+        let start = origin.connections();
+        let node = Node::start(cfg).await;
+        assert_eq!(get(&node.url("/idle")).await.status, 200);
+        // The start-up reachability check opens one connection of its own.
+        for _ in 0..200 {
+            if origin.connections() >= start + 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let before = origin.connections();
+        for _ in 0..5 {
+            // Past a zero idle timeout however fast the machine is.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            assert_eq!(get(&node.url("/idle")).await.status, 200);
+        }
+        assert_eq!(
+            origin.connections() - before,
+            expect_new,
+            "max_idle {max_idle}, idle timeout {idle_secs} s"
+        );
+        node.stop().await;
+    }
+}

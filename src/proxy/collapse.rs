@@ -230,6 +230,9 @@ pub enum Join {
     Alone,
 }
 
+/// Most hit-for-pass marks held at once (about 3 MiB of table).
+pub const MAX_PASS_MARKS: usize = 65_536;
+
 /// The collapsing table, shared by all requests.
 pub struct Collapser {
     flights: Mutex<HashMap<ObjectKey, Arc<Flight>>>,
@@ -289,6 +292,11 @@ impl Collapser {
             .is_some_and(|until| *until > now)
     }
 
+    /// Hit-for-pass marks held now.
+    pub fn pass_marks(&self) -> usize {
+        self.pass_until.lock().len()
+    }
+
     /// A storable response arrived for `key`: it is no longer hit-for-pass.
     pub fn stored(&self, key: &ObjectKey) {
         let mut pass = self.pass_until.lock();
@@ -328,10 +336,19 @@ impl Leader {
     /// The response is not shareable: release followers now, and let later
     /// requests for the key skip collapsing for a while (hit-for-pass).
     pub fn pass(mut self, now: Instant) {
-        self.table
-            .pass_until
-            .lock()
-            .insert(self.key, now + self.table.hit_for_pass);
+        {
+            let mut pass = self.table.pass_until.lock();
+            if pass.len() >= MAX_PASS_MARKS {
+                // Bounded: uncacheable URLs with endless query strings must not
+                // grow the table. Expired marks go first; if that is not enough
+                // the table starts over (a lost mark costs one collapsing wait).
+                pass.retain(|_, until| *until > now);
+                if pass.len() >= MAX_PASS_MARKS {
+                    pass.clear();
+                }
+            }
+            pass.insert(self.key, now + self.table.hit_for_pass);
+        }
         self.released = true;
         self.table.forget(&self.key, &self.flight);
         self.flight.release();

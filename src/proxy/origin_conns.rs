@@ -202,14 +202,18 @@ impl Connections {
         if sender.is_closed() || self.settings.max_idle == 0 {
             return;
         }
+        let now = clock::instant();
         let mut idle = self.idle.lock();
+        // Oldest first: drop the ones kept too long, then make room.
+        let expired = idle
+            .iter()
+            .take_while(|c| now.duration_since(c.since) > self.settings.idle_timeout)
+            .count();
+        idle.drain(..expired);
         if idle.len() >= self.settings.max_idle {
             idle.remove(0);
         }
-        idle.push(Idle {
-            sender,
-            since: clock::instant(),
-        });
+        idle.push(Idle { sender, since: now });
     }
 }
 

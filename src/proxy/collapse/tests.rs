@@ -148,3 +148,37 @@ async fn large_flights_stop_accepting_and_drop_read_chunks() {
         st.held_bytes
     );
 }
+
+#[test]
+fn hit_for_pass_marks_are_bounded_and_cleared_by_a_stored_response() {
+    let table = Collapser::new(Duration::from_secs(5), Duration::from_secs(30), 1 << 20);
+    let t0 = crate::clock::instant();
+    let mark = |i: usize, now| {
+        let mut k = [0u8; 32];
+        k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        let Join::Lead(leader) = table.join(ObjectKey(k), now) else {
+            panic!("a new key leads")
+        };
+        leader.pass(now);
+        ObjectKey(k)
+    };
+    let first = mark(0, t0);
+    assert!(table.passing(&first, t0));
+    table.stored(&first);
+    assert!(
+        !table.passing(&first, t0),
+        "a stored response ends hit-for-pass"
+    );
+    for i in 1..=MAX_PASS_MARKS + 10 {
+        mark(i, t0);
+    }
+    assert!(
+        table.pass_marks() <= MAX_PASS_MARKS,
+        "{} marks held",
+        table.pass_marks()
+    );
+    // Past their lifetime, marks are dropped before anything fresher.
+    let later = t0 + Duration::from_secs(31);
+    let last = mark(MAX_PASS_MARKS + 11, later);
+    assert!(table.passing(&last, later));
+}
