@@ -9,6 +9,8 @@
 #   benches/load/instructions.sh /nostore        # pass-through
 #   RUNTIME=current_thread benches/load/instructions.sh
 #   EDGECACHE_BIN=/path/to/edgecache N1=2000 N2=12000 benches/load/instructions.sh
+#   KEEP=1 benches/load/instructions.sh /nostore   # keep the callgrind files
+#       (callgrind_annotate --inclusive=yes DIR/run-12000/callgrind.out)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${EDGECACHE_BIN:-$PWD/target/release/edgecache}
