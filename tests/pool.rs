@@ -230,3 +230,81 @@ async fn idle_limits_from_config_apply() {
         node.stop().await;
     }
 }
+
+/// An origin that answers an upload before reading it (413) and keeps the
+/// connection open: that connection stays busy until the upload ends, so
+/// the pool must not hand it to the next request.
+#[tokio::test]
+async fn a_connection_still_sending_an_upload_is_not_reused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut seen = Vec::new();
+                loop {
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => seen.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    if seen.starts_with(b"POST") {
+                        let _ = s
+                            .write_all(
+                                b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
+                            )
+                            .await;
+                        // Never read the body; keep the connection.
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                        return;
+                    }
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok")
+                        .await;
+                    seen.clear();
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&format!("http://{addr}"), dir.path());
+    cfg.upstream.first_byte_timeout_ms = 3000;
+    let node = Node::start(cfg).await;
+
+    // An upload that sends one chunk and then stalls (the sender stays alive).
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(1);
+    tx.send(bytes::Bytes::from_static(b"first part of a long upload"))
+        .await
+        .expect("queue chunk");
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| {
+            (
+                Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(b)),
+                rx,
+            )
+        })
+    });
+    let upload = edgecache::server::body::boxed(http_body_util::StreamBody::new(Box::pin(stream)));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<edgecache::server::body::Body>();
+    let req = http::Request::post(node.url("/upload"))
+        .body(upload)
+        .expect("request");
+    let resp = client.request(req).await.expect("response head");
+    assert_eq!(resp.status(), 413);
+
+    let after = get(&node.url("/after")).await;
+    assert_eq!(
+        (after.status, after.text().as_str()),
+        (200, "ok"),
+        "the next request waited behind the upload: {}",
+        after.cache_status()
+    );
+    drop(tx);
+    node.stop().await;
+}

@@ -340,10 +340,13 @@ impl Leader {
             let mut pass = self.table.pass_until.lock();
             if pass.len() >= MAX_PASS_MARKS {
                 // Bounded: uncacheable URLs with endless query strings must not
-                // grow the table. Expired marks go first; if that is not enough
-                // the table starts over (a lost mark costs one collapsing wait).
+                // grow the table. Expired marks go first; if that leaves it
+                // three-quarters full it starts over (a lost mark costs one
+                // collapsing wait).
+                // Clearing well below the bound keeps this scan rare even when
+                // most marks are live.
                 pass.retain(|_, until| *until > now);
-                if pass.len() >= MAX_PASS_MARKS {
+                if pass.len() >= MAX_PASS_MARKS / 4 * 3 {
                     pass.clear();
                 }
             }

@@ -198,10 +198,28 @@ impl Connections {
         Response::from_parts(parts, body)
     }
 
-    fn put_back(&self, sender: SendRequest<Body>) {
+    fn put_back(self: &Arc<Self>, mut sender: SendRequest<Body>) {
         if sender.is_closed() || self.settings.max_idle == 0 {
             return;
         }
+        if !sender.is_ready() {
+            // The response is complete but the connection is still busy: an
+            // origin that answered before reading the whole request body
+            // (a 401 or 413 to an upload). Pool it only once it is free, so
+            // that no other request waits behind that upload.
+            let home = self.clone();
+            let wait = self.settings.idle_timeout;
+            tokio::spawn(async move {
+                if let Ok(Ok(())) = tokio::time::timeout(wait, sender.ready()).await {
+                    home.pool(sender);
+                }
+            });
+            return;
+        }
+        self.pool(sender);
+    }
+
+    fn pool(&self, sender: SendRequest<Body>) {
         let now = clock::instant();
         let mut idle = self.idle.lock();
         // Oldest first: drop the ones kept too long, then make room.
