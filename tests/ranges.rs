@@ -147,3 +147,51 @@ async fn stored_partial_response_serves_ranges_inside_it() {
     assert_eq!(origin.count("/p"), 3);
     node.stop().await;
 }
+
+/// Hit-for-pass never hides a stored response: an uncacheable full response
+/// for a URL with a stored partial one leaves the partial one in use.
+#[tokio::test]
+async fn an_uncacheable_full_response_leaves_the_stored_partial_in_use() {
+    let origin =
+        Origin::start(
+            |seen| match seen.headers.get("range").and_then(|v| v.to_str().ok()) {
+                Some("bytes=5-9") => reply(
+                    206,
+                    &[
+                        ("cache-control", "max-age=60"),
+                        ("content-range", "bytes 5-9/10"),
+                    ],
+                    "56789",
+                ),
+                _ => reply(200, &[("cache-control", "no-store")], "0123456789"),
+            },
+        )
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/hp");
+
+    let first = send("GET", &url, &[("range", "bytes=5-9")]).await;
+    assert!(
+        first.cache_status().contains("stored"),
+        "{}",
+        first.cache_status()
+    );
+    let whole = get(&url).await;
+    assert_eq!((whole.status, whole.text().as_str()), (200, "0123456789"));
+    assert!(
+        whole.cache_status().contains("fwd=partial"),
+        "{}",
+        whole.cache_status()
+    );
+
+    let inside = send("GET", &url, &[("range", "bytes=6-8")]).await;
+    assert_eq!((inside.status, inside.text().as_str()), (206, "678"));
+    assert!(
+        inside.cache_status().contains("; hit"),
+        "{}",
+        inside.cache_status()
+    );
+    assert_eq!(origin.count("/hp"), 2);
+    node.stop().await;
+}

@@ -152,7 +152,15 @@ pub async fn store_and_stream(
         }
         cs.stored = Some(false);
         if let Some(l) = leader {
-            l.pass(clock::instant());
+            // Hit-for-pass skips the store lookup, so it must not hide a
+            // stored response (a partial one, or one another request stored
+            // meanwhile): then the followers are only released.
+            let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
+            if node.store.contains(&primary) {
+                drop(l);
+            } else {
+                l.pass(clock::instant());
+            }
         }
         let version = rparts.version;
         return respond::finish(
