@@ -44,11 +44,7 @@ pub async fn miss(
     let stripped = parts.method == Method::GET && !parts.headers.contains_key(header::RANGE);
     let build = |body: Body| {
         let mut req = upstream_request(node, &parts, target, origin, client, body);
-        if stripped
-            && CLIENT_CONDITIONALS
-                .iter()
-                .any(|h| req.headers().contains_key(h))
-        {
+        if stripped {
             for h in CLIENT_CONDITIONALS {
                 req.headers_mut().remove(h);
             }

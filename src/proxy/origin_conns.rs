@@ -103,11 +103,6 @@ impl Connections {
         }
     }
 
-    /// Idle connections held now.
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().len()
-    }
-
     /// Send `req` (origin-form target, Host set by the caller). Returns once
     /// the response head has arrived; the body streams and returns the
     /// connection to the pool when it ends.
@@ -138,12 +133,7 @@ impl Connections {
             let now = clock::instant();
             let idle = {
                 let mut idle = self.idle.lock();
-                // Oldest first: drop the ones kept too long.
-                let expired = idle
-                    .iter()
-                    .take_while(|c| now.duration_since(c.since) > self.settings.idle_timeout)
-                    .count();
-                idle.drain(..expired);
+                self.drop_expired(&mut idle, now);
                 idle.pop()
             }?;
             let mut sender = idle.sender;
@@ -222,16 +212,21 @@ impl Connections {
     fn pool(&self, sender: SendRequest<Body>) {
         let now = clock::instant();
         let mut idle = self.idle.lock();
-        // Oldest first: drop the ones kept too long, then make room.
+        self.drop_expired(&mut idle, now);
+        if idle.len() >= self.settings.max_idle {
+            idle.remove(0);
+        }
+        idle.push(Idle { sender, since: now });
+    }
+
+    /// Drop the idle connections kept longer than the idle timeout (the
+    /// list is oldest first).
+    fn drop_expired(&self, idle: &mut Vec<Idle>, now: Instant) {
         let expired = idle
             .iter()
             .take_while(|c| now.duration_since(c.since) > self.settings.idle_timeout)
             .count();
         idle.drain(..expired);
-        if idle.len() >= self.settings.max_idle {
-            idle.remove(0);
-        }
-        idle.push(Idle { sender, since: now });
     }
 }
 
