@@ -2,6 +2,7 @@
 //! with command-line overrides. Every field has a default; `validate` names
 //! the field at fault. docs/config.md mirrors this file.
 
+pub use crate::http_cache::policy::SetCookie;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -188,11 +189,12 @@ pub struct CacheConfig {
     pub serve_stale_on_origin_down_secs: u64,
     /// Expose the cache key in Cache-Status. Default: false.
     pub expose_key: bool,
-    /// Responses carrying Set-Cookie: `explicit` stores and shares them only
-    /// when the origin marked them `public`, gave `s-maxage`, or a targeted
-    /// (CDN-Cache-Control) lifetime, so one client's cookie never reaches
-    /// another; `rfc9111` applies plain RFC 9111 §7.3. Default: `explicit`.
-    pub set_cookie: String,
+    /// Responses carrying Set-Cookie: `pass` never stores them (they go to
+    /// their own client uncached); `strip` stores them without their
+    /// Set-Cookie fields; `rfc9111` applies plain RFC 9111 §7.3 and replays
+    /// the cookie to every client (an explicit opt-in; the conformance run
+    /// uses it). Default: `pass`.
+    pub set_cookie: SetCookie,
     /// How long a collapsed request waits for the response head of the
     /// request fetching the same object, in milliseconds; it then goes to the
     /// origin itself. Default: 10000.
@@ -254,6 +256,16 @@ pub struct UpstreamConfig {
     pub x_forwarded_for: bool,
     /// Set X-Forwarded-Proto to the client's scheme. Default: true.
     pub x_forwarded_proto: bool,
+    /// Request fields forwarded to the origin although they are normally
+    /// removed as unkeyed (X-Forwarded-Host, X-Original-URL, ... : the list
+    /// is in docs/security.md). Each one named here also joins the cache
+    /// key, as if every response varied on it. Default: `[]`.
+    pub forward_fields: Vec<String>,
+    /// Networks (CIDR) of proxies in front of this node whose
+    /// X-Forwarded-Proto and Forwarded fields are passed on; from any other
+    /// client they are removed and the node sets X-Forwarded-Proto itself.
+    /// Default: `[]`.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// One `[[sites]]` entry.
@@ -267,8 +279,8 @@ pub struct SiteConfig {
     /// Honour request cache directives for this site. Default: the
     /// `[cache] honor_request_directives` value.
     pub honor_request_directives: Option<bool>,
-    /// `explicit` or `rfc9111` for this site. Default: the `[cache] set_cookie` value.
-    pub set_cookie: Option<String>,
+    /// `pass`, `strip` or `rfc9111` for this site. Default: the `[cache] set_cookie` value.
+    pub set_cookie: Option<SetCookie>,
     /// Upstream concurrency limit for this site's origin. Default: `[upstream] max_concurrency`.
     pub max_concurrency: Option<usize>,
 }
@@ -315,7 +327,7 @@ impl Default for CacheConfig {
             strip_targeted_fields: true,
             serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
-            set_cookie: "explicit".into(),
+            set_cookie: SetCookie::Pass,
             collapse_timeout_ms: 10_000,
             hit_for_pass_secs: 30,
         }
@@ -333,6 +345,8 @@ impl Default for UpstreamConfig {
             retries: 1,
             retry_budget_percent: 20,
             balance: "least_outstanding".into(),
+            forward_fields: Vec::new(),
+            trusted_proxies: Vec::new(),
             breaker_failures: 5,
             breaker_cooldown_secs: 10,
             health_check_path: None,
@@ -522,23 +536,6 @@ impl Config {
             ));
         }
         let c = &self.cache;
-        if !matches!(c.set_cookie.as_str(), "explicit" | "rfc9111") {
-            return Err(invalid(
-                "cache.set_cookie",
-                "must be `explicit` or `rfc9111`",
-            ));
-        }
-        for (i, s) in self.sites.iter().enumerate() {
-            if s.set_cookie
-                .as_deref()
-                .is_some_and(|v| !matches!(v, "explicit" | "rfc9111"))
-            {
-                return Err(invalid(
-                    format!("sites[{i}].set_cookie"),
-                    "must be `explicit` or `rfc9111`",
-                ));
-            }
-        }
         if !(0.0..=1.0).contains(&c.heuristic_fraction) {
             return Err(invalid(
                 "cache.heuristic_fraction",
@@ -626,13 +623,71 @@ impl Config {
         {
             return Err(invalid("upstream.health_check_path", "must start with `/`"));
         }
-        if self.upstream.connect_timeout_ms == 0 || self.upstream.first_byte_timeout_ms == 0 {
-            return Err(invalid(
-                "upstream.connect_timeout_ms",
-                "timeouts must be above 0",
-            ));
+        if self.upstream.connect_timeout_ms == 0 {
+            return Err(invalid("upstream.connect_timeout_ms", "must be above 0"));
         }
-        Ok(())
+        if self.upstream.first_byte_timeout_ms == 0 {
+            return Err(invalid("upstream.first_byte_timeout_ms", "must be above 0"));
+        }
+        for (i, f) in self.upstream.forward_fields.iter().enumerate() {
+            if http::HeaderName::from_bytes(f.as_bytes()).is_err() {
+                return Err(invalid(
+                    format!("upstream.forward_fields[{i}]"),
+                    format!("`{f}` is not a header field name"),
+                ));
+            }
+        }
+        for (i, c) in self.upstream.trusted_proxies.iter().enumerate() {
+            crate::cidr::Cidr::parse(c).map_err(|m| {
+                invalid(
+                    format!("upstream.trusted_proxies[{i}]"),
+                    format!("`{c}`: {m}"),
+                )
+            })?;
+        }
+        self.validate_durations()
+    }
+
+    /// Durations are added to `Instant`s, which panics on overflow: every
+    /// duration field is bounded (one year is far beyond any sensible value).
+    fn validate_durations(&self) -> Result<(), ConfigError> {
+        const YEAR_SECS: u64 = 365 * 86_400;
+        let (u, c, s) = (&self.upstream, &self.cache, &self.server);
+        let secs = [
+            ("server.drain_timeout_secs", s.drain_timeout_secs),
+            (
+                "server.header_read_timeout_secs",
+                s.header_read_timeout_secs,
+            ),
+            (
+                "cache.serve_stale_on_origin_down_secs",
+                c.serve_stale_on_origin_down_secs,
+            ),
+            ("cache.hit_for_pass_secs", c.hit_for_pass_secs),
+            ("cache.heuristic_max_secs", c.heuristic_max_secs),
+            ("upstream.breaker_cooldown_secs", u.breaker_cooldown_secs),
+            (
+                "upstream.health_check_interval_secs",
+                u.health_check_interval_secs,
+            ),
+            ("upstream.pool_idle_timeout_secs", u.pool_idle_timeout_secs),
+        ];
+        let millis = [
+            ("cache.collapse_timeout_ms", c.collapse_timeout_ms),
+            ("upstream.connect_timeout_ms", u.connect_timeout_ms),
+            ("upstream.first_byte_timeout_ms", u.first_byte_timeout_ms),
+            ("upstream.idle_timeout_ms", u.idle_timeout_ms),
+            ("upstream.total_timeout_ms", u.total_timeout_ms),
+            ("upstream.queue_timeout_ms", u.queue_timeout_ms),
+        ];
+        let too_long = secs
+            .into_iter()
+            .find(|(_, v)| *v > YEAR_SECS)
+            .or_else(|| millis.into_iter().find(|(_, v)| *v > YEAR_SECS * 1000));
+        match too_long {
+            Some((field, _)) => Err(invalid(field, "must be at most one year")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -695,6 +750,32 @@ mod tests {
             ),
             ("[server]\nlisten = \"not an address\"", "listen"),
             ("[server]\nbogus = 1", "bogus"),
+            ("[cache]\nset_cookie = \"explicit\"", "set_cookie"),
+            (
+                "[upstream]\nfirst_byte_timeout_ms = 0",
+                "upstream.first_byte_timeout_ms",
+            ),
+            (
+                "[upstream]\nforward_fields = [\"bad name\"]",
+                "upstream.forward_fields[0]",
+            ),
+            (
+                "[upstream]\ntrusted_proxies = [\"10.0.0.0/99\"]",
+                "upstream.trusted_proxies[0]",
+            ),
+            // Would overflow `Instant + Duration` (a panic) if accepted.
+            (
+                "[upstream]\nbreaker_cooldown_secs = 9223372036854775807",
+                "upstream.breaker_cooldown_secs",
+            ),
+            (
+                "[cache]\nhit_for_pass_secs = 9223372036854775807",
+                "cache.hit_for_pass_secs",
+            ),
+            (
+                "[upstream]\ntotal_timeout_ms = 9223372036854775807",
+                "upstream.total_timeout_ms",
+            ),
         ];
         for (toml_text, field) in cases {
             let dir = tempfile::tempdir().expect("tempdir");

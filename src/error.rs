@@ -25,6 +25,12 @@ pub enum UpstreamError {
         /// Why.
         reason: String,
     },
+    /// Every server of the origin has an open circuit breaker.
+    #[error("origin {origin}: every server is failing (circuit open)")]
+    CircuitOpen {
+        /// The origin.
+        origin: String,
+    },
     /// The origin's concurrency limit was reached and the request waited too long.
     #[error("origin {origin} is at its concurrency limit; retry shortly")]
     Overloaded {
@@ -51,11 +57,25 @@ impl UpstreamError {
         }
     }
 
+    /// What a client is told: nothing about the origin's address or the
+    /// socket error (those are logged).
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            UpstreamError::NoOrigin(_) => "no origin is configured for this host",
+            UpstreamError::Unreachable { .. } | UpstreamError::CircuitOpen { .. } => {
+                "the origin could not be reached"
+            }
+            UpstreamError::Timeout { .. } => "the origin did not answer in time",
+            UpstreamError::Overloaded { .. } => "the origin is busy; retry shortly",
+        }
+    }
+
     /// A stable token for Cache-Status `detail` and logs.
     pub fn as_str(&self) -> &'static str {
         match self {
             UpstreamError::NoOrigin(_) => "no-origin",
             UpstreamError::Unreachable { .. } => "origin-unreachable",
+            UpstreamError::CircuitOpen { .. } => "origin-circuit-open",
             UpstreamError::Timeout { .. } => "origin-timeout",
             UpstreamError::Overloaded { .. } => "origin-busy",
         }

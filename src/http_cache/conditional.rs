@@ -31,14 +31,51 @@ fn etag_matches(list: &[String], etag: Option<&str>, weak: bool) -> bool {
     })
 }
 
+/// The precondition fields a client may send (RFC 9110 §13.1), the one list
+/// the node uses: removed from a cacheable miss's upstream request (the
+/// origin then sends the full, storable response) and evaluated here for
+/// hits, misses and collapsed followers alike. `If-Range` belongs to Range
+/// handling (§13.1.5) and is in [`RANGE_FIELDS`].
+pub const PRECONDITION_FIELDS: [header::HeaderName; 4] = [
+    header::IF_MATCH,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+    header::IF_UNMODIFIED_SINCE,
+];
+
+/// The request fields that ask for part of a representation (RFC 9110 §14).
+pub const RANGE_FIELDS: [header::HeaderName; 2] = [header::RANGE, header::IF_RANGE];
+
+/// Fields a 304 answered by the cache leaves out: they describe a body it
+/// does not carry (RFC 9110 §15.4.5).
+pub const NOT_IN_304: [header::HeaderName; 4] = [
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+    header::CONTENT_RANGE,
+];
+
+/// Does the request carry any precondition field?
+pub fn has_preconditions(request: &HeaderMap) -> bool {
+    PRECONDITION_FIELDS.iter().any(|h| request.contains_key(h))
+}
+
+/// Does the request ask for a range?
+pub fn has_range(request: &HeaderMap) -> bool {
+    RANGE_FIELDS.iter().any(|h| request.contains_key(h))
+}
+
+/// Remove the client's precondition fields from a request bound upstream.
+pub fn remove_preconditions(request: &mut HeaderMap) {
+    for h in &PRECONDITION_FIELDS {
+        request.remove(h);
+    }
+}
+
 /// Evaluate If-Match, If-Unmodified-Since, If-None-Match and If-Modified-Since.
 pub fn evaluate(method: &Method, request: &HeaderMap, stored: &CachedResponse) -> Precondition {
     // The common case, checked without parsing the stored validators.
-    if !(request.contains_key(header::IF_MATCH)
-        || request.contains_key(header::IF_NONE_MATCH)
-        || request.contains_key(header::IF_MODIFIED_SINCE)
-        || request.contains_key(header::IF_UNMODIFIED_SINCE))
-    {
+    if !has_preconditions(request) {
         return Precondition::Pass;
     }
     let etag = stored

@@ -4,6 +4,7 @@
 //! Nothing in this module does I/O, touches tokio or reads the clock: every
 //! function that depends on time takes `now` as a parameter.
 
+pub mod admission;
 pub mod age;
 pub mod cache_control;
 pub mod cache_status;

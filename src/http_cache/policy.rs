@@ -28,3 +28,33 @@ impl Default for Policy {
         }
     }
 }
+
+/// What a shared cache does with a response that sets a cookie.
+///
+/// A `Set-Cookie` is nearly always meant for one user (a session), so the
+/// default never replays one to another client: nginx, Varnish and
+/// Cloudflare all bypass the cache on Set-Cookie by default as well.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetCookie {
+    /// Never store it: it passes to its own client uncached. The default.
+    #[default]
+    Pass,
+    /// Store it without its Set-Cookie fields (the client that caused the
+    /// fetch still gets them; later clients get the stored copy without).
+    Strip,
+    /// Plain RFC 9111 §7.3 (the conformance run's setting): store and replay
+    /// it, cookie included, whenever §3 allows. An explicit opt-in.
+    Rfc9111,
+}
+
+impl SetCookie {
+    /// The config spelling, for logs and errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetCookie::Pass => "pass",
+            SetCookie::Strip => "strip",
+            SetCookie::Rfc9111 => "rfc9111",
+        }
+    }
+}

@@ -40,10 +40,32 @@ pub fn answer(
     match parse(range, len) {
         None => RangeAnswer::Full,
         Some(ranges) if ranges.is_empty() => RangeAnswer::Unsatisfiable,
-        Some(ranges) if ranges.len() > MAX_RANGES => RangeAnswer::Full,
-        Some(ranges) => RangeAnswer::Partial(ranges),
+        Some(ranges) => match coalesce(ranges) {
+            ranges if ranges.len() > MAX_RANGES => RangeAnswer::Full,
+            ranges => RangeAnswer::Partial(ranges),
+        },
     }
 }
+
+/// Merge overlapping and adjacent ranges (RFC 9110 §14.2 lets a server
+/// coalesce them), so that `bytes=0-,0-,0-,...` can never make a body many
+/// times the representation: the answer is at most the representation once.
+pub fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match out.last_mut() {
+            Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// More range specs than this in one field: the field is ignored (RFC 9110
+/// §14.2 lets a server ignore a Range with "more than some number" of
+/// ranges), so parsing a hostile field costs a bounded amount of work.
+pub const MAX_RANGE_SPECS: usize = 100;
 
 /// Which bytes of the representation a stored response holds: `(first byte,
 /// complete length)`. A 200 holds all of it; a 206 holds the single range its
@@ -132,7 +154,15 @@ pub fn parse(value: &str, len: u64) -> Option<Vec<(u64, u64)>> {
         return None;
     }
     let mut out = Vec::new();
-    for spec in set.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for (i, spec) in set
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+    {
+        if i >= MAX_RANGE_SPECS {
+            return None;
+        }
         let (first, last) = spec.split_once('-')?;
         let (first, last) = (first.trim(), last.trim());
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
@@ -214,6 +244,27 @@ mod tests {
         ];
         for (v, len, want) in cases {
             assert_eq!(parse(v, *len), *want, "{v:?}");
+        }
+    }
+
+    /// RFC 9110 §14.2: overlapping and adjacent ranges are coalesced, so the
+    /// answer never exceeds the representation; too many specs are ignored.
+    #[test]
+    fn coalesces_overlapping_ranges() {
+        let stored = crate::http_cache::test_support::cached(&[("etag", "\"v\"")]);
+        let many = format!("bytes={}", vec!["0-"; 50].join(","));
+        let too_many = format!("bytes={}", vec!["0-0"; MAX_RANGE_SPECS + 1].join(","));
+        let cases: &[(&str, RangeAnswer)] = &[
+            (&many, RangeAnswer::Partial(vec![(0, 9)])),
+            ("bytes=0-3,2-5", RangeAnswer::Partial(vec![(0, 5)])),
+            ("bytes=0-3,4-5", RangeAnswer::Partial(vec![(0, 5)])),
+            ("bytes=6-7,0-1", RangeAnswer::Partial(vec![(0, 1), (6, 7)])),
+            ("bytes=-2,8-", RangeAnswer::Partial(vec![(8, 9)])),
+            (&too_many, RangeAnswer::Full),
+        ];
+        for (v, want) in cases {
+            let h = crate::http_cache::test_support::headers(&[("range", *v)]);
+            assert_eq!(answer(&Method::GET, &h, &stored, 10), *want, "{v}");
         }
     }
 

@@ -3,6 +3,7 @@
 use super::cache_control::FieldScope;
 use super::cached_response::Effective;
 use super::freshness::heuristically_cacheable;
+use super::policy::SetCookie;
 use super::vary::{self, Vary};
 use http::{HeaderMap, Method, StatusCode};
 
@@ -29,8 +30,11 @@ pub enum NoCacheReason {
     TooLarge,
     /// The body ended early or did not match its Content-Length.
     Incomplete,
-    /// It sets a cookie and was not explicitly marked shareable.
+    /// It sets a cookie, and the site's `set_cookie` policy is `pass`.
     SetCookie,
+    /// The request carried a body (a GET or HEAD with content): its
+    /// response may depend on bytes the key does not cover.
+    RequestBody,
 }
 
 impl NoCacheReason {
@@ -48,6 +52,7 @@ impl NoCacheReason {
             NoCacheReason::TooLarge => "too-large",
             NoCacheReason::Incomplete => "incomplete",
             NoCacheReason::SetCookie => "set-cookie",
+            NoCacheReason::RequestBody => "request-body",
         }
     }
 }
@@ -108,7 +113,7 @@ fn understood(status: StatusCode) -> bool {
 
 /// The request side of a storage decision.
 #[derive(Clone, Copy, Debug)]
-pub struct Exchange<'a> {
+pub struct RequestFacts<'a> {
     /// The request method.
     pub method: &'a Method,
     /// The request's header fields.
@@ -118,15 +123,16 @@ pub struct Exchange<'a> {
     /// For POST: the response's Content-Location is the target URI
     /// (RFC 9110 §9.3.3), so a later GET may reuse it.
     pub content_location_is_target: bool,
-    /// Share a response that sets cookies only when explicitly marked
-    /// shareable (`public`, `s-maxage`, or a targeted-field lifetime). False
-    /// applies plain RFC 9111 §7.3 rules.
-    pub cookies_need_explicit: bool,
+    /// What to do with a response that sets a cookie.
+    pub set_cookie: SetCookie,
 }
+
+/// The fields that set cookies.
+pub const SET_COOKIE_FIELDS: [&str; 2] = ["set-cookie", "set-cookie2"];
 
 /// Apply RFC 9111 §3 for a shared cache.
 pub fn storable(
-    ex: &Exchange<'_>,
+    ex: &RequestFacts<'_>,
     status: StatusCode,
     response: &HeaderMap,
     eff: &Effective,
@@ -176,11 +182,12 @@ pub fn storable(
     {
         return Storable::No(NoCacheReason::Authorization);
     }
-    if ex.cookies_need_explicit
-        && (response.contains_key(http::header::SET_COOKIE) || response.contains_key("set-cookie2"))
-        && !(cc.public() || cc.s_maxage().is_some() || (eff.targeted && cc.max_age().is_some()))
-    {
-        return Storable::No(NoCacheReason::SetCookie);
+    if SET_COOKIE_FIELDS.iter().any(|f| response.contains_key(*f)) {
+        match ex.set_cookie {
+            SetCookie::Pass => return Storable::No(NoCacheReason::SetCookie),
+            SetCookie::Strip => strip.extend(SET_COOKIE_FIELDS.map(String::from)),
+            SetCookie::Rfc9111 => {}
+        }
     }
     if vary::parse(response) == Vary::Any {
         return Storable::No(NoCacheReason::VaryAny);

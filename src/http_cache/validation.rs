@@ -73,11 +73,15 @@ fn strip_weak(e: &[u8]) -> &[u8] {
 
 /// Fields a 304 never changes in a stored response (§3.2): Content-Length,
 /// the fields that describe the stored body (its encoding, range, digest and
-/// validator), and the fields this cache computes itself.
+/// validator), the fields this cache computes itself, and Set-Cookie: a
+/// cookie in a 304 is for the client whose request was revalidated, and
+/// merged into the stored response it would be replayed to everyone.
 fn never_updated(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "content-length"
+        "set-cookie"
+            | "set-cookie2"
+            | "content-length"
             | "content-encoding"
             | "content-range"
             | "content-md5"

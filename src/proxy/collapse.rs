@@ -10,12 +10,19 @@
 //! memory lets later requests for that key skip the wait altogether.
 //!
 //! Memory: a flight keeps the chunks it has received so that late followers
-//! can start from the beginning. Once it holds more than the store's object
-//! limit it stops accepting followers and drops the chunks every reader has
-//! passed.
+//! can start from the beginning. Once it holds more than its limit it stops
+//! accepting followers and drops the chunks every reader has passed. A reader
+//! that falls more than the limit behind the pump (a client that stopped
+//! reading) is detached: its response is cut, so one stalled client never
+//! holds the object in memory nor slows the others.
+//!
+//! Who may share: the leader publishes a head only when the response is
+//! stored and fresh ([`crate::http_cache::admission`]); each follower checks
+//! that its own request selects that variant and accepts it without
+//! validation before reading.
 
+use crate::http_cache::CachedResponse;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
 use http_body::{Body, Frame};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -25,19 +32,18 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use storage::ObjectKey;
 
-/// The response head a flight shares with its readers.
+/// The response head a flight shares with its readers: the response as it
+/// is stored (status, stored header fields, selecting request values, times),
+/// so a follower is answered exactly as a hit on the stored copy would be.
 #[derive(Clone, Debug)]
 pub struct Head {
-    /// Status from the origin.
-    pub status: StatusCode,
-    /// Origin header fields, hop-by-hop fields removed.
-    pub headers: HeaderMap,
-    /// Selecting request values when the response varies; followers whose
-    /// request does not match go upstream themselves.
-    pub variant: Vec<(String, Option<String>)>,
-    /// Remaining freshness, for Cache-Status.
-    pub ttl: i64,
+    /// The stored response's metadata.
+    pub meta: Arc<CachedResponse>,
 }
+
+/// A reader slot's state: free, reading at a chunk index, or detached for
+/// falling too far behind.
+const DETACHED: usize = usize::MAX;
 
 #[derive(Default)]
 struct State {
@@ -47,6 +53,10 @@ struct State {
     /// Index of the first chunk still held.
     base: usize,
     chunks: VecDeque<Bytes>,
+    /// Byte offset of each held chunk in the body.
+    starts: VecDeque<u64>,
+    /// Bytes pushed so far.
+    pushed: u64,
     held_bytes: usize,
     done: Option<Result<(), String>>,
     accepting: bool,
@@ -59,6 +69,8 @@ struct State {
 pub struct Flight {
     state: Mutex<State>,
     head_ready: tokio::sync::Notify,
+    /// Signalled when a reader advances or leaves: the pump may have room.
+    progress: tokio::sync::Notify,
     limit: usize,
 }
 
@@ -70,6 +82,7 @@ impl Flight {
                 ..State::default()
             }),
             head_ready: tokio::sync::Notify::new(),
+            progress: tokio::sync::Notify::new(),
             limit,
         }
     }
@@ -132,15 +145,91 @@ impl Flight {
     fn push(&self, chunk: Bytes) {
         let wakers = {
             let mut st = self.state.lock();
-            st.held_bytes += chunk.len();
+            let len = chunk.len();
+            st.held_bytes += len;
+            let start = st.pushed;
+            st.starts.push_back(start);
             st.chunks.push_back(chunk);
+            st.pushed += len as u64;
             if st.held_bytes > self.limit {
                 st.accepting = false;
             }
+            self.detach_laggards(&mut st);
             Self::trim(&mut st);
             std::mem::take(&mut st.wakers)
         };
         wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Byte offset of chunk index `idx`.
+    fn offset(st: &State, idx: usize) -> u64 {
+        st.starts
+            .get(idx.saturating_sub(st.base))
+            .copied()
+            .unwrap_or(st.pushed)
+    }
+
+    /// The byte position of the fastest reader, if any reads.
+    fn fastest(st: &State) -> Option<u64> {
+        st.readers
+            .iter()
+            .flatten()
+            .filter(|r| **r != DETACHED)
+            .max()
+            .map(|r| Self::offset(st, *r))
+    }
+
+    /// Detach readers more than the limit behind the fastest one: their
+    /// clients stopped reading (or read far slower than the others), and
+    /// must not hold the body in memory.
+    fn detach_laggards(&self, st: &mut State) {
+        let Some(fastest) = Self::fastest(st) else {
+            return;
+        };
+        let limit = self.limit as u64;
+        let mut detached = 0usize;
+        for i in 0..st.readers.len() {
+            if let Some(r) = st.readers[i]
+                && r != DETACHED
+                && fastest - Self::offset(st, r) > limit
+            {
+                st.readers[i] = Some(DETACHED);
+                detached += 1;
+            }
+        }
+        if detached > 0 {
+            tracing::debug!(detached, "collapsed readers too far behind: detached");
+        }
+    }
+
+    /// Wait until the fastest reader is less than the limit behind the pump
+    /// (or nobody reads: the fill then runs at the origin's pace), so the
+    /// shared fetch follows its fastest client like an uncollapsed one.
+    async fn room(&self) {
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.state.lock();
+                match Self::fastest(&st) {
+                    Some(pos) if st.pushed - pos >= self.limit as u64 => {}
+                    _ => return,
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Readers detached so far for falling behind (for tests and metrics).
+    pub fn detached_readers(&self) -> usize {
+        self.state
+            .lock()
+            .readers
+            .iter()
+            .flatten()
+            .filter(|r| **r == DETACHED)
+            .count()
     }
 
     fn finish(&self, result: Result<(), String>) {
@@ -162,6 +251,7 @@ impl Flight {
             .iter()
             .flatten()
             .copied()
+            .filter(|r| *r != DETACHED)
             .min()
             .unwrap_or(st.base + st.chunks.len());
         while st.base < min {
@@ -169,6 +259,7 @@ impl Flight {
                 break;
             };
             st.held_bytes -= c.len();
+            st.starts.pop_front();
             st.base += 1;
         }
     }
@@ -192,10 +283,17 @@ impl Body for FlightBody {
         let Some(next) = st.readers.get(self.slot).copied().flatten() else {
             return Poll::Ready(None);
         };
+        if next == DETACHED {
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "reader fell too far behind the shared fetch",
+            ))));
+        }
         if next >= st.base && next < st.base + st.chunks.len() {
             let chunk = st.chunks[next - st.base].clone();
             st.readers[self.slot] = Some(next + 1);
             Flight::trim(&mut st);
+            drop(st);
+            self.flight.progress.notify_one();
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         match &st.done {
@@ -216,6 +314,8 @@ impl Drop for FlightBody {
             *r = None;
         }
         Flight::trim(&mut st);
+        drop(st);
+        self.flight.progress.notify_one();
     }
 }
 
@@ -371,6 +471,7 @@ impl Leader {
         tokio::spawn(async move {
             let mut body = body;
             let result = loop {
+                flight.room().await;
                 match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
                     Some(Ok(frame)) => {
                         if let Ok(data) = frame.into_data() {

@@ -1,103 +1,99 @@
 //! The miss path: fetch from the origin and stream the response to the
-//! client, storing it on the way when RFC 9111 §3 allows.
+//! client, storing it on the way when [`admission::admit`] allows, sharing it
+//! with collapsed waiters when they may reuse it.
 
 use super::collapse::{Head, Leader};
+use super::exchange::Exchange;
 use super::fill::{FillBody, FillPlan};
-use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
-use super::normalize::Target;
-use super::pool::Pool;
+use super::forwarding::{remove_hop_by_hop, upstream_request};
+use super::respond;
 use super::timed_body::TimedBody;
 use super::upstream::Replay;
-use super::{Node, respond};
 use crate::clock;
-use crate::http_cache::age;
+use crate::http_cache::admission::{self, Admission, Admit, Received, Share};
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
-use crate::http_cache::cached_response::{CachedResponse, effective_cache_control, http_date};
+use crate::http_cache::cached_response::http_date;
 use crate::http_cache::conditional::{self, Precondition};
-use crate::http_cache::decision::{Freshness, RequestDirectives};
 use crate::http_cache::invalidation;
-use crate::http_cache::key;
-use crate::http_cache::storable::{Exchange, NoCacheReason, Storable, storable};
-use crate::http_cache::vary::{self, Vary};
+use crate::http_cache::storable::{NoCacheReason, RequestFacts};
 use crate::server::body::{self, Body};
 use http::header::{self, HeaderValue};
-use http::{Method, Response, request::Parts};
+use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Fetch a missed GET or HEAD from the origin.
-#[allow(clippy::too_many_arguments)]
-pub async fn miss(
-    node: &Node,
-    parts: Parts,
-    body: Body,
-    target: &Target,
-    origin: &Pool,
-    client: SocketAddr,
-    fwd: Fwd,
-    directives: &RequestDirectives,
-    leader: Option<Leader>,
-) -> Response<Body> {
+pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -> Response<Body> {
     // Ask for the full response, so it can be stored; the client's own
-    // conditionals are then answered from it.
-    let stripped = parts.method == Method::GET && !parts.headers.contains_key(header::RANGE);
+    // preconditions are then answered from it, as for a hit.
+    let stripped = ex.parts.method == Method::GET && !ex.parts.headers.contains_key(header::RANGE);
     let build = |body: Body| {
-        let mut req = upstream_request(node, &parts, target, origin, client, body);
+        let mut req = upstream_request(ex, body);
         if stripped {
-            for h in CLIENT_CONDITIONALS {
-                req.headers_mut().remove(h);
-            }
+            conditional::remove_preconditions(req.headers_mut());
         }
         req
     };
     let replay = || build(body::empty());
-    let (result, times) = exchange(
-        node,
-        origin,
-        &target.path_and_query,
-        build(body),
-        Some(&replay),
-    )
-    .await;
+    let (result, times) = send(ex, build(body), Some(&replay)).await;
+    let cs = CacheStatus {
+        fwd: Some(fwd),
+        ..Default::default()
+    };
     match result {
-        Ok(resp) => {
-            let cs = CacheStatus {
-                fwd: Some(fwd),
-                ..Default::default()
-            };
-            store_and_stream(
-                node, &parts, resp, times, target, cs, directives, stripped, leader,
-            )
-            .await
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "origin request failed");
-            let cs = CacheStatus {
-                fwd: Some(fwd),
-                detail: Some(e.as_str()),
-                ..Default::default()
-            };
-            respond::error(node, e.status(), &e.to_string(), cs)
-        }
+        Ok(resp) => store_and_stream(ex, resp, times, cs, stripped, leader).await,
+        Err(e) => respond::upstream_error(&ex.node, &e, cs),
     }
 }
 
-/// Forward an origin response for a GET/HEAD request, storing it while it
-/// streams when §3 allows. `answer_conditionals`: the client's conditional
-/// fields were not sent upstream, so evaluate them here.
-#[allow(clippy::too_many_arguments)]
+/// Forward a GET or HEAD that must not touch the cache (it carries a body:
+/// the response may depend on bytes no key covers). Nothing is looked up,
+/// stored or collapsed.
+pub async fn pass(ex: &Exchange, body: Body, reason: NoCacheReason) -> Response<Body> {
+    let (result, _) = send(ex, upstream_request(ex, body), None).await;
+    let cs = CacheStatus {
+        fwd: Some(Fwd::Bypass),
+        detail: Some(reason.as_str()),
+        stored: Some(false),
+        ..Default::default()
+    };
+    match result {
+        Ok(resp) => {
+            let (mut rparts, rbody) = resp.into_parts();
+            remove_hop_by_hop(&mut rparts.headers);
+            let cs = CacheStatus {
+                fwd_status: Some(rparts.status.as_u16()),
+                ..cs
+            };
+            let version = rparts.version;
+            respond::finish(
+                &ex.node,
+                rparts.status,
+                rparts.headers,
+                body::boxed(rbody),
+                &cs,
+                version,
+            )
+        }
+        Err(e) => respond::upstream_error(&ex.node, &e, cs),
+    }
+}
+
+/// Forward an origin response to the client, storing it while it streams
+/// when [`admission::admit`] says so, and sharing it with collapsed waiters
+/// only when it may be reused without validation.
+/// `answer_preconditions`: the client's precondition fields were not sent
+/// upstream, so evaluate them here against the response.
 pub async fn store_and_stream(
-    node: &Node,
-    parts: &Parts,
+    ex: &Exchange,
     resp: Response<TimedBody>,
     (request_time, response_time, purge_seq): Timing,
-    target: &Target,
     mut cs: CacheStatus,
-    directives: &RequestDirectives,
-    answer_conditionals: bool,
+    answer_preconditions: bool,
     leader: Option<Leader>,
 ) -> Response<Body> {
+    let node = &ex.node;
     let (mut rparts, rbody) = resp.into_parts();
     remove_hop_by_hop(&mut rparts.headers);
     if rparts
@@ -112,190 +108,185 @@ pub async fn store_and_stream(
             .insert(header::DATE, date_value(response_time));
     }
     cs.fwd_status = Some(rparts.status.as_u16());
-    let eff = effective_cache_control(&rparts.headers, &node.policy);
-    let limit = node.max_object_bytes();
-    let declared_len = rparts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let content_location_is_target = rparts
-        .headers
-        .get(header::CONTENT_LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|cl| {
-            invalidation::is_target(target.scheme, &target.authority, &target.path_and_query, cl)
-        });
-    let exchange = Exchange {
-        method: &parts.method,
-        request: &parts.headers,
-        request_no_store: directives.no_store(),
-        content_location_is_target,
-        // Only consulted when the response sets a cookie.
-        cookies_need_explicit: rparts.headers.contains_key(header::SET_COOKIE)
-            && node
-                .sites
-                .site_for(&target.host)
-                .map_or(true, |s| !s.set_cookie_rfc9111),
-    };
-    let mut verdict = storable(&exchange, rparts.status, &rparts.headers, &eff);
-    if matches!(verdict, Storable::Yes { .. }) && declared_len.is_some_and(|n| n > limit) {
-        verdict = Storable::No(NoCacheReason::TooLarge);
-    }
-    let Storable::Yes { strip } = verdict else {
-        if let Storable::No(reason) = verdict {
-            cs.detail = Some(reason.as_str());
-        }
-        cs.stored = Some(false);
-        if let Some(l) = leader {
-            // Hit-for-pass skips the store lookup, so it must not hide a
-            // stored response (a partial one, or one another request stored
-            // meanwhile): then the followers are only released.
-            let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-            if node.store.contains(&primary) {
-                drop(l);
-            } else {
-                l.pass(clock::instant());
-            }
-        }
-        let version = rparts.version;
-        return respond::finish(
-            node,
-            rparts.status,
-            rparts.headers,
-            body::boxed(rbody),
-            &cs,
-            version,
-        );
-    };
+    let version = rparts.version;
 
-    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    let mut stored_headers = rparts.headers.clone();
-    stored_headers.remove(header::AGE);
-    // Trailers are relayed while streaming but not stored, so neither is their announcement.
-    stored_headers.remove(header::TRAILER);
-    for f in &strip {
-        stored_headers.remove(f.as_str());
-    }
-    let date = stored_headers.get(header::DATE).and_then(http_date);
-    let mut meta = CachedResponse {
-        status: rparts.status,
-        headers: stored_headers,
-        request_time,
-        response_time,
-        initial_age: age::initial_age(
-            age::age_value(&rparts.headers),
-            date,
+    // 1. The verdict (pure).
+    let admission = admission::admit(
+        &Admit {
+            request: request_facts(ex, &rparts.headers),
+            primary: ex.primary,
+            keyed_fields: &node.keyed_fields,
+            max_object_bytes: node.max_object_bytes(),
+        },
+        &Received {
+            status: rparts.status,
+            headers: &rparts.headers,
             request_time,
             response_time,
-        ),
-        variant: Vec::new(),
-        purge_seq,
-        surrogate_keys: node.surrogate_keys(&rparts.headers),
-    };
-    let (store_key, vary_index) = match vary::parse(&rparts.headers) {
-        Vary::Fields(names) => {
-            meta.variant = vary::selected(&names, &parts.headers);
-            (
-                key::variant(&primary, &meta.variant),
-                Some((primary, names)),
-            )
+            purge_seq,
+        },
+        &node.policy,
+    );
+    let mut admitted = match admission {
+        Admission::Pass(reason) => {
+            cs.detail = Some(reason.as_str());
+            cs.stored = Some(false);
+            if let Some(l) = leader {
+                release_for_pass(ex, l);
+            }
+            return respond::finish(
+                node,
+                rparts.status,
+                rparts.headers,
+                body::boxed(rbody),
+                &cs,
+                version,
+            );
         }
-        _ => (primary, None),
+        Admission::Store(a) => a,
     };
-    node.collapser.stored(&primary);
-    if store_key != primary {
-        node.collapser.stored(&store_key);
+
+    // 2. Its side effects: surrogate keys, hit-for-pass cleared, Cache-Status.
+    admitted.meta.surrogate_keys = node.surrogate_keys(&rparts.headers);
+    node.collapser.stored(&ex.primary);
+    if admitted.key != ex.primary {
+        node.collapser.stored(&admitted.key);
     }
-    let f = Freshness::of(&meta, response_time, &node.policy);
-    cs.ttl = Some(f.ttl());
+    cs.ttl = Some(admitted.ttl);
     cs.stored = Some(true);
     if node.cfg.cache.expose_key {
-        cs.key = Some(store_key.to_hex());
+        cs.key = Some(admitted.key.to_hex());
     }
-    let precondition = if answer_conditionals {
-        conditional::evaluate(&parts.method, &parts.headers, &meta)
+    let precondition = if answer_preconditions {
+        conditional::evaluate(&ex.parts.method, &ex.parts.headers, &admitted.meta)
     } else {
         Precondition::Pass
     };
-    let shared_head = leader.as_ref().map(|_| Head {
-        status: rparts.status,
-        headers: rparts.headers.clone(),
-        variant: meta.variant.clone(),
-        ttl: cs.ttl.unwrap_or(0),
-    });
+
+    // 3. The body: filled into the store while it streams, shared with the
+    // waiters only when they may reuse it.
+    let meta = Arc::new(admitted.meta);
     let plan = FillPlan {
         store: node.store.clone(),
-        key: store_key,
-        vary_index,
-        meta,
-        limit,
+        key: admitted.key,
+        vary_index: admitted.vary_index,
+        meta: (*meta).clone(),
+        limit: node.max_object_bytes(),
         chunk_bytes: node.chunk_bytes(),
-        expected_len: declared_len.filter(|_| parts.method != Method::HEAD),
+        expected_len: rparts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|_| ex.parts.method != Method::HEAD),
     };
     let fill = FillBody::new(rbody, plan);
-    let version = rparts.version;
-    // Collapsed: a background pump feeds the store and every waiting client,
-    // this one included, so a disconnect never cuts the fill short.
-    let body = match (leader, shared_head) {
-        (Some(leader), Some(head)) => match leader.share(head, fill) {
+    let body = match (leader, admitted.share) {
+        // Collapsed: a background pump feeds the store and every waiting
+        // client, this one included, so a disconnect never cuts the fill short.
+        (Some(leader), Share::Waiters) => match leader.share(Head { meta }, fill) {
             Some(own) => body::boxed(own),
-            None => {
-                return respond::error(
-                    node,
-                    http::StatusCode::BAD_GATEWAY,
-                    "collapsed fill unavailable",
-                    cs,
-                );
-            }
+            None => return respond::error(node, StatusCode::BAD_GATEWAY, "collapsed fill", cs),
         },
+        // Stored, but only to be revalidated: the waiters go to the origin
+        // themselves (dropping the leader releases them).
         _ => body::boxed(fill),
     };
-    if precondition == Precondition::NotModified {
-        // Answer the client 304 and finish filling the store in the background.
-        tokio::spawn(async move {
-            let _ = body.collect().await;
-        });
-        for h in [
-            header::CONTENT_LENGTH,
-            header::CONTENT_TYPE,
-            header::CONTENT_ENCODING,
-        ] {
-            rparts.headers.remove(h);
+    match precondition {
+        Precondition::Pass => {
+            respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
         }
-        return respond::finish(
-            node,
-            http::StatusCode::NOT_MODIFIED,
-            rparts.headers,
-            body::empty(),
-            &cs,
-            version,
-        );
+        Precondition::NotModified => {
+            // Answer 304 and finish filling the store in the background.
+            tokio::spawn(drain(body));
+            for h in &conditional::NOT_IN_304 {
+                rparts.headers.remove(h);
+            }
+            respond::finish(
+                node,
+                StatusCode::NOT_MODIFIED,
+                rparts.headers,
+                body::empty(),
+                &cs,
+                version,
+            )
+        }
+        Precondition::Failed => {
+            tokio::spawn(drain(body));
+            respond::error(
+                node,
+                StatusCode::PRECONDITION_FAILED,
+                "precondition failed",
+                cs,
+            )
+        }
     }
-    respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
+}
+
+/// The request side of the storage rules for this exchange.
+fn request_facts<'a>(ex: &'a Exchange, response: &HeaderMap) -> RequestFacts<'a> {
+    let target = &ex.target;
+    RequestFacts {
+        method: &ex.parts.method,
+        request: &ex.parts.headers,
+        request_no_store: ex.directives.no_store(),
+        content_location_is_target: response
+            .get(header::CONTENT_LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|cl| {
+                invalidation::is_target(
+                    target.scheme,
+                    &target.authority,
+                    &target.path_and_query,
+                    cl,
+                )
+            }),
+        set_cookie: ex.site.set_cookie,
+    }
+}
+
+/// The leader's response is not stored: release the waiters and mark the
+/// key hit-for-pass. Hit-for-pass skips the store lookup, so it must not
+/// hide a stored response (a partial one, or one another request stored
+/// meanwhile): then the waiters are only released.
+fn release_for_pass(ex: &Exchange, leader: Leader) {
+    if ex.node.store.contains(&ex.primary) {
+        drop(leader);
+    } else {
+        leader.pass(clock::instant());
+    }
+}
+
+/// Read a body to its end, dropping every chunk as it comes (so a fill
+/// nobody reads still completes, without holding the body in memory).
+pub async fn drain(mut body: Body) {
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            return;
+        }
+    }
 }
 
 /// When an origin exchange happened, for RFC 9111 §4.2.3 ages and purges:
 /// (request sent, response received, purge sequence before sending).
 pub type Timing = (SystemTime, SystemTime, u64);
 
-/// Send `req` upstream, noting the times and the purge sequence *before*
-/// sending (a purge that lands while the fetch is in flight covers it).
-pub async fn exchange(
-    node: &Node,
-    origin: &Pool,
-    path_and_query: &str,
+/// Send `req` upstream for `ex`, noting the times and the purge sequence
+/// *before* sending (a purge that lands while the fetch is in flight covers it).
+pub async fn send(
+    ex: &Exchange,
     req: http::Request<Body>,
     replay: Option<&Replay<'_>>,
 ) -> (
     Result<Response<TimedBody>, crate::error::UpstreamError>,
     Timing,
 ) {
+    let node = &ex.node;
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     let result = node
         .upstream
-        .send(origin, path_and_query, req, replay)
+        .send(&ex.site.origin, &ex.target.path_and_query, req, replay)
         .await;
     (result, (request_time, clock::now(), purge_seq))
 }

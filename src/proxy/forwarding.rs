@@ -109,21 +109,68 @@ fn ip_value(ip: IpAddr) -> HeaderValue {
     HeaderValue::from_bytes(&buf[..n]).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// Conditional fields a client may send; dropped on a cacheable GET miss so
-/// that the origin answers with a full, storable response.
-pub const CLIENT_CONDITIONALS: [HeaderName; 2] = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE];
+/// Request fields that commonly change an origin's response but are not part
+/// of the cache key: forwarded unkeyed, any of them lets one client shape a
+/// response stored for everyone (cache poisoning). They are removed before
+/// forwarding unless the operator names them in `upstream.forward_fields`,
+/// which also adds them to the cache key. `X-Forwarded-Proto` and
+/// `Forwarded` are handled apart: the node sets the former itself and keeps
+/// a client's only when the client is a trusted proxy.
+pub const UNKEYED_REQUEST_FIELDS: [&str; 20] = [
+    "x-forwarded-host",
+    "x-forwarded-port",
+    "x-forwarded-scheme",
+    "x-forwarded-server",
+    "x-forwarded-prefix",
+    "x-forwarded-ssl",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-original-url",
+    "x-original-uri",
+    "x-original-host",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-host",
+    "x-http-host-override",
+    "front-end-https",
+    "x-url-scheme",
+    "x-proxyuser-ip",
+];
+
+/// Fields a client may only set through a trusted proxy.
+const PROXY_SET_FIELDS: [HeaderName; 2] = [
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("forwarded"),
+];
+
+/// Remove the unkeyed fields (`strip`) and, for an untrusted client, the
+/// proxy-set ones. One pass over the names first: most requests carry none.
+fn remove_unkeyed(headers: &mut HeaderMap, strip: &[HeaderName], trusted: bool) {
+    let hit = |k: &HeaderName| strip.contains(k) || (!trusted && PROXY_SET_FIELDS.contains(k));
+    if !headers.keys().any(hit) {
+        return;
+    }
+    for name in strip {
+        headers.remove(name);
+    }
+    if !trusted {
+        for name in &PROXY_SET_FIELDS {
+            headers.remove(name);
+        }
+    }
+}
 
 /// Build the request to send upstream from the client's request head:
-/// hop-by-hop fields removed, Host kept (or set to the origin), Via and
-/// X-Forwarded-* added.
+/// hop-by-hop and unkeyed fields removed, Host kept (or set to the origin),
+/// Via and X-Forwarded-* added.
 pub fn upstream_request(
-    node: &crate::proxy::Node,
-    parts: &http::request::Parts,
-    target: &crate::proxy::normalize::Target,
-    origin: &crate::proxy::pool::Pool,
-    client: std::net::SocketAddr,
+    ex: &crate::proxy::exchange::Exchange,
     body: crate::server::body::Body,
 ) -> http::Request<crate::server::body::Body> {
+    let node = &ex.node;
+    let (parts, target) = (&ex.parts, &ex.target);
     let up = &node.cfg.upstream;
     let mut headers = parts.headers.clone();
     let wants_trailers = headers
@@ -135,6 +182,8 @@ pub fn upstream_request(
                 .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
         });
     remove_hop_by_hop(&mut headers);
+    let trusted = node.trusts_proxy(ex.client.ip());
+    remove_unkeyed(&mut headers, &node.strip_request_fields, trusted);
     if wants_trailers {
         // We relay trailers, so we may ask the origin for them (RFC 9110 §10.1.4).
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
@@ -142,7 +191,7 @@ pub fn upstream_request(
     let host = if up.preserve_host {
         target.authority.as_str()
     } else {
-        origin.authority().unwrap_or_default()
+        ex.site.origin.authority().unwrap_or_default()
     };
     // The client's own Host usually is the target's authority already.
     if headers.get(header::HOST).map(HeaderValue::as_bytes) != Some(host.as_bytes())
@@ -156,7 +205,7 @@ pub fn upstream_request(
         append_via(&mut headers, parts.version, &node.cfg.server.cache_name);
     }
     if up.x_forwarded_for {
-        append_forwarded_for(&mut headers, client.ip());
+        append_forwarded_for(&mut headers, ex.client.ip());
     }
     if let Some(ours) = &node.surrogate_capability {
         let name = HeaderName::from_static("surrogate-capability");
@@ -171,9 +220,10 @@ pub fn upstream_request(
             headers.insert(name, v);
         }
     }
-    if up.x_forwarded_proto {
+    // A trusted proxy's own X-Forwarded-Proto names the scheme its client used.
+    if up.x_forwarded_proto && !(trusted && headers.contains_key(&PROXY_SET_FIELDS[0])) {
         headers.insert(
-            HeaderName::from_static("x-forwarded-proto"),
+            PROXY_SET_FIELDS[0].clone(),
             HeaderValue::from_static(target.scheme),
         );
     }
@@ -200,6 +250,37 @@ mod tests {
         remove_hop_by_hop(&mut h);
         let names: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(names, vec!["x-keep"]);
+    }
+
+    /// Unkeyed fields never reach the origin; X-Forwarded-Proto and
+    /// Forwarded only from a trusted proxy.
+    #[test]
+    fn removes_unkeyed_fields() {
+        let strip: Vec<HeaderName> = UNKEYED_REQUEST_FIELDS
+            .iter()
+            .map(|f| HeaderName::from_static(f))
+            .collect();
+        let fields = [
+            ("x-forwarded-host", "evil"),
+            ("x-original-url", "/admin"),
+            ("x-http-method-override", "DELETE"),
+            ("x-forwarded-proto", "https"),
+            ("forwarded", "host=evil"),
+            ("accept", "*/*"),
+        ];
+        let cases: &[(bool, &[&str])] = &[
+            (false, &["accept"]),
+            (true, &["x-forwarded-proto", "forwarded", "accept"]),
+        ];
+        for (trusted, want) in cases {
+            let mut h = crate::http_cache::test_support::headers(&fields);
+            remove_unkeyed(&mut h, &strip, *trusted);
+            let mut names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+            names.sort_unstable();
+            let mut want = want.to_vec();
+            want.sort_unstable();
+            assert_eq!(names, want, "trusted: {trusted}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod chunked_body;
 pub mod collapse;
+pub mod exchange;
 pub mod fetch;
 pub mod fill;
 pub mod forwarding;
@@ -21,11 +22,14 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::ProxyError;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
-use crate::http_cache::decision::{self, Decision, RequestDirectives, StaleServe};
+use crate::http_cache::conditional::{self, Precondition};
+use crate::http_cache::decision::{self, Decision, StaleServe};
+use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::surrogate::{self, KeyField, KeyLimits};
-use crate::http_cache::{Policy, key, range, vary};
+use crate::http_cache::{Policy, admission, key, range, vary};
 use crate::server::body::{self, Body};
 use collapse::{Collapser, Flight, Join};
+use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use lookup::Lookup;
@@ -70,6 +74,13 @@ pub struct Node {
     /// `<device>="Surrogate/1.0"` for Surrogate-Capability, sent upstream
     /// when `surrogate-control` is a targeted field.
     pub surrogate_capability: Option<http::HeaderValue>,
+    /// Unkeyed request fields removed before forwarding (the built-in list
+    /// minus `upstream.forward_fields`).
+    pub strip_request_fields: Vec<http::HeaderName>,
+    /// `upstream.forward_fields`, lower-case: forwarded, and part of every key.
+    pub keyed_fields: Vec<String>,
+    /// Proxies whose X-Forwarded-Proto and Forwarded are passed on.
+    pub trusted_proxies: Vec<crate::cidr::Cidr>,
 }
 
 impl Node {
@@ -153,7 +164,33 @@ impl Node {
                 .ok()
             })
             .flatten();
+        let keyed_fields: Vec<String> = cfg
+            .upstream
+            .forward_fields
+            .iter()
+            .map(|f| f.to_ascii_lowercase())
+            .collect();
+        let strip_request_fields = forwarding::UNKEYED_REQUEST_FIELDS
+            .iter()
+            .filter(|f| !keyed_fields.iter().any(|k| k == *f))
+            .map(|f| http::HeaderName::from_static(f))
+            .collect();
+        let trusted_proxies = cfg
+            .upstream
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                crate::cidr::Cidr::parse(c).map_err(|m| crate::config::ConfigError::Invalid {
+                    field: format!("upstream.trusted_proxies[{i}]"),
+                    message: m,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Node {
+            strip_request_fields,
+            keyed_fields,
+            trusted_proxies,
             surrogate_capability,
             cfg: Arc::new(cfg),
             store,
@@ -186,6 +223,11 @@ impl Node {
         found.keys
     }
 
+    /// Is `ip` a trusted proxy (its X-Forwarded-Proto and Forwarded kept)?
+    pub fn trusts_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|c| c.contains(ip))
+    }
+
     /// The largest body this node stores.
     pub fn max_object_bytes(&self) -> u64 {
         self.cfg.storage.max_object_bytes
@@ -210,7 +252,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
             return respond::error(&node, StatusCode::BAD_REQUEST, &msg, CacheStatus::default());
         }
         Err(ProxyError::Upstream(e)) => {
-            return respond::error(&node, e.status(), &e.to_string(), CacheStatus::default());
+            return respond::upstream_error(&node, &e, CacheStatus::default());
         }
     };
     let site = match node.sites.site_for(&target.host) {
@@ -218,10 +260,9 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         Err(e) => {
             let cs = CacheStatus {
                 fwd: Some(Fwd::Bypass),
-                detail: Some(e.as_str()),
                 ..Default::default()
             };
-            return respond::error(&node, e.status(), &e.to_string(), cs);
+            return respond::upstream_error(&node, &e, cs);
         }
     };
 
@@ -229,32 +270,42 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
     if parts.method.as_str() == "PURGE" {
         return purge_method::handle(&node, &parts, &target, client);
     }
+    let ex = Exchange::new(node, parts, target, site, client);
+    let node = &ex.node;
 
-    // 3. Unsafe and other non-cacheable methods go straight through (§4.4 invalidation).
-    if parts.method != Method::GET && parts.method != Method::HEAD {
-        return unsafe_method::forward(&node, parts, body, &target, &site.origin, client).await;
+    // 3. Unsafe and other non-cacheable methods go straight through (§4.4
+    //    invalidation); so does a GET or HEAD with a body, never stored nor
+    //    served from the cache.
+    if ex.parts.method != Method::GET && ex.parts.method != Method::HEAD {
+        return unsafe_method::forward(&ex, body).await;
+    }
+    if ex.has_body() {
+        return fetch::pass(&ex, body, NoCacheReason::RequestBody).await;
     }
 
-    // 3. Look the request up.
+    // 4. Look the request up. Hit-for-pass: nothing storable came for this
+    //    URL lately, so nothing is stored for it (a storable response clears
+    //    the mark).
     let now = clock::now();
-    let directives = RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
-    let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
-    // Hit-for-pass: nothing storable came for this URL lately, so nothing
-    // is stored for it (a storable response clears the mark).
-    let found = if node.collapser.passing(&primary, clock::instant()) {
+    let found = if node.collapser.passing(&ex.primary, clock::instant()) {
         Lookup::UriMiss
     } else {
-        lookup::find(&node, primary, &parts.headers).await
+        lookup::find(node, ex.primary, &ex.parts.headers).await
     };
     let mut vary_names = Vec::new();
     let purge = match &found {
-        Lookup::Hit(entry) => purged(&node, &target, entry),
+        Lookup::Hit(entry) => purged(node, &ex.target, entry),
         _ => Purged::No,
     };
     let fwd = match found {
         // A stored partial response only answers ranges inside what it holds.
         Lookup::Hit(entry)
-            if !range::covers(&parts.method, &parts.headers, &entry.meta, entry.body.len()) =>
+            if !range::covers(
+                &ex.parts.method,
+                &ex.parts.headers,
+                &entry.meta,
+                entry.body.len(),
+            ) =>
         {
             Fwd::Partial
         }
@@ -264,9 +315,10 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
             Fwd::Miss
         }
         Lookup::Hit(entry) => {
-            // 4. Reuse it, serve it stale, or revalidate it (§4); a soft purge makes it stale.
+            // 5. Reuse it, serve it stale, or revalidate it (§4); a soft purge makes it stale.
             let cs_key = node.cfg.cache.expose_key.then(|| entry.key.to_hex());
-            let mut decision = decision::decide_with(now, &directives, &entry.meta, &entry.facts);
+            let mut decision =
+                decision::decide_with(now, &ex.directives, &entry.meta, &entry.facts);
             if purge == Purged::Soft {
                 decision = decision::soft_purged(decision, &entry.meta, &node.policy);
             }
@@ -276,34 +328,17 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                     let detail = match serve {
                         StaleServe::MaxStale => "max-stale",
                         StaleServe::WhileRevalidate => {
-                            revalidate::in_background(
-                                node.clone(),
-                                &parts,
-                                &target,
-                                &site.origin,
-                                client,
-                                (*entry).clone(),
-                            );
+                            revalidate::in_background(&ex, (*entry).clone());
                             "stale-while-revalidate"
                         }
                     };
                     (age, ttl, Some(detail))
                 }
                 Decision::Revalidate { reason, .. } => {
-                    if directives.only_if_cached() {
-                        return only_if_cached_miss(&node);
+                    if ex.directives.only_if_cached() {
+                        return only_if_cached_miss(node);
                     }
-                    return revalidate::foreground(
-                        &node,
-                        parts,
-                        &target,
-                        &site.origin,
-                        client,
-                        *entry,
-                        reason,
-                        &directives,
-                    )
-                    .await;
+                    return revalidate::foreground(&ex, *entry, reason).await;
                 }
             };
             let cs = CacheStatus {
@@ -313,7 +348,8 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
                 detail,
                 ..Default::default()
             };
-            return respond::cached_owned(&node, *entry, &parts.method, &parts.headers, age, cs);
+            let (method, headers) = (&ex.parts.method, &ex.parts.headers);
+            return respond::cached_owned(node, *entry, method, headers, age, cs);
         }
         Lookup::UriMiss => Fwd::UriMiss,
         Lookup::VaryMiss(names) => {
@@ -322,80 +358,94 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
         }
     };
 
-    // 5. Miss: fetch from the origin, storing while streaming.
-    if directives.only_if_cached() {
-        return only_if_cached_miss(&node);
+    // 6. Miss: fetch from the origin, storing while streaming.
+    if ex.directives.only_if_cached() {
+        return only_if_cached_miss(node);
     }
-    // 6. Collapse concurrent misses for the same variant into one origin request.
+    // 7. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
-    if collapsible(&parts, &directives) {
+    if collapsible(&ex) {
         let key = if vary_names.is_empty() {
-            primary
+            ex.primary
         } else {
-            key::variant(&primary, &vary::selected(&vary_names, &parts.headers))
+            key::variant(&ex.primary, &vary::selected(&vary_names, &ex.parts.headers))
         };
         match node.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
             Join::Follow(flight) => {
-                if let Some(resp) = follow(&node, &flight, &parts, fwd).await {
+                if let Some(resp) = follow(&ex, &flight, fwd).await {
                     return resp;
                 }
             }
             Join::Alone => {}
         }
     }
-    fetch::miss(
-        &node,
-        parts,
-        body,
-        &target,
-        &site.origin,
-        client,
-        fwd,
-        &directives,
-        leader,
-    )
-    .await
+    fetch::miss(&ex, body, fwd, leader).await
 }
 
-/// Plain GETs collapse; ranges, conditionals and `no-store` requests go alone.
-fn collapsible(parts: &http::request::Parts, directives: &RequestDirectives) -> bool {
-    parts.method == Method::GET
-        && !directives.no_store()
-        && !parts.headers.contains_key(http::header::RANGE)
-        && !parts.headers.contains_key(http::header::IF_NONE_MATCH)
-        && !parts.headers.contains_key(http::header::IF_MODIFIED_SINCE)
+/// GETs and HEADs collapse; ranges and `no-store` requests go alone.
+/// (Preconditions are fine: a follower answers its own, as a hit does.)
+fn collapsible(ex: &Exchange) -> bool {
+    !ex.directives.no_store() && !conditional::has_range(&ex.parts.headers)
 }
 
-/// Wait for the leader's response and stream it; `None` to go upstream alone
-/// (timeout, uncacheable, or another variant).
-async fn follow(
-    node: &Node,
-    flight: &Arc<Flight>,
-    parts: &http::request::Parts,
-    fwd: Fwd,
-) -> Option<Response<Body>> {
+/// Wait for the leader's response and answer from it as a hit on the stored
+/// copy would be answered: only when this request accepts it without
+/// validation (its variant, its directives), with its own preconditions
+/// evaluated. `None`: go upstream alone (timeout, not shareable, another
+/// variant, or the flight is too far along to join).
+async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Response<Body>> {
+    let node = &ex.node;
     let head = flight.wait_head(node.collapser.wait_timeout).await?;
-    if !head.variant.is_empty() && !vary::matches(&head.variant, &parts.headers) {
+    let (method, request) = (&ex.parts.method, &ex.parts.headers);
+    let Decision::Fresh { age, ttl } = admission::waiter_may_use(
+        clock::now(),
+        request,
+        &ex.directives,
+        &head.meta,
+        &node.policy,
+    )?
+    else {
         return None;
-    }
-    let reader = flight.reader()?;
+    };
     let cs = CacheStatus {
         fwd: Some(fwd),
-        fwd_status: Some(head.status.as_u16()),
-        ttl: Some(head.ttl),
+        fwd_status: Some(head.meta.status.as_u16()),
+        ttl: Some(ttl),
         collapsed: true,
         ..Default::default()
     };
-    let body = if parts.method == Method::HEAD {
-        body::empty()
-    } else {
-        body::boxed(reader)
+    let body = match conditional::evaluate(method, request, &head.meta) {
+        Precondition::Failed => {
+            let failed = StatusCode::PRECONDITION_FAILED;
+            return Some(respond::error(node, failed, "precondition failed", cs));
+        }
+        Precondition::NotModified => {
+            let mut headers = head.meta.headers.clone();
+            for h in &conditional::NOT_IN_304 {
+                headers.remove(h);
+            }
+            headers.insert(http::header::AGE, http::HeaderValue::from(age));
+            let version = http::Version::HTTP_11;
+            let status = StatusCode::NOT_MODIFIED;
+            return Some(respond::finish(
+                node,
+                status,
+                headers,
+                body::empty(),
+                &cs,
+                version,
+            ));
+        }
+        Precondition::Pass if *method == Method::HEAD => body::empty(),
+        Precondition::Pass => body::boxed(flight.reader()?),
     };
+    let mut headers = head.meta.headers.clone();
+    headers.insert(http::header::AGE, http::HeaderValue::from(age));
     Some(respond::finish(
         node,
-        head.status,
-        head.headers.clone(),
+        head.meta.status,
+        headers,
         body,
         &cs,
         http::Version::HTTP_11,

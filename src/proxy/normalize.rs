@@ -97,8 +97,8 @@ pub struct Site {
     pub origin: Arc<Pool>,
     /// Honour request cache directives for this site (overrides `[cache]`).
     pub honor_request_directives: bool,
-    /// Store and share responses with Set-Cookie by plain RFC 9111 rules.
-    pub set_cookie_rfc9111: bool,
+    /// What to do with responses that set cookies.
+    pub set_cookie: crate::http_cache::policy::SetCookie,
     /// Upstream concurrency limit for this site's origin, if set.
     pub max_concurrency: Option<usize>,
 }
@@ -140,8 +140,7 @@ impl Sites {
                 honor_request_directives: s
                     .honor_request_directives
                     .unwrap_or(cfg.cache.honor_request_directives),
-                set_cookie_rfc9111: s.set_cookie.as_deref().unwrap_or(&cfg.cache.set_cookie)
-                    == "rfc9111",
+                set_cookie: s.set_cookie.unwrap_or(cfg.cache.set_cookie),
                 max_concurrency: s.max_concurrency,
             };
             for h in &s.hosts {
@@ -158,7 +157,7 @@ impl Sites {
                     conn,
                 )),
                 honor_request_directives: cfg.cache.honor_request_directives,
-                set_cookie_rfc9111: cfg.cache.set_cookie == "rfc9111",
+                set_cookie: cfg.cache.set_cookie,
                 max_concurrency: None,
             }),
             None => None,

@@ -93,12 +93,36 @@ impl Server {
     }
 }
 
-/// Held while a request is in flight to a server.
-pub struct InFlight(Arc<Server>);
+/// Held while a request is in flight to a server; its outcome feeds the
+/// server's breaker through [`InFlight::record`]. Dropped without an outcome
+/// (the client went away before the response head), a half-open breaker's
+/// probe is given back, so the next request probes again: otherwise the
+/// breaker would stay half-open, and the server unused, for good.
+pub struct InFlight {
+    server: Arc<Server>,
+    breaker: BreakerConfig,
+    recorded: bool,
+}
+
+impl InFlight {
+    /// Feed this request's outcome to the server's breaker.
+    pub fn record(mut self, ok: bool, now: Instant) {
+        self.recorded = true;
+        self.server.record(ok, now, self.breaker);
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+        self.server.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if !self.recorded {
+            let mut b = self.server.breaker.lock();
+            if matches!(*b, Breaker::HalfOpen) {
+                *b = Breaker::Open {
+                    until: crate::clock::instant(),
+                };
+            }
+        }
     }
 }
 
@@ -181,9 +205,13 @@ impl Pool {
 
     /// Mark a request to server `i` as in flight.
     pub fn start(&self, i: usize) -> InFlight {
-        let s = self.servers[i].clone();
-        s.outstanding.fetch_add(1, Ordering::Relaxed);
-        InFlight(s)
+        let server = self.servers[i].clone();
+        server.outstanding.fetch_add(1, Ordering::Relaxed);
+        InFlight {
+            server,
+            breaker: self.breaker,
+            recorded: false,
+        }
     }
 
     /// An active health check's verdict: a failed check opens the breaker at
@@ -259,6 +287,27 @@ mod tests {
         p.record(0, true, later);
         assert!(p.servers()[0].healthy(), "probe succeeded: closed");
         assert_eq!(p.pick(later, None), Some(0));
+    }
+
+    /// A half-open probe whose request is dropped before its outcome (the
+    /// client disconnected) gives the probe back instead of leaving the
+    /// breaker half-open, and the server unused, forever.
+    #[test]
+    fn an_abandoned_probe_does_not_stick_half_open() {
+        let p = pool(1, Balance::RoundRobin);
+        let t0 = crate::clock::instant();
+        for _ in 0..3 {
+            p.record(0, false, t0);
+        }
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(p.pick(later, None), Some(0), "cooldown over: one probe");
+        let probe = p.start(0);
+        assert_eq!(p.pick(later, None), None, "only one probe at a time");
+        drop(probe);
+        let now = crate::clock::instant().max(later);
+        assert_eq!(p.pick(now, None), Some(0), "the next request probes again");
+        p.start(0).record(true, now);
+        assert!(p.servers()[0].healthy(), "a recorded success closes it");
     }
 
     #[test]

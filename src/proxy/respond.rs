@@ -14,14 +14,6 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use std::sync::Arc;
 use storage::Payload;
 
-/// Fields a 304 from the cache leaves out: they describe a body it does not carry.
-const NOT_IN_304: [header::HeaderName; 4] = [
-    header::CONTENT_LENGTH,
-    header::CONTENT_TYPE,
-    header::CONTENT_ENCODING,
-    header::CONTENT_RANGE,
-];
-
 /// [`cached`] for an entry the caller owns. The common hit (GET or HEAD
 /// without preconditions or Range, a complete inline body) moves the entry's
 /// freshly decoded header map into the response instead of copying it;
@@ -36,7 +28,8 @@ pub fn cached_owned(
 ) -> Response<Body> {
     let plain = (method == Method::GET || method == Method::HEAD)
         && entry.meta.status != StatusCode::PARTIAL_CONTENT
-        && !PLAIN_BLOCKERS.iter().any(|h| request.contains_key(h));
+        && !conditional::has_preconditions(request)
+        && !conditional::has_range(request);
     let Payload::Inline(bytes) = &entry.body else {
         return cached(node, &entry, method, request, age, cs);
     };
@@ -58,17 +51,6 @@ pub fn cached_owned(
     with_cache_status(node, status, headers, body, &cs)
 }
 
-/// Request fields that make a hit more than "send the stored response":
-/// preconditions (RFC 9110 §13) and ranges (§14).
-const PLAIN_BLOCKERS: [header::HeaderName; 6] = [
-    header::IF_MATCH,
-    header::IF_NONE_MATCH,
-    header::IF_MODIFIED_SINCE,
-    header::IF_UNMODIFIED_SINCE,
-    header::RANGE,
-    header::IF_RANGE,
-];
-
 /// Serve a stored response (RFC 9111 §4): Age, client preconditions (§4.3.2), HEAD.
 pub fn cached(
     node: &Node,
@@ -81,7 +63,7 @@ pub fn cached(
     let mut headers = cached_head(node, &entry.meta.headers);
     let (status, body) = match conditional::evaluate(method, request, &entry.meta) {
         Precondition::NotModified => {
-            for h in NOT_IN_304 {
+            for h in conditional::NOT_IN_304 {
                 headers.remove(h);
             }
             (StatusCode::NOT_MODIFIED, body::empty())
@@ -238,6 +220,21 @@ pub fn finish(
 ) -> Response<Body> {
     strip_and_via(node, &mut headers, upstream_version);
     with_cache_status(node, status, headers, body, cs)
+}
+
+/// The answer to a failed origin exchange. The client learns only the
+/// status and the Cache-Status detail (e.g. `origin-unreachable`): the
+/// origin's address and the socket error would tell anyone where the origin
+/// is, which is much of why a CDN sits in front of it. The details go to
+/// the log.
+pub fn upstream_error(
+    node: &Node,
+    e: &crate::error::UpstreamError,
+    mut cs: CacheStatus,
+) -> Response<Body> {
+    tracing::warn!(error = %e, detail = e.as_str(), "origin request failed");
+    cs.detail = Some(e.as_str());
+    error(node, e.status(), e.public_message(), cs)
 }
 
 /// An error response with a one-line text body.

@@ -2,51 +2,37 @@
 //! foreground for a request that cannot reuse it as it is, or in the
 //! background under stale-while-revalidate (RFC 5861 §3).
 
-use super::fetch::{exchange, store_and_stream};
-use super::forwarding::{CLIENT_CONDITIONALS, remove_hop_by_hop, upstream_request};
+use super::exchange::Exchange;
+use super::fetch::{drain, send, store_and_stream};
+use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
-use super::normalize::Target;
-use super::pool::Pool;
-use super::{Node, respond};
-
+use super::respond;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::cached_response::CachedResponse;
-use crate::http_cache::decision::{self, RequestDirectives, RevalidateReason};
+use crate::http_cache::conditional;
+use crate::http_cache::decision::{self, RevalidateReason};
+use crate::http_cache::storable::SET_COOKIE_FIELDS;
 use crate::http_cache::validation;
-use crate::server::body;
-use http::{Method, Response, StatusCode, request::Parts};
-use http_body_util::BodyExt;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use crate::server::body::{self, Body};
+use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 
 /// Revalidate `entry` for this request and answer it.
-#[allow(clippy::too_many_arguments)]
-pub async fn foreground(
-    node: &Node,
-    parts: Parts,
-    target: &Target,
-    origin: &Pool,
-    client: SocketAddr,
-    entry: Entry,
-    reason: RevalidateReason,
-    directives: &RequestDirectives,
-) -> Response<body::Body> {
+pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -> Response<Body> {
+    let node = &ex.node;
+    let parts = &ex.parts;
     let fwd = match reason {
         RevalidateReason::Stale | RevalidateReason::ResponseNoCache => Fwd::Stale,
         _ => Fwd::Request,
     };
     let build = || {
-        let mut req = upstream_request(node, &parts, target, origin, client, body::empty());
-        for h in CLIENT_CONDITIONALS {
-            req.headers_mut().remove(h);
-        }
+        let mut req = upstream_request(ex, body::empty());
+        conditional::remove_preconditions(req.headers_mut());
         for (name, value) in validation::conditional_headers(&entry.meta) {
             req.headers_mut().insert(name, value);
         }
         req
     };
-    let (result, times) =
-        exchange(node, origin, &target.path_and_query, build(), Some(&build)).await;
+    let (result, times) = send(ex, build(), Some(&build)).await;
     let (request_time, response_time, purge_seq) = times;
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
     // window applies only when the origin could not be reached at all.
@@ -56,31 +42,42 @@ pub async fn foreground(
         } else {
             0
         };
-        decision::stale_if_error(response_time, directives, &entry.meta, &node.policy, window)
+        decision::stale_if_error(
+            response_time,
+            &ex.directives,
+            &entry.meta,
+            &node.policy,
+            window,
+        )
     };
     match result {
         Err(e) => {
             tracing::warn!(error = %e, "revalidation failed");
+            let cs = CacheStatus {
+                fwd: Some(fwd),
+                ..Default::default()
+            };
             if stale_ok(true) {
                 let cs = CacheStatus {
                     hit: true,
-                    fwd: Some(fwd),
                     detail: Some(e.as_str()),
-                    ..Default::default()
+                    ..cs
                 };
                 let age = entry.meta.current_age(response_time);
                 return respond::cached(node, &entry, &parts.method, &parts.headers, age, cs);
             }
-            let cs = CacheStatus {
-                fwd: Some(fwd),
-                detail: Some(e.as_str()),
-                ..Default::default()
-            };
-            respond::error(node, e.status(), &e.to_string(), cs)
+            respond::upstream_error(node, &e, cs)
         }
         Ok(resp) if updates_stored(&parts.method, resp.status(), &entry, resp.headers()) => {
             let mut headers = resp.headers().clone();
             remove_hop_by_hop(&mut headers);
+            // The 304's cookies are for this client alone: never stored
+            // (merge_304 leaves them out), but passed on to it.
+            let cookies: Vec<(HeaderName, HeaderValue)> = headers
+                .iter()
+                .filter(|(n, _)| SET_COOKIE_FIELDS.contains(&n.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
             let fresh = Entry::new(
                 entry.key,
                 CachedResponse {
@@ -99,7 +96,12 @@ pub async fn foreground(
                 stored: Some(true),
                 ..Default::default()
             };
-            respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs)
+            let mut answer =
+                respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs);
+            for (name, value) in cookies {
+                answer.headers_mut().append(name, value);
+            }
+            answer
         }
         Ok(resp) if resp.status().is_server_error() && stale_ok(false) => {
             let cs = CacheStatus {
@@ -117,18 +119,7 @@ pub async fn foreground(
                 fwd: Some(fwd),
                 ..Default::default()
             };
-            store_and_stream(
-                node,
-                &parts,
-                resp,
-                (request_time, response_time, purge_seq),
-                target,
-                cs,
-                directives,
-                true,
-                None,
-            )
-            .await
+            store_and_stream(ex, resp, times, cs, true, None).await
         }
     }
 }
@@ -152,40 +143,19 @@ fn updates_stored(
 }
 
 /// Revalidate `entry` without a waiting client (stale-while-revalidate).
-pub fn in_background(
-    node: Arc<Node>,
-    parts: &Parts,
-    target: &Target,
-    origin: &Arc<Pool>,
-    client: SocketAddr,
-    entry: Entry,
-) {
+/// The refresh is nobody's request: it carries no client credentials,
+/// preconditions or range ([`Exchange::background`]), and its body is
+/// drained chunk by chunk into the store, never collected in memory.
+pub fn in_background(ex: &Exchange, entry: Entry) {
     // One background refresh per key at a time.
     let key = entry.key;
-    if !node.collapser.start_refresh(key) {
+    if !ex.node.collapser.start_refresh(key) {
         return;
     }
-    let mut bg = http::Request::new(());
-    *bg.method_mut() = Method::GET;
-    *bg.headers_mut() = parts.headers.clone();
-    *bg.version_mut() = parts.version;
-    let (bg_parts, ()) = bg.into_parts();
-    let (target, origin) = (target.clone(), origin.clone());
+    let bg = ex.background();
     tokio::spawn(async move {
-        let directives = RequestDirectives::default();
-        let resp = foreground(
-            &node,
-            bg_parts,
-            &target,
-            &origin,
-            client,
-            entry,
-            RevalidateReason::Stale,
-            &directives,
-        )
-        .await;
-        // Drive the body so that a new full response is stored.
-        let _ = resp.into_body().collect().await;
-        node.collapser.end_refresh(&key);
+        let resp = foreground(&bg, entry, RevalidateReason::Stale).await;
+        drain(resp.into_body()).await;
+        bg.node.collapser.end_refresh(&key);
     });
 }

@@ -102,9 +102,8 @@ impl Upstream {
         let mut avoid = None;
         loop {
             let Some(idx) = pool.pick(crate::clock::instant(), avoid) else {
-                return Err(UpstreamError::Unreachable {
+                return Err(UpstreamError::CircuitOpen {
                     origin: pool_name(pool),
-                    reason: "every server of this origin is failing (circuit open)".into(),
                 });
             };
             let server = &pool.servers()[idx];
@@ -120,14 +119,13 @@ impl Upstream {
             *req.uri_mut() = target.clone();
             let in_flight = pool.start(idx);
             let result = tokio::time::timeout_at(head_limit, server.conns.send(req)).await;
-            drop(in_flight);
             let now = crate::clock::instant();
             match result {
                 Ok(Ok(resp)) => {
                     // A 5xx counts against a server only when another can take
                     // over; a lone server answering 5xx is still reachable.
                     let failed = resp.status().is_server_error() && pool.servers().len() > 1;
-                    pool.record(idx, !failed, now);
+                    in_flight.record(!failed, now);
                     let (parts, body) = resp.into_parts();
                     let body = TimedBody::new(
                         body,
@@ -139,7 +137,7 @@ impl Upstream {
                     return Ok(Response::from_parts(parts, body));
                 }
                 Ok(Err(e)) => {
-                    pool.record(idx, false, now);
+                    in_flight.record(false, now);
                     if replay.is_some()
                         && e.before_response()
                         && attempt < self.max_retries
@@ -160,7 +158,7 @@ impl Upstream {
                     });
                 }
                 Err(_) => {
-                    pool.record(idx, false, now);
+                    in_flight.record(false, now);
                     self.timeouts
                         .head
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -7,12 +7,16 @@ fn run(method: &str, req: &[(&str, &str)], status: u16, resp: &[(&str, &str)]) -
     let rs = crate::http_cache::test_support::headers(resp);
     let eff = effective_cache_control(&rs, &Policy::default());
     let method = Method::from_bytes(method.as_bytes()).expect("method");
-    let ex = Exchange {
+    let ex = RequestFacts {
         method: &method,
         request: &rq,
         request_no_store: false,
         content_location_is_target: rs.get("content-location").is_some_and(|v| v == "/same"),
-        cookies_need_explicit: rq.get("x-test-cookie-rule").is_some(),
+        set_cookie: match rq.get("x-test-cookie-rule").map(|v| v.as_bytes()) {
+            Some(b"pass") => crate::http_cache::policy::SetCookie::Pass,
+            Some(b"strip") => crate::http_cache::policy::SetCookie::Strip,
+            _ => crate::http_cache::policy::SetCookie::Rfc9111,
+        },
     };
     storable(
         &ex,
@@ -208,39 +212,41 @@ fn applies_section_3() {
             yes(),
         ),
         (
-            "cookie, explicit rule, max-age only",
+            "cookie, pass (the default): never stored, even public",
             "GET",
-            vec![("x-test-cookie-rule", "1")],
-            200,
-            vec![("cache-control", "max-age=5"), ("set-cookie", "a=b")],
-            Storable::No(SetCookie),
-        ),
-        (
-            "cookie, explicit rule, public",
-            "GET",
-            vec![("x-test-cookie-rule", "1")],
+            vec![("x-test-cookie-rule", "pass")],
             200,
             vec![
                 ("cache-control", "public, max-age=5"),
                 ("set-cookie", "a=b"),
             ],
-            yes(),
+            Storable::No(SetCookie),
         ),
         (
-            "cookie, explicit rule, s-maxage",
+            "cookie, pass: s-maxage and CDN-Cache-Control do not override it",
             "GET",
-            vec![("x-test-cookie-rule", "1")],
-            200,
-            vec![("cache-control", "s-maxage=5"), ("set-cookie", "a=b")],
-            yes(),
-        ),
-        (
-            "cookie, explicit rule, CDN-Cache-Control lifetime",
-            "GET",
-            vec![("x-test-cookie-rule", "1")],
+            vec![("x-test-cookie-rule", "pass")],
             200,
             vec![("cdn-cache-control", "max-age=5"), ("set-cookie", "a=b")],
-            yes(),
+            Storable::No(SetCookie),
+        ),
+        (
+            "cookie, pass: Set-Cookie2 too",
+            "GET",
+            vec![("x-test-cookie-rule", "pass")],
+            200,
+            vec![("cache-control", "s-maxage=5"), ("set-cookie2", "a=b")],
+            Storable::No(SetCookie),
+        ),
+        (
+            "cookie, strip: stored without the cookie fields",
+            "GET",
+            vec![("x-test-cookie-rule", "strip")],
+            200,
+            vec![("cache-control", "max-age=5"), ("set-cookie", "a=b")],
+            Storable::Yes {
+                strip: vec!["set-cookie".into(), "set-cookie2".into()],
+            },
         ),
         (
             "vary star",

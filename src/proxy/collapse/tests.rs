@@ -7,10 +7,16 @@ fn key(i: u8) -> ObjectKey {
 
 fn head() -> Head {
     Head {
-        status: StatusCode::OK,
-        headers: HeaderMap::new(),
-        variant: vec![],
-        ttl: 60,
+        meta: Arc::new(CachedResponse {
+            status: http::StatusCode::OK,
+            headers: http::HeaderMap::new(),
+            request_time: std::time::SystemTime::UNIX_EPOCH,
+            response_time: std::time::SystemTime::UNIX_EPOCH,
+            initial_age: 0,
+            variant: vec![],
+            purge_seq: 0,
+            surrogate_keys: vec![],
+        }),
     }
 }
 
@@ -43,8 +49,8 @@ async fn followers_stream_the_leaders_response_as_it_arrives() {
         flight
             .wait_head(Duration::from_secs(1))
             .await
-            .map(|h| h.status),
-        Some(StatusCode::OK)
+            .map(|h| h.meta.status),
+        Some(http::StatusCode::OK)
     );
     let mut follower = flight.reader().expect("can join");
     tx.send(Bytes::from_static(b"first ")).await.expect("send");
@@ -133,8 +139,6 @@ async fn large_flights_stop_accepting_and_drop_read_chunks() {
         tx.send(Bytes::from_static(b"12345678"))
             .await
             .expect("send");
-    }
-    for _ in 0..3 {
         own.frame().await.expect("frame").expect("ok");
     }
     assert!(
@@ -181,4 +185,83 @@ fn hit_for_pass_marks_are_bounded_and_cleared_by_a_stored_response() {
     let later = t0 + Duration::from_secs(31);
     let last = mark(MAX_PASS_MARKS + 11, later);
     assert!(table.passing(&last, later));
+}
+
+/// A follower that stops reading is detached once it is more than the
+/// flight's limit behind the fastest reader: its body ends with an error,
+/// the others read on, and the flight never holds much more than the limit.
+#[tokio::test]
+async fn a_stalled_follower_is_detached_without_slowing_the_others() {
+    let limit = 64;
+    let table = Collapser::new(Duration::from_secs(5), Duration::from_secs(1), limit);
+    let Join::Lead(leader) = table.join(key(7), crate::clock::instant()) else {
+        panic!("leads")
+    };
+    let Join::Follow(flight) = table.join(key(7), crate::clock::instant()) else {
+        panic!("follows")
+    };
+    let (tx, body) = channel_body();
+    let mut own = leader.share(head(), body).expect("reader");
+    let mut stalled = flight.reader().expect("joins at byte 0");
+    for i in 0..40u8 {
+        tx.send(Bytes::from(vec![i; 16])).await.expect("send");
+        let frame = own.frame().await.expect("frame").expect("ok");
+        assert_eq!(frame.into_data().expect("data"), vec![i; 16]);
+    }
+    drop(tx);
+    assert!(own.frame().await.is_none(), "the reading client finishes");
+    assert_eq!(flight.detached_readers(), 1);
+    assert!(
+        flight.state.lock().held_bytes <= 2 * limit,
+        "the stalled reader holds nothing"
+    );
+    let mut err = None;
+    while let Some(f) = stalled.frame().await {
+        if let Err(e) = f {
+            err = Some(e);
+            break;
+        }
+    }
+    assert!(err.is_some(), "the stalled client's response is cut");
+}
+
+/// With one slow reader the pump waits for it (back-pressure), instead of
+/// reading the whole origin body into memory or detaching it.
+#[tokio::test]
+async fn the_pump_follows_its_fastest_reader() {
+    let limit = 64;
+    let table = Collapser::new(Duration::from_secs(5), Duration::from_secs(1), limit);
+    let Join::Lead(leader) = table.join(key(8), crate::clock::instant()) else {
+        panic!("leads")
+    };
+    let (tx, body) = channel_body();
+    let mut own = leader.share(head(), body).expect("reader");
+    let flight = own.flight.clone();
+    let sender = tokio::spawn(async move {
+        for i in 0..100u8 {
+            if tx.send(Bytes::from(vec![i; 16])).await.is_err() {
+                return;
+            }
+        }
+    });
+    // Let the pump run ahead as far as it will without a reader moving.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while flight.state.lock().pushed < limit as u64 && std::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        flight.state.lock().pushed <= limit as u64 + 16,
+        "the pump waits for its reader: {} pushed",
+        flight.state.lock().pushed
+    );
+    let mut read = 0;
+    while let Some(f) = own.frame().await {
+        read += f.expect("ok").into_data().expect("data").len();
+    }
+    assert_eq!(read, 1600);
+    assert_eq!(flight.detached_readers(), 0);
+    sender.await.expect("sender");
 }
