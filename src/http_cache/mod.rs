@@ -9,6 +9,7 @@ pub mod age;
 pub mod cache_control;
 pub mod cache_status;
 pub mod cached_response;
+pub mod canonical;
 pub mod conditional;
 pub mod decision;
 pub mod field_list;

@@ -5,6 +5,7 @@ use super::origin_conns::ConnSettings;
 use super::pool::{Balance, BreakerConfig, Pool};
 use crate::config::{Config, parse_origins};
 use crate::error::{ProxyError, UpstreamError};
+use crate::http_cache::canonical;
 use http::{HeaderMap, Uri};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -55,9 +56,12 @@ pub fn target(
             "userinfo is not allowed in Host".into(),
         ));
     }
+    // One spelling per resource (http_cache::canonical): what is keyed is
+    // also what the origin receives.
+    let authority = canonical::authority(&authority).into_owned();
     let host = strip_port(&authority).to_string();
     let path_and_query = match uri.path_and_query() {
-        Some(pq) if !pq.as_str().is_empty() => pq.as_str().to_string(),
+        Some(pq) if !pq.as_str().is_empty() => canonical::path_and_query(pq.as_str()).into_owned(),
         _ => "/".to_string(),
     };
     if !path_and_query.starts_with('/') && path_and_query != "*" {
