@@ -129,7 +129,7 @@ async fn main() {
     cfg.server.data_dir = dir.path().to_path_buf();
     cfg.storage.memory_bytes = 1 << 30;
     cfg.storage.disk_bytes = 2 << 30;
-    cfg.storage.write_policy = "eviction".into();
+    cfg.storage.write_policy = edgecache::config::WritePolicy::Eviction;
     cfg.admin.tokens = vec![TokenConfig {
         token: TOKEN.into(),
         hosts: vec!["*".into()],

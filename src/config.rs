@@ -154,11 +154,11 @@ pub struct StorageConfig {
     /// `block_bytes`. Default: 1048576 (1 MiB).
     pub chunk_bytes: u64,
     /// `insertion` (disk warm after a crash) or `eviction`. Default: `insertion`.
-    pub write_policy: String,
+    pub write_policy: WritePolicy,
     /// Memory-tier eviction policy: `s3fifo`, `lru`, `lfu` (W-TinyLFU),
     /// `sieve` or `fifo`. Default: `s3fifo` (chosen by the byte-hit-ratio
     /// study in docs/storage.md).
-    pub eviction: String,
+    pub eviction: EvictionPolicy,
     /// Largest body stored, in bytes; larger responses pass through uncached
     /// (`Cache-Status` detail `too-large`). At most `disk_bytes` / 2.
     /// Default: 268435456 (256 MiB).
@@ -234,7 +234,7 @@ pub struct UpstreamConfig {
     pub retry_budget_percent: u64,
     /// How requests spread over an origin's servers: `least_outstanding`
     /// (power of two choices) or `round_robin`. Default: `least_outstanding`.
-    pub balance: String,
+    pub balance: crate::proxy::pool::Balance,
     /// Consecutive failures (connect errors, timeouts, 5xx) that open a
     /// server's circuit breaker. Default: 5.
     pub breaker_failures: u32,
@@ -306,8 +306,8 @@ impl Default for StorageConfig {
             disk_bytes: 1 << 30,
             block_bytes: 16 << 20,
             chunk_bytes: 1 << 20,
-            write_policy: "insertion".into(),
-            eviction: "s3fifo".into(),
+            write_policy: WritePolicy::Insertion,
+            eviction: EvictionPolicy::S3fifo,
             max_object_bytes: 256 << 20,
         }
     }
@@ -344,7 +344,7 @@ impl Default for UpstreamConfig {
             queue_timeout_ms: 1000,
             retries: 1,
             retry_budget_percent: 20,
-            balance: "least_outstanding".into(),
+            balance: crate::proxy::pool::Balance::LeastOutstanding,
             forward_fields: Vec::new(),
             trusted_proxies: Vec::new(),
             breaker_failures: 5,
@@ -451,9 +451,15 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().lines().collect::<Vec<_>>().join(" "),
+        let cfg: Config = toml::from_str(&text).map_err(|e| {
+            let message = e.to_string().lines().collect::<Vec<_>>().join(" ");
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: match e.span().and_then(|s| field_at(&text, s.start)) {
+                    Some(field) => format!("field `{field}`: {message}"),
+                    None => message,
+                },
+            }
         })?;
         cfg.validate()?;
         Ok(cfg)
@@ -523,18 +529,6 @@ impl Config {
                 "must be at most half of storage.disk_bytes",
             ));
         }
-        if storage::Eviction::parse(&st.eviction).is_none() {
-            return Err(invalid(
-                "storage.eviction",
-                "must be `s3fifo`, `lru`, `lfu`, `sieve` or `fifo`",
-            ));
-        }
-        if !matches!(st.write_policy.as_str(), "insertion" | "eviction") {
-            return Err(invalid(
-                "storage.write_policy",
-                "must be `insertion` or `eviction`",
-            ));
-        }
         let c = &self.cache;
         if !(0.0..=1.0).contains(&c.heuristic_fraction) {
             return Err(invalid(
@@ -602,15 +596,6 @@ impl Config {
                     "must list at least one host, or \"*\"",
                 ));
             }
-        }
-        if !matches!(
-            self.upstream.balance.as_str(),
-            "least_outstanding" | "round_robin"
-        ) {
-            return Err(invalid(
-                "upstream.balance",
-                "must be `least_outstanding` or `round_robin`",
-            ));
         }
         if self.upstream.breaker_failures == 0 {
             return Err(invalid("upstream.breaker_failures", "must be at least 1"));
@@ -689,6 +674,80 @@ impl Config {
             None => Ok(()),
         }
     }
+}
+
+/// When the disk tier is written (`[storage] write_policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WritePolicy {
+    /// On insertion: the disk is warm after a crash. The default.
+    #[default]
+    Insertion,
+    /// When the memory tier evicts (fewer disk writes; lost on a crash).
+    Eviction,
+}
+
+/// The memory tier's eviction policy (`[storage] eviction`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvictionPolicy {
+    /// S3-FIFO. The default (docs/storage.md has the study that chose it).
+    #[default]
+    S3fifo,
+    /// Least recently used.
+    Lru,
+    /// W-TinyLFU.
+    Lfu,
+    /// SIEVE.
+    Sieve,
+    /// First in, first out.
+    Fifo,
+}
+
+impl From<WritePolicy> for storage::WritePolicy {
+    fn from(w: WritePolicy) -> Self {
+        match w {
+            WritePolicy::Insertion => storage::WritePolicy::OnInsertion,
+            WritePolicy::Eviction => storage::WritePolicy::OnEviction,
+        }
+    }
+}
+
+impl From<EvictionPolicy> for storage::Eviction {
+    fn from(e: EvictionPolicy) -> Self {
+        match e {
+            EvictionPolicy::S3fifo => storage::Eviction::S3Fifo,
+            EvictionPolicy::Lru => storage::Eviction::Lru,
+            EvictionPolicy::Lfu => storage::Eviction::Lfu,
+            EvictionPolicy::Sieve => storage::Eviction::Sieve,
+            EvictionPolicy::Fifo => storage::Eviction::Fifo,
+        }
+    }
+}
+
+/// The dotted name of the field whose value starts at byte `offset` of a
+/// TOML text (`storage.write_policy`, `sites[1].set_cookie`), so a parse
+/// error names the field the way validation errors do.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?;
+    let key = line.split_once('=')?.0.trim();
+    let mut table = None;
+    let mut arrays: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for l in before[..line_start].lines().map(str::trim) {
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            let n = arrays.entry(name).or_insert(0);
+            table = Some(format!("{name}[{n}]"));
+            *n += 1;
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            table = Some(name.to_string());
+        }
+    }
+    Some(match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 #[cfg(test)]

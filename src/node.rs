@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use storage::{Eviction, Store, StoreConfig, WritePolicy};
+use storage::{Store, StoreConfig};
 
 /// Open the object store described by `cfg`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
@@ -18,12 +18,8 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
         memory_bytes: st.memory_bytes as usize,
         disk_bytes: st.disk_bytes as usize,
         block_bytes: st.block_bytes as usize,
-        write_policy: if st.write_policy == "eviction" {
-            WritePolicy::OnEviction
-        } else {
-            WritePolicy::OnInsertion
-        },
-        eviction: Eviction::parse(&st.eviction).unwrap_or_default(),
+        write_policy: st.write_policy.into(),
+        eviction: st.eviction.into(),
     };
     Store::open_or_memory(store_cfg)
         .await

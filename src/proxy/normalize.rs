@@ -2,7 +2,7 @@
 //! Host (RFC 9112 §3.2), host validation, and the virtual-host table.
 
 use super::origin_conns::ConnSettings;
-use super::pool::{Balance, BreakerConfig, Pool};
+use super::pool::{BreakerConfig, Pool};
 use crate::config::{Config, parse_origins};
 use crate::error::{ProxyError, UpstreamError};
 use crate::http_cache::canonical;
@@ -117,11 +117,7 @@ pub struct Sites {
 impl Sites {
     /// Build from a validated config.
     pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
-        let balance = if cfg.upstream.balance == "round_robin" {
-            Balance::RoundRobin
-        } else {
-            Balance::LeastOutstanding
-        };
+        let balance = cfg.upstream.balance;
         let breaker = BreakerConfig {
             failures: cfg.upstream.breaker_failures,
             cooldown: std::time::Duration::from_secs(cfg.upstream.breaker_cooldown_secs),

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// How requests are spread over an origin's servers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How requests are spread over an origin's servers (`[upstream] balance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Balance {
     /// Each server in turn.
     RoundRobin,
