@@ -340,11 +340,27 @@ impl ServerConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         for (field, secs, min) in [
             ("server.drain_timeout_secs", self.drain_timeout_secs, 0),
-            ("server.header_read_timeout_secs", self.header_read_timeout_secs, 1),
-            ("server.first_bytes_timeout_secs", self.first_bytes_timeout_secs, 1),
+            (
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                1,
+            ),
+            (
+                "server.first_bytes_timeout_secs",
+                self.first_bytes_timeout_secs,
+                1,
+            ),
             ("server.h2_idle_timeout_secs", self.h2_idle_timeout_secs, 1),
-            ("server.h2_keepalive_interval_secs", self.h2_keepalive_interval_secs, 0),
-            ("server.h2_keepalive_timeout_secs", self.h2_keepalive_timeout_secs, 1),
+            (
+                "server.h2_keepalive_interval_secs",
+                self.h2_keepalive_interval_secs,
+                0,
+            ),
+            (
+                "server.h2_keepalive_timeout_secs",
+                self.h2_keepalive_timeout_secs,
+                1,
+            ),
             ("server.send_timeout_secs", self.send_timeout_secs, 1),
         ] {
             if !(min..=MAX_DURATION_SECS).contains(&secs) {
@@ -358,7 +374,10 @@ impl ServerConfig {
             return Err(invalid("server.max_connections", "must be at least 1"));
         }
         if self.max_connections_per_ip == 0 {
-            return Err(invalid("server.max_connections_per_ip", "must be at least 1"));
+            return Err(invalid(
+                "server.max_connections_per_ip",
+                "must be at least 1",
+            ));
         }
         if !(1024..=1 << 20).contains(&self.max_request_head_bytes) {
             return Err(invalid(

@@ -34,7 +34,10 @@ async fn ok_origin() -> Origin {
 async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
     let end = tokio::time::Instant::now() + DEADLINE;
     while !cond().await {
-        assert!(tokio::time::Instant::now() < end, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -120,9 +123,14 @@ async fn answered(node: &Node) -> bool {
 }
 
 async fn assert_refused(node: &Node) {
-    let ex = raw_client::exchange(node.addr, b"GET /cap HTTP/1.1\r\nHost: a\r\n\r\n", DEADLINE).await;
+    let ex =
+        raw_client::exchange(node.addr, b"GET /cap HTTP/1.1\r\nHost: a\r\n\r\n", DEADLINE).await;
     assert!(ex.closed, "over the cap, still open");
-    assert!(ex.responses.is_empty(), "over the cap, answered {:?}", ex.responses);
+    assert!(
+        ex.responses.is_empty(),
+        "over the cap, answered {:?}",
+        ex.responses
+    );
 }
 
 #[tokio::test]
@@ -132,7 +140,10 @@ async fn connections_over_the_per_address_cap_are_closed_at_once() {
     let mut held = hold(&node, 2).await;
     assert_refused(&node).await;
     held.pop();
-    eventually("a slot frees when a connection closes", async || answered(&node).await).await;
+    eventually("a slot frees when a connection closes", async || {
+        answered(&node).await
+    })
+    .await;
     drop(held);
     node.stop().await;
 }
@@ -144,14 +155,20 @@ async fn connections_over_the_total_cap_are_closed_at_once() {
     let mut held = hold(&node, 3).await;
     assert_refused(&node).await;
     held.pop();
-    eventually("a slot frees when a connection closes", async || answered(&node).await).await;
+    eventually("a slot frees when a connection closes", async || {
+        answered(&node).await
+    })
+    .await;
     drop(held);
     node.stop().await;
 }
 
 /// A 64 MiB uncacheable body, streamed in 64 KiB pieces, that records how
 /// much was produced and whether it was dropped before its end.
-fn endless_origin_body(sent: Arc<AtomicU64>, dropped: Arc<AtomicBool>) -> http::Response<edgecache::server::body::Body> {
+fn endless_origin_body(
+    sent: Arc<AtomicU64>,
+    dropped: Arc<AtomicBool>,
+) -> http::Response<edgecache::server::body::Body> {
     struct OnDrop(Arc<AtomicBool>);
     impl Drop for OnDrop {
         fn drop(&mut self) {
@@ -173,7 +190,9 @@ fn endless_origin_body(sent: Arc<AtomicU64>, dropped: Arc<AtomicBool>) -> http::
             ))
         }
     });
-    let mut r = http::Response::new(edgecache::server::body::boxed(http_body_util::StreamBody::new(frames)));
+    let mut r = http::Response::new(edgecache::server::body::boxed(
+        http_body_util::StreamBody::new(frames),
+    ));
     r.headers_mut()
         .insert("cache-control", "no-store".parse().expect("value"));
     r
@@ -208,5 +227,32 @@ async fn a_client_that_stops_reading_is_cut_off_and_the_origin_released() {
     let (bytes, closed) = read_until_closed(&mut client, DEADLINE).await;
     assert!(closed, "the stalled client's connection is closed");
     assert!(bytes.len() < 64 << 20, "the client got a cut response");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn an_http2_request_head_over_the_limit_is_refused() {
+    let origin = ok_origin().await;
+    let (node, _dir) = node_with(&origin, |_| {}).await;
+    let stream = TcpStream::connect(node.addr).await.expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2c handshake");
+    tokio::spawn(conn);
+    let req = http::Request::get(node.url("/h2-big"))
+        .header("x-big", "b".repeat(40 << 10))
+        .body(edgecache::server::body::empty())
+        .expect("request");
+    let answer = tokio::time::timeout(DEADLINE, send.send_request(req))
+        .await
+        .expect("an answer, not a hang");
+    match answer {
+        Ok(resp) => assert_eq!(resp.status(), 431),
+        Err(e) => assert!(!e.is_timeout(), "refused as a stream error: {e}"),
+    }
+    assert_eq!(origin.count("/h2-big"), 0);
     node.stop().await;
 }

@@ -100,52 +100,300 @@ fn rows() -> Vec<Row> {
     );
     let many_headers = format!(
         "GET /P HTTP/1.1\r\nHost: a\r\n{}\r\n",
-        (0..150).map(|i| format!("X-H{i}: v\r\n")).collect::<String>()
+        (0..150)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
     );
     let mut obs_text = r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nX-Obs: caf");
     obs_text.extend_from_slice(b"\xe9\r\n\r\nhi");
     vec![
         // Valid requests: forwarded, connection kept.
-        ("content-length body", r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"), 200, false, Body(b"hello")),
-        ("chunked body", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 200, false, Body(b"hello")),
-        ("chunk extensions", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value;x\r\nhello\r\n0;end\r\n\r\n"), 200, false, Body(b"hello")),
-        ("chunked trailers", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: x-trailer\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: t1\r\n\r\n"), 200, false, Trailer(b"hello", "x-trailer", "t1")),
-        ("obs-text in a value", obs_text, 200, false, Header("x-obs", b"caf\xe9")),
-        ("plain GET", r("GET /P HTTP/1.1\r\nHost: a\r\n\r\n"), 200, false, Body(b"")),
+        (
+            "content-length body",
+            r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"),
+            200,
+            false,
+            Body(b"hello"),
+        ),
+        (
+            "chunked body",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            200,
+            false,
+            Body(b"hello"),
+        ),
+        (
+            "chunk extensions",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value;x\r\nhello\r\n0;end\r\n\r\n",
+            ),
+            200,
+            false,
+            Body(b"hello"),
+        ),
+        (
+            "chunked trailers",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: x-trailer\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: t1\r\n\r\n",
+            ),
+            200,
+            false,
+            Trailer(b"hello", "x-trailer", "t1"),
+        ),
+        (
+            "obs-text in a value",
+            obs_text,
+            200,
+            false,
+            Header("x-obs", b"caf\xe9"),
+        ),
+        (
+            "plain GET",
+            r("GET /P HTTP/1.1\r\nHost: a\r\n\r\n"),
+            200,
+            false,
+            Body(b""),
+        ),
         // Ambiguous framing.
-        ("content-length and transfer-encoding", r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("transfer-encoding identity", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello"), 400, true, Nothing),
-        ("transfer-encoding chunked, chunked", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("two transfer-encoding fields", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("transfer-encoding odd case", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("transfer-encoding gzip, chunked", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("transfer-encoding with a tab inside", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t,\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("GET with content-length 0 and transfer-encoding", r("GET /P HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("two equal content-length fields", r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"), 400, true, Nothing),
-        ("two different content-length fields", r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"), 400, true, Nothing),
-        ("content-length with a sign", r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello"), 400, true, Nothing),
+        (
+            "content-length and transfer-encoding",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "transfer-encoding identity",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "transfer-encoding chunked, chunked",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "two transfer-encoding fields",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "transfer-encoding odd case",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "transfer-encoding gzip, chunked",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "transfer-encoding with a tab inside",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t,\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "GET with content-length 0 and transfer-encoding",
+            r(
+                "GET /P HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "two equal content-length fields",
+            r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "two different content-length fields",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "content-length with a sign",
+            r("POST /P HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello"),
+            400,
+            true,
+            Nothing,
+        ),
         // Malformed chunk framing.
-        ("bad chunk size", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("missing CRLF after chunk data", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"), 400, true, Nothing),
-        ("chunk size overflow", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n"), 400, true, Nothing),
-        ("bare LF in chunk framing", r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"), 400, true, Nothing),
+        (
+            "bad chunk size",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "missing CRLF after chunk data",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "chunk size overflow",
+            r(
+                "POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n",
+            ),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "bare LF in chunk framing",
+            r("POST /P HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"),
+            400,
+            true,
+            Nothing,
+        ),
         // Malformed heads.
-        ("bare LF line endings", r("GET /P HTTP/1.1\nHost: a\n\n"), 400, true, Nothing),
-        ("one bare LF in the head", r("GET /P HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n"), 400, true, Nothing),
-        ("whitespace before the colon", r("GET /P HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n"), 400, true, Nothing),
-        ("obs-fold", r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"), 400, true, Nothing),
-        ("NUL in a value", r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n"), 400, true, Nothing),
-        ("CR in a value", r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"), 400, true, Nothing),
-        ("invalid Host", r("GET /P HTTP/1.1\r\nHost: a b\r\n\r\n"), 400, true, Nothing),
-        ("Host with a path", r("GET /P HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400, true, Nothing),
-        ("two Host fields", r("GET /P HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400, true, Nothing),
-        ("missing Host on HTTP/1.1", r("GET /P HTTP/1.1\r\nX-A: b\r\n\r\n"), 400, true, Nothing),
-        ("userinfo in the target", r("GET http://user:pw@a/P HTTP/1.1\r\nHost: a\r\n\r\n"), 400, true, Nothing),
-        ("userinfo in Host", r("GET /P HTTP/1.1\r\nHost: user@a\r\n\r\n"), 400, true, Nothing),
+        (
+            "bare LF line endings",
+            r("GET /P HTTP/1.1\nHost: a\n\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "one bare LF in the head",
+            r("GET /P HTTP/1.1\r\nHost: a\nX-A: b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "whitespace before the colon",
+            r("GET /P HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "obs-fold",
+            r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "NUL in a value",
+            r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "CR in a value",
+            r("GET /P HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "invalid Host",
+            r("GET /P HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "Host with a path",
+            r("GET /P HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "two Host fields",
+            r("GET /P HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "missing Host on HTTP/1.1",
+            r("GET /P HTTP/1.1\r\nX-A: b\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "userinfo in the target",
+            r("GET http://user:pw@a/P HTTP/1.1\r\nHost: a\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
+        (
+            "userinfo in Host",
+            r("GET /P HTTP/1.1\r\nHost: user@a\r\n\r\n"),
+            400,
+            true,
+            Nothing,
+        ),
         // Size limits.
-        ("request head over the limit", big_header.into_bytes(), 431, true, Nothing),
-        ("too many header fields", many_headers.into_bytes(), 431, true, Nothing),
-        ("URI over the limit", long_uri.into_bytes(), 414, true, Nothing),
+        (
+            "request head over the limit",
+            big_header.into_bytes(),
+            431,
+            true,
+            Nothing,
+        ),
+        (
+            "too many header fields",
+            many_headers.into_bytes(),
+            431,
+            true,
+            Nothing,
+        ),
+        (
+            "URI over the limit",
+            long_uri.into_bytes(),
+            414,
+            true,
+            Nothing,
+        ),
     ]
 }
 
@@ -265,5 +513,22 @@ async fn malformed_framing_is_refused_and_closed_valid_framing_is_forwarded() {
     }
     println!("{report}");
     assert!(results.iter().all(Result::is_ok), "\n{report}");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_head_after_a_valid_pipelined_request_is_refused_in_order() {
+    let (origin, seen) = recording_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&format!("http://{origin}"), dir.path())).await;
+    let bytes = b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n\r\nGET /x HTTP/1.1\n\n\
+GET /second HTTP/1.1\r\nHost: a\nX: y\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\n\r\n";
+    let ex = raw_client::exchange(node.addr, bytes, Duration::from_secs(10)).await;
+    let statuses: Vec<u16> = ex.responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 400], "{ex:?}");
+    assert!(ex.closed);
+    let paths: Vec<String> = seen.lock().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/first"]);
+    assert_eq!(&seen.lock()[0].body[..], b"GET /x HTTP/1.1\n\n");
     node.stop().await;
 }

@@ -75,7 +75,11 @@ impl FrontEnd {
     }
 
     /// Check a request, then hand it to the proxy.
-    async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> http::Response<crate::server::body::Body> {
+    async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<crate::server::body::Body> {
         if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();
@@ -143,7 +147,9 @@ async fn serve_h1(
             let resp = fe.handle(req, peer).await;
             if framing.body_was_malformed(n) {
                 // The proxy saw a failed request body and answered 502.
-                return Ok::<_, Infallible>(Rejection::BadRequest("malformed chunked body").response());
+                return Ok::<_, Infallible>(
+                    Rejection::BadRequest("malformed chunked body").response(),
+                );
             }
             Ok(resp)
         }

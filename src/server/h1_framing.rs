@@ -151,6 +151,30 @@ impl FramingTracker {
                     }
                     continue;
                 }
+                State::Head if !self.cr => {
+                    // Fast path: run over ordinary bytes to the next CR, LF or NUL.
+                    let rest = &bytes[i..];
+                    let plain = rest
+                        .iter()
+                        .position(|&b| b == b'\r' || b == b'\n' || b == 0)
+                        .unwrap_or(rest.len());
+                    if plain == 0 {
+                        self.head_byte(bytes[i]).map_err(|r| self.fail(i, r))?;
+                        i += 1;
+                        continue;
+                    }
+                    if self.line_len == 0 && !self.request_line && matches!(rest[0], b' ' | b'\t') {
+                        let r = "obs-fold (a line starting with whitespace) in the request head";
+                        return Err(self.fail(i, r));
+                    }
+                    if self.line_len < LINE_KEPT {
+                        let n = plain.min(LINE_KEPT - self.line_len);
+                        self.line[self.line_len..self.line_len + n].copy_from_slice(&rest[..n]);
+                    }
+                    self.line_len += plain;
+                    i += plain;
+                    continue;
+                }
                 State::HeadStart | State::HeadStartLf | State::Head => {
                     self.head_byte(bytes[i]).map_err(|r| self.fail(i, r))?;
                 }
@@ -352,8 +376,14 @@ impl FramingTracker {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
     &v[start..end]
 }
 

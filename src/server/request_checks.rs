@@ -49,8 +49,14 @@ impl Rejection {
         *r.status_mut() = status;
         let h = r.headers_mut();
         h.insert(CONNECTION, HeaderValue::from_static("close"));
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-        h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
         r
     }
 }
@@ -83,14 +89,18 @@ pub fn check<B>(req: &Request<B>, max_uri_bytes: usize) -> Result<(), Rejection>
     let mut te = headers.get_all(TRANSFER_ENCODING).iter();
     let mut cl = headers.get_all(CONTENT_LENGTH).iter();
     match (te.next(), te.next(), cl.next(), cl.next()) {
-        (Some(_), Some(_), _, _) => Err(Rejection::BadRequest("more than one Transfer-Encoding field")),
+        (Some(_), Some(_), _, _) => Err(Rejection::BadRequest(
+            "more than one Transfer-Encoding field",
+        )),
         (Some(_), None, Some(_), _) => Err(Rejection::BadRequest(
             "both Transfer-Encoding and Content-Length",
         )),
         (Some(v), None, None, _) if v.as_bytes() != b"chunked" => Err(Rejection::BadRequest(
             "Transfer-Encoding other than chunked",
         )),
-        (_, _, Some(_), Some(_)) => Err(Rejection::BadRequest("more than one Content-Length field")),
+        (_, _, Some(_), Some(_)) => {
+            Err(Rejection::BadRequest("more than one Content-Length field"))
+        }
         _ => Ok(()),
     }
 }
@@ -130,17 +140,63 @@ mod tests {
             (req(h11, "/", &[("host", "a:80")]), ok),
             (req(Version::HTTP_10, "/", &[]), ok),
             (req(Version::HTTP_2, "http://a/", &[]), ok),
-            (req(h11, "/", &[("host", "a"), ("transfer-encoding", "chunked")]), ok),
+            (
+                req(h11, "/", &[("host", "a"), ("transfer-encoding", "chunked")]),
+                ok,
+            ),
             (req(h11, "/", &[]), Err(BadRequest("missing Host"))),
-            (req(h11, "/", &[("host", "a"), ("host", "a")]), Err(BadRequest("more than one Host field"))),
-            (req(h11, "/", &[("host", "a b")]), Err(BadRequest("invalid Host"))),
-            (req(h11, "/", &[("host", "u@a")]), Err(BadRequest("invalid Host"))),
-            (req(h11, "/", &[("host", "")]), Err(BadRequest("invalid Host"))),
-            (req(h11, "http://u@a/", &[("host", "a")]), Err(BadRequest("userinfo in the request target"))),
-            (req(h11, "/", &[("host", "a"), ("transfer-encoding", "Chunked")]), Err(BadRequest("Transfer-Encoding other than chunked"))),
-            (req(h11, "/", &[("host", "a"), ("transfer-encoding", "chunked"), ("content-length", "0")]), Err(BadRequest("both Transfer-Encoding and Content-Length"))),
-            (req(h11, "/", &[("host", "a"), ("content-length", "1"), ("content-length", "1")]), Err(BadRequest("more than one Content-Length field"))),
-            (req(h11, &format!("/{}", "x".repeat(100)), &[("host", "a")]), Err(UriTooLong)),
+            (
+                req(h11, "/", &[("host", "a"), ("host", "a")]),
+                Err(BadRequest("more than one Host field")),
+            ),
+            (
+                req(h11, "/", &[("host", "a b")]),
+                Err(BadRequest("invalid Host")),
+            ),
+            (
+                req(h11, "/", &[("host", "u@a")]),
+                Err(BadRequest("invalid Host")),
+            ),
+            (
+                req(h11, "/", &[("host", "")]),
+                Err(BadRequest("invalid Host")),
+            ),
+            (
+                req(h11, "http://u@a/", &[("host", "a")]),
+                Err(BadRequest("userinfo in the request target")),
+            ),
+            (
+                req(h11, "/", &[("host", "a"), ("transfer-encoding", "Chunked")]),
+                Err(BadRequest("Transfer-Encoding other than chunked")),
+            ),
+            (
+                req(
+                    h11,
+                    "/",
+                    &[
+                        ("host", "a"),
+                        ("transfer-encoding", "chunked"),
+                        ("content-length", "0"),
+                    ],
+                ),
+                Err(BadRequest("both Transfer-Encoding and Content-Length")),
+            ),
+            (
+                req(
+                    h11,
+                    "/",
+                    &[
+                        ("host", "a"),
+                        ("content-length", "1"),
+                        ("content-length", "1"),
+                    ],
+                ),
+                Err(BadRequest("more than one Content-Length field")),
+            ),
+            (
+                req(h11, &format!("/{}", "x".repeat(100)), &[("host", "a")]),
+                Err(UriTooLong),
+            ),
         ];
         for (r, want) in rows {
             assert_eq!(check(&r, 64), want, "{r:?}");

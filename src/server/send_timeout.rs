@@ -64,7 +64,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for SendTimeout<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for SendTimeout<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let r = Pin::new(&mut this.inner).poll_write(cx, buf);
         this.watch(cx, r)

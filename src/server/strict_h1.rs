@@ -108,7 +108,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for StrictH1<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for StrictH1<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
