@@ -256,3 +256,44 @@ async fn an_http2_request_head_over_the_limit_is_refused() {
     assert_eq!(origin.count("/h2-big"), 0);
     node.stop().await;
 }
+
+#[test]
+fn out_of_range_connection_settings_are_refused_naming_the_field() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut Config)>)> = vec![
+        (
+            "server.send_timeout_secs",
+            Box::new(|c| c.server.send_timeout_secs = u64::MAX),
+        ),
+        (
+            "server.first_bytes_timeout_secs",
+            Box::new(|c| c.server.first_bytes_timeout_secs = 0),
+        ),
+        (
+            "server.h2_idle_timeout_secs",
+            Box::new(|c| c.server.h2_idle_timeout_secs = 86_401),
+        ),
+        (
+            "server.header_read_timeout_secs",
+            Box::new(|c| c.server.header_read_timeout_secs = u64::MAX),
+        ),
+        (
+            "server.max_connections_per_ip",
+            Box::new(|c| c.server.max_connections_per_ip = 0),
+        ),
+        (
+            "server.max_request_head_bytes",
+            Box::new(|c| c.server.max_request_head_bytes = 100),
+        ),
+        (
+            "server.max_uri_bytes",
+            Box::new(|c| c.server.max_uri_bytes = 1 << 20),
+        ),
+    ];
+    assert!(Config::default().validate().is_ok());
+    for (field, tweak) in cases {
+        let mut cfg = Config::default();
+        tweak(&mut cfg);
+        let err = cfg.validate().expect_err(field).to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}

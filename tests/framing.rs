@@ -532,3 +532,38 @@ GET /second HTTP/1.1\r\nHost: a\nX: y\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\n\
     assert_eq!(&seen.lock()[0].body[..], b"GET /x HTTP/1.1\n\n");
     node.stop().await;
 }
+
+/// Fails today: src/proxy/upstream.rs records a request-body error (the
+/// client's, `SendError::Http(e)` with `e.is_user()`) as an origin failure,
+/// so a few malformed chunked uploads open the origin's circuit breaker and
+/// every client gets 502 for `breaker_cooldown_secs`. Needs the proxy fix
+/// described in the front-end report; run with `--ignored` to check it.
+#[tokio::test]
+#[ignore = "needs src/proxy/upstream.rs to keep request-body errors out of the breaker"]
+async fn malformed_request_bodies_do_not_open_the_origin_breaker() {
+    let (origin, _seen) = recording_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = Node::start(test_config(&format!("http://{origin}"), dir.path())).await;
+    for i in 0..8 {
+        let bad = format!(
+            "POST /bad{i} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"
+        );
+        let ex = raw_client::exchange(node.addr, bad.as_bytes(), Duration::from_secs(10)).await;
+        assert_eq!(ex.responses.first().map(|r| r.status), Some(400), "{ex:?}");
+    }
+    let ex = raw_client::exchange(
+        node.addr,
+        b"GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        ex.responses.first().map(|r| r.status),
+        Some(200),
+        "a client's bad body counted against the origin: {:?}",
+        ex.responses
+            .first()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+    );
+    node.stop().await;
+}
