@@ -1,16 +1,15 @@
-//! The public TCP listener: HTTP/1.1 and h2c on one port (hyper-util auto),
-//! with graceful drain on shutdown.
+//! The public TCP listener: HTTP/1.1 and h2c on one port, connection caps,
+//! and graceful drain on shutdown. Each connection is served by
+//! [`connection::serve`](super::connection::serve).
 
-use crate::proxy::{self, Node};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use std::convert::Infallible;
+use super::conn_limits::ConnLimits;
+use super::connection::{self, FrontEnd};
+use crate::proxy::Node;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// Serve `listener` until `shutdown` resolves, then stop accepting and let
 /// in-flight requests finish for at most `drain`. Returns true when every
@@ -21,16 +20,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> bool {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(
-            node.cfg.server.header_read_timeout_secs,
-        ))
-        .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
-    let graceful = GracefulShutdown::new();
+    let limits = ConnLimits::new(
+        node.cfg.server.max_connections,
+        node.cfg.server.max_connections_per_ip,
+    );
+    let fe = FrontEnd::new(node);
+    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -44,27 +39,22 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Over a cap: accepted, then closed at once (logged by admit).
+                let Ok(permit) = limits.admit(peer.ip()) else {
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let node = node.clone();
-                let svc = service_fn(move |req| {
-                    let node = node.clone();
-                    async move { Ok::<_, Infallible>(proxy::handle(node, req, peer).await) }
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, %peer, "connection ended with an error");
-                    }
-                });
+                tokio::spawn(connection::serve(fe.clone(), stream, peer, permit, stop_rx.clone()));
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
     tracing::info!("shutting down: no longer accepting; draining in-flight requests");
+    let _ = stop_tx.send(true);
     tokio::select! {
-        () = graceful.shutdown() => true,
+        () = limits.all_closed() => true,
         () = tokio::time::sleep(drain) => {
             tracing::warn!(drain_secs = drain.as_secs(), "drain timeout reached; closing remaining connections");
             false

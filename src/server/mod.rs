@@ -2,4 +2,12 @@
 
 pub mod admin;
 pub mod body;
+pub mod conn_limits;
+pub mod connection;
+pub mod first_bytes;
+pub mod h1_framing;
+pub mod h2_idle;
 pub mod listener;
+pub mod request_checks;
+pub mod send_timeout;
+pub mod strict_h1;

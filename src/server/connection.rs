@@ -1,0 +1,194 @@
+//! One client connection, from its first byte to its close: the protocol is
+//! picked under `first_bytes_timeout_secs`, writes are bounded by
+//! `send_timeout_secs`, HTTP/1.1 bytes pass the strict framing tracker and
+//! HTTP/2 connections close when idle. Every request passes
+//! [`request_checks`](super::request_checks) before the proxy sees it.
+
+use super::conn_limits::ConnPermit;
+use super::first_bytes::{self, Prefixed, Protocol};
+use super::h1_framing::TrailerLimits;
+use super::h2_idle::{CountedBody, StreamCount};
+use super::request_checks::{self, Rejection};
+use super::send_timeout::SendTimeout;
+use super::strict_h1::{ConnFraming, StrictH1};
+use crate::config::ServerConfig;
+use crate::proxy::{self, Node};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// What every connection of one listener shares: the node, the protocol
+/// builders and the limits, all from `[server]`.
+pub struct FrontEnd {
+    node: Arc<Node>,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+    first_bytes: Duration,
+    send_timeout: Duration,
+    h2_idle: Duration,
+    max_uri_bytes: usize,
+    trailers: TrailerLimits,
+}
+
+// === impl FrontEnd ===
+
+impl FrontEnd {
+    /// Builders and limits for `node`'s `[server]` settings.
+    pub fn new(node: Arc<Node>) -> Arc<Self> {
+        let s: &ServerConfig = &node.cfg.server;
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            // hyper runs this timer from the moment it waits for a head, so
+            // it also closes an idle keep-alive connection.
+            .header_read_timeout(Duration::from_secs(s.header_read_timeout_secs))
+            .keep_alive(true)
+            .max_headers(s.max_request_headers)
+            .max_header_size(s.max_request_head_bytes);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(s.max_request_head_bytes).unwrap_or(u32::MAX))
+            .keep_alive_interval(
+                (s.h2_keepalive_interval_secs > 0)
+                    .then(|| Duration::from_secs(s.h2_keepalive_interval_secs)),
+            )
+            .keep_alive_timeout(Duration::from_secs(s.h2_keepalive_timeout_secs));
+        Arc::new(FrontEnd {
+            first_bytes: Duration::from_secs(s.first_bytes_timeout_secs),
+            send_timeout: Duration::from_secs(s.send_timeout_secs),
+            h2_idle: Duration::from_secs(s.h2_idle_timeout_secs),
+            max_uri_bytes: s.max_uri_bytes,
+            trailers: TrailerLimits {
+                max_bytes: s.max_request_head_bytes,
+                max_fields: s.max_request_headers,
+            },
+            h1,
+            h2,
+            node,
+        })
+    }
+
+    /// Check a request, then hand it to the proxy.
+    async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<crate::server::body::Body> {
+        if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
+            tracing::debug!(%peer, reason = r.as_str(), "request refused");
+            return r.response();
+        }
+        proxy::handle(self.node.clone(), req, peer).await
+    }
+}
+
+/// Resolves when the listener stops (or is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Serve one accepted connection until it closes; `permit` holds its place
+/// under the connection caps until then.
+pub async fn serve(
+    fe: Arc<FrontEnd>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    permit: ConnPermit,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _permit = permit;
+    let sniffed = tokio::select! {
+        r = tokio::time::timeout(fe.first_bytes, first_bytes::sniff(&mut stream)) => r,
+        () = stopped(&mut stop) => return,
+    };
+    let (protocol, prefix) = match sniffed {
+        Ok(Ok(Some(p))) => p,
+        Ok(Ok(None)) => return,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, %peer, "connection failed before its first request");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "no request bytes within first_bytes_timeout_secs; closing");
+            return;
+        }
+    };
+    let io = Prefixed::new(prefix, SendTimeout::new(stream, fe.send_timeout));
+    let result = match protocol {
+        Protocol::Http1 => serve_h1(fe, io, peer, stop).await,
+        Protocol::Http2 => serve_h2(fe, io, peer, stop).await,
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+}
+
+type ClientIo = Prefixed<SendTimeout<TcpStream>>;
+
+async fn serve_h1(
+    fe: Arc<FrontEnd>,
+    io: ClientIo,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> hyper::Result<()> {
+    let framing = Arc::new(ConnFraming::default());
+    let io = StrictH1::new(io, fe.trailers, framing.clone());
+    let fe2 = fe.clone();
+    let svc = service_fn(move |req| {
+        let (fe, framing) = (fe2.clone(), framing.clone());
+        async move {
+            let n = framing.next_request();
+            let resp = fe.handle(req, peer).await;
+            if framing.body_was_malformed(n) {
+                // The proxy saw a failed request body and answered 502.
+                return Ok::<_, Infallible>(
+                    Rejection::BadRequest("malformed chunked body").response(),
+                );
+            }
+            Ok(resp)
+        }
+    });
+    let conn = fe.h1.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}
+
+async fn serve_h2(
+    fe: Arc<FrontEnd>,
+    io: ClientIo,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) -> hyper::Result<()> {
+    let streams = StreamCount::new();
+    let (fe2, streams2) = (fe.clone(), streams.clone());
+    let svc = service_fn(move |req| {
+        let (fe, guard) = (fe2.clone(), streams2.start());
+        async move {
+            let resp = fe.handle(req, peer).await;
+            Ok::<_, Infallible>(resp.map(|b| CountedBody::new(b, guard)))
+        }
+    });
+    let conn = fe.h2.serve_connection(TokioIo::new(io), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => return r,
+        () = stopped(&mut stop) => {}
+        () = streams.idle_for(fe.h2_idle) => {
+            tracing::debug!(%peer, "HTTP/2 connection idle; sending GOAWAY");
+        }
+    }
+    conn.as_mut().graceful_shutdown();
+    conn.await
+}
