@@ -25,6 +25,13 @@ pub enum UpstreamError {
         /// Why.
         reason: String,
     },
+    /// The client's request body failed while it was being forwarded
+    /// (malformed chunked framing, or cut short): a client error.
+    #[error("the request body failed: {reason}")]
+    ClientBody {
+        /// Why.
+        reason: String,
+    },
     /// Every server of the origin has an open circuit breaker.
     #[error("origin {origin}: every server is failing (circuit open)")]
     CircuitOpen {
@@ -53,6 +60,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Timeout { .. } => http::StatusCode::GATEWAY_TIMEOUT,
             UpstreamError::Overloaded { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
+            UpstreamError::ClientBody { .. } => http::StatusCode::BAD_REQUEST,
             _ => http::StatusCode::BAD_GATEWAY,
         }
     }
@@ -67,6 +75,7 @@ impl UpstreamError {
             }
             UpstreamError::Timeout { .. } => "the origin did not answer in time",
             UpstreamError::Overloaded { .. } => "the origin is busy; retry shortly",
+            UpstreamError::ClientBody { .. } => "the request body was malformed or incomplete",
         }
     }
 
@@ -78,6 +87,7 @@ impl UpstreamError {
             UpstreamError::CircuitOpen { .. } => "origin-circuit-open",
             UpstreamError::Timeout { .. } => "origin-timeout",
             UpstreamError::Overloaded { .. } => "origin-busy",
+            UpstreamError::ClientBody { .. } => "request-body-error",
         }
     }
 }

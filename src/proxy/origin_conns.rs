@@ -42,6 +42,12 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// Did the client's own request body fail (malformed chunking, cut
+    /// short)? Then the origin is not at fault.
+    pub fn from_client_body(&self) -> bool {
+        matches!(self, SendError::Http(h) if h.is_user())
+    }
+
     /// Did it fail before the origin said anything, so that a bodiless
     /// idempotent request may be tried again?
     pub fn before_response(&self) -> bool {

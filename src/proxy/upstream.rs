@@ -136,6 +136,15 @@ impl Upstream {
                     );
                     return Ok(Response::from_parts(parts, body));
                 }
+                // The client's body failed, not the origin: nothing is held
+                // against the server (else a few malformed uploads would
+                // open its breaker for everyone) and nothing is retried.
+                Ok(Err(e)) if e.from_client_body() => {
+                    drop(in_flight);
+                    return Err(UpstreamError::ClientBody {
+                        reason: e.to_string(),
+                    });
+                }
                 Ok(Err(e)) => {
                     in_flight.record(false, now);
                     if replay.is_some()
