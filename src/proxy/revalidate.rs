@@ -98,6 +98,11 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
             };
             let mut answer =
                 respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs);
+            // As a merge would for this client: the 304's cookies replace
+            // the stored ones (RFC 9111 §3.2), in its answer only.
+            for (name, _) in &cookies {
+                answer.headers_mut().remove(name);
+            }
             for (name, value) in cookies {
                 answer.headers_mut().append(name, value);
             }
