@@ -24,6 +24,9 @@ pub fn router(node: Arc<Node>) -> Router {
     let api = ApiConfig {
         tokens: Tokens::new(tokens),
         max_batch: node.cfg.purge.max_batch,
+        max_hosts: node.cfg.purge.max_hosts,
+        max_key_bytes: node.cfg.purge.max_key_bytes,
+        max_body_bytes: node.cfg.purge.max_body_bytes,
     };
     purge_api::router(Arc::new(NodePurger::new(node.clone())), api).merge(
         Router::new()
