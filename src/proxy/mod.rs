@@ -227,7 +227,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
 
     // 2. `PURGE <url>` from an allowed network, when turned on.
     if parts.method.as_str() == "PURGE" {
-        return purge_method::handle(&node, &parts, &target, client);
+        return purge_method::handle(&node, &parts, &target, client).await;
     }
 
     // 3. Unsafe and other non-cacheable methods go straight through (§4.4 invalidation).
