@@ -116,7 +116,12 @@ fn fill(store: &storage::Store, n: usize, purge_seq: u64) {
 }
 
 /// Nanoseconds per `check` of an object at `target` with `keys`, fetched at `fetched_at`.
-fn check_ns(purge: &PurgeStore, target: &str, keys: &[String], fetched_at: u64) -> (f64, storage::Purged) {
+fn check_ns(
+    purge: &PurgeStore,
+    target: &str,
+    keys: &[String],
+    fetched_at: u64,
+) -> (f64, storage::Purged) {
     let rounds = 1_000_000u32;
     let verdict = purge.check(HOST, target, keys, fetched_at);
     let t = clock::instant();
@@ -129,9 +134,9 @@ fn check_ns(purge: &PurgeStore, target: &str, keys: &[String], fetched_at: u64) 
     (t.elapsed().as_nanos() as f64 / f64::from(rounds), verdict)
 }
 
-/// 4. Per-lookup check cost with an empty history, 10,000 prefix bans and
-/// 100,000 key purges. Objects are fetched before every purge, so no lookup
-/// takes the "nothing purged since" shortcut.
+/// Part 4: the per-lookup check cost with an empty history, 10,000 prefix
+/// bans and 100,000 key purges. Objects are fetched before every purge, so
+/// no lookup takes the "nothing purged since" shortcut.
 fn check_cost(dir: &std::path::Path) {
     let purge = PurgeStore::open(&dir.join("history-bench.redb")).expect("purge store");
     let keys = vec!["live-0".to_string(), "live-1".to_string()];
@@ -154,7 +159,11 @@ fn check_cost(dir: &std::path::Path) {
     let t = clock::instant();
     for i in 0..10_000 {
         purge
-            .ban(HOST, storage::BanMatch::Prefix(format!("/p/{i}/")), i % 2 == 0)
+            .ban(
+                HOST,
+                storage::BanMatch::Prefix(format!("/p/{i}/")),
+                i % 2 == 0,
+            )
             .expect("ban");
     }
     println!(

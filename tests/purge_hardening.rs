@@ -5,9 +5,10 @@
 
 mod support;
 
+use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Node, Origin, admin, reply, send, test_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -41,11 +42,11 @@ async fn start() -> (Origin, tempfile::TempDir, Node) {
 /// Read from `stream` until the peer closes it or 10 s pass; returns what
 /// was read and whether the connection was closed.
 async fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = clock::instant() + Duration::from_secs(10);
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(clock::instant());
         match tokio::time::timeout(left, stream.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
             Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
@@ -55,7 +56,9 @@ async fn read_until_closed(stream: &mut TcpStream) -> (String, bool) {
 }
 
 async fn connect(addr: SocketAddr) -> TcpStream {
-    TcpStream::connect(addr).await.expect("connect to the admin listener")
+    TcpStream::connect(addr)
+        .await
+        .expect("connect to the admin listener")
 }
 
 #[tokio::test]
@@ -88,11 +91,11 @@ async fn admin_answers_401_without_waiting_for_an_unauthenticated_body() {
         )
         .await
         .expect("send the head");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = clock::instant() + Duration::from_secs(10);
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&got).contains("unauthorized") {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(clock::instant());
         match tokio::time::timeout(left, stream.read(&mut buf)).await {
             Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
             other => panic!(
@@ -112,7 +115,11 @@ async fn admin_rejects_oversized_bodies_and_unknown_parameters() {
     // Valid JSON, over the 64 KiB default.
     let padded = format!("{{\"keys\":[\"k\"]{}}}", " ".repeat(70 * 1024));
     let (status, json) = admin(node.admin_addr, "/purge/keys", Some(OPERATOR), &[], &padded).await;
-    assert_eq!((status, json["error"]["code"].as_str()), (413, Some("too_large")), "{json}");
+    assert_eq!(
+        (status, json["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{json}"
+    );
     let (status, json) = admin(
         node.admin_addr,
         "/purge/key/all?hosts=shop.test",
@@ -174,7 +181,11 @@ async fn many_prefix_bans_then_a_covering_one_purge_and_survive_a_restart() {
     for path in ["/img/1/a", "/img/2/a", "/css/a"] {
         get(path).await;
     }
-    assert_eq!(origin.count("/img/1/a"), 2, "the covering prefix purge reached /img/1/a");
+    assert_eq!(
+        origin.count("/img/1/a"),
+        2,
+        "the covering prefix purge reached /img/1/a"
+    );
     assert_eq!(origin.count("/img/2/a"), 2);
     assert_eq!(origin.count("/css/a"), 1, "/css/a was not purged");
     node.stop().await;

@@ -73,7 +73,11 @@ pub(crate) struct Body {
 /// Read and parse the body, at most `cfg.max_body_bytes` of it: 413 beyond.
 /// Call only after the caller is authenticated, so an anonymous client
 /// cannot make the node buffer (or wait for) a body.
-pub(crate) async fn body(cfg: &ApiConfig, headers: &HeaderMap, body: AxumBody) -> Result<Body, ApiError> {
+pub(crate) async fn body(
+    cfg: &ApiConfig,
+    headers: &HeaderMap,
+    body: AxumBody,
+) -> Result<Body, ApiError> {
     let too_large = || {
         ApiError::too_large(format!(
             "request body exceeds the limit of {} bytes",
@@ -90,7 +94,11 @@ pub(crate) async fn body(cfg: &ApiConfig, headers: &HeaderMap, body: AxumBody) -
     let bytes: Bytes = match Limited::new(body, cfg.max_body_bytes).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Err(e) => return Err(ApiError::bad_request(format!("could not read the body: {e}"))),
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "could not read the body: {e}"
+            )));
+        }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body::default());

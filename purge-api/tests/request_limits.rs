@@ -22,7 +22,7 @@ const A: &str = "token-for-a-test-0001";
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<String>>,
-    hold: Option<(std::sync::Mutex<std::sync::mpsc::Receiver<()>>, AtomicBool)>,
+    hold: Option<(Mutex<std::sync::mpsc::Receiver<()>>, AtomicBool)>,
     released_by_test: AtomicBool,
 }
 
@@ -30,7 +30,7 @@ impl Recorder {
     fn record(&self, s: String) -> Result<u64, String> {
         if let Some((release, entered)) = &self.hold {
             entered.store(true, Ordering::SeqCst);
-            let rx = release.lock().map_err(|e| e.to_string())?;
+            let rx = release.lock();
             let released = rx.recv_timeout(Duration::from_secs(5)).is_ok();
             self.released_by_test.store(released, Ordering::SeqCst);
         }
@@ -89,7 +89,10 @@ async fn call(app: &Router, path: &str, token: Option<&str>, body: Body) -> (Sta
     .expect("response");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// A body that sends its first bytes and then never ends.
@@ -144,10 +147,22 @@ async fn batch_host_and_key_limits_are_400_naming_the_limit() {
             r#"{"keys":["k"],"hosts":["a.test","b.test","c.test"]}"#,
             "purge.max_hosts",
         ),
-        ("/purge/key/k?host=a.test,b.test,c.test", "", "purge.max_hosts"),
+        (
+            "/purge/key/k?host=a.test,b.test,c.test",
+            "",
+            "purge.max_hosts",
+        ),
         ("/purge/keys", r#"{"keys":["k"],"hosts":[]}"#, "no hosts"),
-        ("/purge/keys", r#"{"keys":["a","b","c","d"]}"#, "purge.max_batch"),
-        ("/purge/keys", r#"{"keys":["seventeen-bytes-k"]}"#, "purge.max_key_bytes"),
+        (
+            "/purge/keys",
+            r#"{"keys":["a","b","c","d"]}"#,
+            "purge.max_batch",
+        ),
+        (
+            "/purge/keys",
+            r#"{"keys":["seventeen-bytes-k"]}"#,
+            "purge.max_key_bytes",
+        ),
         ("/purge/key/seventeen-bytes-k", "", "purge.max_key_bytes"),
     ];
     for (path, body, names) in cases {
@@ -157,7 +172,13 @@ async fn batch_host_and_key_limits_are_400_naming_the_limit() {
         assert!(message.contains(names), "{path} {body}: {json}");
     }
     assert!(rec.calls.lock().is_empty());
-    let (status, json) = call(&app, "/purge/key/sixteen-bytes-k1?host=a.test,b.test", Some(A), Body::empty()).await;
+    let (status, json) = call(
+        &app,
+        "/purge/key/sixteen-bytes-k1?host=a.test,b.test",
+        Some(A),
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "at the limits: {json}");
 }
 
@@ -169,11 +190,23 @@ async fn unknown_query_parameters_are_400_naming_the_parameter() {
         // The typo that used to widen a purge to every host of the token.
         ("/purge/key/k1?hosts=a.test", "", "`hosts`"),
         ("/purge/key/k1?sfot=1", "", "`sfot`"),
-        ("/purge/keys?soft=1&host=a.test&extra=", r#"{"keys":["k"]}"#, "`extra`"),
-        ("/purge/url?Soft=1", r#"{"url":"http://a.test/x"}"#, "`Soft`"),
+        (
+            "/purge/keys?soft=1&host=a.test&extra=",
+            r#"{"keys":["k"]}"#,
+            "`extra`",
+        ),
+        (
+            "/purge/url?Soft=1",
+            r#"{"url":"http://a.test/x"}"#,
+            "`Soft`",
+        ),
         ("/purge/all?soft=maybe", r#"{"host":"a.test"}"#, "`soft`"),
         ("/purge/key/k1?host=a.test&host=b.test", "", "`host`"),
-        ("/purge/url?host=b.test", r#"{"url":"http://a.test/x"}"#, "`host`"),
+        (
+            "/purge/url?host=b.test",
+            r#"{"url":"http://a.test/x"}"#,
+            "`host`",
+        ),
     ];
     for (path, body, names) in cases {
         let (status, json) = call(&app, path, Some(A), Body::from(body.to_string())).await;
@@ -182,7 +215,13 @@ async fn unknown_query_parameters_are_400_naming_the_parameter() {
         assert!(message.contains(names), "{path}: {json}");
     }
     assert!(rec.calls.lock().is_empty(), "{:?}", rec.calls.lock());
-    let (status, json) = call(&app, "/purge/key/k1?host=b.test&soft=1", Some(A), Body::empty()).await;
+    let (status, json) = call(
+        &app,
+        "/purge/key/k1?host=b.test&soft=1",
+        Some(A),
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{json}");
     assert_eq!(
         rec.calls.lock().clone(),
@@ -196,7 +235,7 @@ async fn unknown_query_parameters_are_400_naming_the_parameter() {
 async fn a_purge_waiting_on_disk_does_not_block_other_requests() {
     let (release, released) = std::sync::mpsc::channel();
     let rec = Arc::new(Recorder {
-        hold: Some((std::sync::Mutex::new(released), AtomicBool::new(false))),
+        hold: Some((Mutex::new(released), AtomicBool::new(false))),
         ..Recorder::default()
     });
     let app = app_with(rec.clone());
@@ -205,8 +244,15 @@ async fn a_purge_waiting_on_disk_does_not_block_other_requests() {
         async move { call(&app, "/purge/key/k1?host=a.test", Some(A), Body::empty()).await }
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !rec.hold.as_ref().is_some_and(|(_, e)| e.load(Ordering::SeqCst)) {
-        assert!(tokio::time::Instant::now() < deadline, "the purge never started");
+    while !rec
+        .hold
+        .as_ref()
+        .is_some_and(|(_, e)| e.load(Ordering::SeqCst))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the purge never started"
+        );
         tokio::task::yield_now().await;
     }
     // The purge is blocked inside the purger; another request is answered.

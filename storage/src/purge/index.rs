@@ -296,7 +296,13 @@ impl Index {
 
     /// The verdict for an object in `scopes` (its own and the all-scopes
     /// scope) at `target`, tagged `keys`, fetched under `fetched_at`.
-    pub fn check(&self, scopes: [&str; 2], target: &str, keys: &[String], fetched_at: u64) -> Purged {
+    pub fn check(
+        &self,
+        scopes: [&str; 2],
+        target: &str,
+        keys: &[String],
+        fetched_at: u64,
+    ) -> Purged {
         if self.seq <= fetched_at {
             return Purged::No;
         }
