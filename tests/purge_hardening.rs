@@ -209,3 +209,30 @@ async fn many_prefix_bans_then_a_covering_one_purge_and_survive_a_restart() {
     );
     node.stop().await;
 }
+
+#[test]
+fn zero_purge_limits_are_rejected_naming_the_field() {
+    for field in [
+        "max_keys_per_object",
+        "max_key_bytes",
+        "max_batch",
+        "max_hosts",
+        "max_body_bytes",
+    ] {
+        let mut cfg = Config::default();
+        match field {
+            "max_keys_per_object" => cfg.purge.max_keys_per_object = 0,
+            "max_key_bytes" => cfg.purge.max_key_bytes = 0,
+            "max_batch" => cfg.purge.max_batch = 0,
+            "max_hosts" => cfg.purge.max_hosts = 0,
+            _ => cfg.purge.max_body_bytes = 0,
+        }
+        let err = cfg
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains(&format!("purge.{field}")), "{field}: {err:?}");
+    }
+    assert!(Config::default().validate().is_ok());
+}
