@@ -4,6 +4,9 @@
 //!    from sending the purge until the next request for one of them misses.
 //! 2. Purge API latency (p50/p99) at 1,000 purges/s while the node serves hits.
 //! 3. The hit-path cost of the purge check for objects with 1 and 20 keys.
+//! 4. The per-lookup cost of the purge check against the size of the purge
+//!    history: no bans, 10,000 prefix bans, 100,000 key purges.
+//!    `PURGE_BENCH_ONLY=check` runs only this part.
 //!
 //! Everything runs against real components: an in-process node with its
 //! foyer store and redb purge database in a temporary directory, a real
@@ -112,8 +115,81 @@ fn fill(store: &storage::Store, n: usize, purge_seq: u64) {
     }
 }
 
+/// Nanoseconds per `check` of an object at `target` with `keys`, fetched at `fetched_at`.
+fn check_ns(
+    purge: &PurgeStore,
+    target: &str,
+    keys: &[String],
+    fetched_at: u64,
+) -> (f64, storage::Purged) {
+    let rounds = 1_000_000u32;
+    let verdict = purge.check(HOST, target, keys, fetched_at);
+    let t = clock::instant();
+    for _ in 0..rounds {
+        assert_eq!(
+            std::hint::black_box(purge.check(HOST, target, keys, fetched_at)),
+            verdict
+        );
+    }
+    (t.elapsed().as_nanos() as f64 / f64::from(rounds), verdict)
+}
+
+/// Part 4: the per-lookup check cost with an empty history, 10,000 prefix
+/// bans and 100,000 key purges. Objects are fetched before every purge, so
+/// no lookup takes the "nothing purged since" shortcut.
+fn check_cost(dir: &std::path::Path) {
+    let purge = PurgeStore::open(&dir.join("history-bench.redb")).expect("purge store");
+    let keys = vec!["live-0".to_string(), "live-1".to_string()];
+    let scope = vec![HOST.to_string()];
+    // One purge elsewhere, so the object below predates a purge.
+    let fetched_at = purge.current_seq();
+    purge
+        .purge_keys(&["other.test".to_string()], &["x".to_string()], false)
+        .expect("purge");
+    let report = |label: &str, purge: &PurgeStore| {
+        for target in ["/p/5000/item?q=1", "/q/unbanned/path"] {
+            let (ns, verdict) = check_ns(purge, target, &keys, fetched_at);
+            println!(
+                "purge check, {label}: {target} with 2 keys -> {verdict:?}: {ns:.0} ns per lookup (ban entries in force: {})",
+                purge.ban_entries()
+            );
+        }
+    };
+    report("no bans", &purge);
+    let t = clock::instant();
+    for i in 0..10_000 {
+        purge
+            .ban(
+                HOST,
+                storage::BanMatch::Prefix(format!("/p/{i}/")),
+                i % 2 == 0,
+            )
+            .expect("ban");
+    }
+    println!(
+        "recorded 10,000 prefix bans in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    report("10,000 prefix bans", &purge);
+    let t = clock::instant();
+    let history: Vec<String> = (0..100_000).map(|i| format!("old-{i}")).collect();
+    for chunk in history.chunks(1000) {
+        purge.purge_keys(&scope, chunk, false).expect("purge");
+    }
+    println!(
+        "recorded 100,000 key purges in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    report("10,000 prefix bans and 100,000 key purges", &purge);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::var("PURGE_BENCH_ONLY").is_ok_and(|v| v == "check") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        check_cost(dir.path());
+        return;
+    }
     let objects: usize = std::env::var("PURGE_BENCH_OBJECTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -264,6 +340,9 @@ async fn main() {
         assert_eq!(not_purged, rounds as u64);
         println!("purge check on the hit path, {n:>2} key(s) per object: {per:.0} ns per lookup");
     }
+
+    // 4. Check cost against the size of the purge history.
+    check_cost(dir.path());
 
     let _ = stop.send(());
     let _ = task.await;

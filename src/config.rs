@@ -54,8 +54,13 @@ pub struct PurgeConfig {
     pub max_key_bytes: usize,
     /// Remove the key fields from responses sent downstream. Default: true.
     pub strip_key_fields: bool,
-    /// Most keys in one `POST /purge/keys`. Default: 1000.
+    /// Most keys in one purge API request (400 beyond). Default: 1000.
     pub max_batch: usize,
+    /// Most hosts one purge API key purge may name (400 beyond). Default: 100.
+    pub max_hosts: usize,
+    /// Largest purge API request body, in bytes (413 beyond). The body is
+    /// read only after the bearer token is checked. Default: 65536 (64 KiB).
+    pub max_body_bytes: usize,
     /// Accept `PURGE <url>` on the public listener. Default: false.
     pub public_purge_method: bool,
     /// Client networks allowed to send `PURGE` when it is on.
@@ -100,6 +105,8 @@ impl Default for PurgeConfig {
             max_key_bytes: 256,
             strip_key_fields: true,
             max_batch: 1000,
+            max_hosts: 100,
+            max_body_bytes: 64 * 1024,
             public_purge_method: false,
             public_purge_cidrs: vec!["127.0.0.1/32".into(), "::1/128".into()],
         }
@@ -681,14 +688,16 @@ impl Config {
                 ));
             }
         }
-        if self.purge.max_keys_per_object == 0
-            || self.purge.max_key_bytes == 0
-            || self.purge.max_batch == 0
-        {
-            return Err(invalid(
-                "purge.max_keys_per_object",
-                "limits must be above 0",
-            ));
+        for (field, value) in [
+            ("purge.max_keys_per_object", self.purge.max_keys_per_object),
+            ("purge.max_key_bytes", self.purge.max_key_bytes),
+            ("purge.max_batch", self.purge.max_batch),
+            ("purge.max_hosts", self.purge.max_hosts),
+            ("purge.max_body_bytes", self.purge.max_body_bytes),
+        ] {
+            if value == 0 {
+                return Err(invalid(field, "must be above 0"));
+            }
         }
         for (i, c) in self.purge.public_purge_cidrs.iter().enumerate() {
             crate::cidr::Cidr::parse(c).map_err(|m| {

@@ -8,7 +8,8 @@ use purge_api::{Mode, Purger};
 use std::sync::Arc;
 use storage::BanMatch;
 
-/// Carries out purges for the API and the `PURGE` method.
+/// Carries out purges for the purge API. Each call blocks on the purge
+/// database's commit; the API router makes it on a blocking thread.
 pub struct NodePurger {
     node: Arc<Node>,
 }

@@ -40,6 +40,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 413: the request body is larger than the API accepts.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: message.into(),
+        }
+    }
     /// 503: the purge could not be made durable; nothing was purged.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError {

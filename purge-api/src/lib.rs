@@ -9,6 +9,7 @@
 
 mod auth;
 mod error;
+mod input;
 mod routes;
 
 pub use auth::{Token, Tokens};
@@ -26,7 +27,8 @@ pub enum Mode {
 }
 
 /// The node side of the API. Each call must be durable before it returns
-/// `Ok`, and returns the purge id.
+/// `Ok`, and returns the purge id. Calls may block on disk I/O: the router
+/// makes them on tokio's blocking threads, never on an async worker.
 pub trait Purger: Send + Sync + 'static {
     /// Purge surrogate `keys` within `hosts` (`"*"`: every host).
     fn purge_keys(&self, hosts: &[String], keys: &[String], mode: Mode) -> Result<u64, String>;
@@ -45,6 +47,13 @@ pub trait Purger: Send + Sync + 'static {
 pub struct ApiConfig {
     /// Accepted bearer tokens.
     pub tokens: Tokens,
-    /// Most keys in one `POST /purge/keys`.
+    /// Most keys in one request (400 beyond).
     pub max_batch: usize,
+    /// Most hosts one key purge may name (400 beyond).
+    pub max_hosts: usize,
+    /// Longest key accepted, in bytes (400 beyond).
+    pub max_key_bytes: usize,
+    /// Largest request body read, in bytes (413 beyond; the body is read
+    /// only after the token is checked).
+    pub max_body_bytes: usize,
 }

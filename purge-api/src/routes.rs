@@ -1,15 +1,16 @@
-//! The routes. Each handler authenticates, validates, calls the [`Purger`]
-//! and answers `{"id", "status": "ok", ...}`.
+//! The routes. Each handler authenticates (before reading the body),
+//! validates, calls the [`Purger`] on a blocking thread and answers
+//! `{"id", "status": "ok", ...}`.
 
 use crate::auth::Token;
+use crate::input::{self, Body, Params};
 use crate::{ApiConfig, ApiError, Mode, Purger};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::body::Body as AxumBody;
+use axum::extract::{Path, RawQuery, State};
 use axum::response::Json;
 use axum::routing::post;
 use http::HeaderMap;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -41,42 +42,12 @@ pub fn router(purger: Arc<dyn Purger>, cfg: ApiConfig) -> Router {
         .with_state(api)
 }
 
-/// `?soft=1` and `?hosts=a,b` on any route.
-#[derive(Deserialize, Default)]
-struct Params {
-    soft: Option<String>,
-    host: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Body {
-    keys: Option<Vec<String>>,
-    hosts: Option<Vec<String>>,
-    url: Option<String>,
-    prefix: Option<String>,
-    host: Option<String>,
-    soft: Option<bool>,
-}
-
-fn parse_body(bytes: &Bytes) -> Result<Body, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Body::default());
-    }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
-}
-
-/// Soft when `?soft=1|true`, `"soft": true`, or `Fastly-Soft-Purge: 1`.
+/// Soft when `?soft=1|true|yes`, `"soft": true`, or `Fastly-Soft-Purge: 1`.
 fn mode(params: &Params, body: &Body, headers: &HeaderMap) -> Mode {
-    let query = params
-        .soft
-        .as_deref()
-        .is_some_and(|v| matches!(v, "1" | "true" | "yes"));
     let fastly = headers
         .get("fastly-soft-purge")
         .is_some_and(|v| v.as_bytes() == b"1");
-    if query || fastly || body.soft == Some(true) {
+    if params.soft || fastly || body.soft == Some(true) {
         Mode::Soft
     } else {
         Mode::Hard
@@ -88,6 +59,32 @@ fn mode_str(m: Mode) -> &'static str {
         Mode::Soft => "soft",
         Mode::Hard => "hard",
     }
+}
+
+/// Authenticate, then (and only then) read the query and the capped body.
+async fn admit<'a>(
+    api: &'a Api,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: AxumBody,
+) -> Result<(&'a Token, Params, Body), ApiError> {
+    let token = api.cfg.tokens.authenticate(headers)?;
+    let params = input::params(query)?;
+    let body = input::body(&api.cfg, headers, body).await?;
+    Ok((token, params, body))
+}
+
+/// Run a purge on a blocking thread: it waits for a disk commit, which
+/// must not hold up the async workers serving other requests.
+async fn run<F>(api: &Arc<Api>, purge: F) -> Result<u64, ApiError>
+where
+    F: FnOnce(&dyn Purger) -> Result<u64, String> + Send + 'static,
+{
+    let purger = api.purger.clone();
+    tokio::task::spawn_blocking(move || purge(purger.as_ref()))
+        .await
+        .map_err(|e| failed(format!("purge task failed: {e}")))?
+        .map_err(failed)
 }
 
 fn check_host(api: &Api, token: &Token, host: &str) -> Result<(), ApiError> {
@@ -148,55 +145,38 @@ fn failed(e: String) -> ApiError {
 async fn purge_key(
     State(api): Shared,
     Path(key): Path<String>,
-    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: AxumBody,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_body(&bytes)?;
-    keys_purge(&api, vec![key], &params, &body, &headers, "key")
+    let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
+    keys_purge(&api, token, vec![key], &params, &body, &headers, "key").await
 }
 
 async fn purge_keys(
     State(api): Shared,
-    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: AxumBody,
 ) -> Result<Json<Value>, ApiError> {
-    let body = parse_body(&bytes)?;
+    let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
     let keys = body
         .keys
         .clone()
         .ok_or_else(|| ApiError::bad_request("body must be {\"keys\": [...]}"))?;
-    keys_purge(&api, keys, &params, &body, &headers, "keys")
+    keys_purge(&api, token, keys, &params, &body, &headers, "keys").await
 }
 
-fn keys_purge(
-    api: &Api,
+async fn keys_purge(
+    api: &Arc<Api>,
+    token: &Token,
     keys: Vec<String>,
     params: &Params,
     body: &Body,
     headers: &HeaderMap,
     kind: &str,
 ) -> Result<Json<Value>, ApiError> {
-    let token = api.cfg.tokens.authenticate(headers)?;
-    if keys.is_empty() {
-        return Err(ApiError::bad_request("no keys given"));
-    }
-    if keys.len() > api.cfg.max_batch {
-        return Err(ApiError::bad_request(format!(
-            "{} keys exceed the batch limit of {}",
-            keys.len(),
-            api.cfg.max_batch
-        )));
-    }
-    if let Some(k) = keys
-        .iter()
-        .find(|k| k.trim().is_empty() || k.contains(char::is_whitespace))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid key `{k}`: keys are non-empty and contain no spaces"
-        )));
-    }
+    input::check_keys(&api.cfg, &keys)?;
     let hosts: Vec<String> = match (&body.hosts, &params.host) {
         (Some(h), _) => h.iter().map(|h| h.to_ascii_lowercase()).collect(),
         (None, Some(h)) => h
@@ -205,6 +185,7 @@ fn keys_purge(
             .collect(),
         (None, None) => token.hosts().to_vec(),
     };
+    input::check_host_count(&api.cfg, &hosts)?;
     for h in hosts.iter().filter(|h| h.as_str() != "*") {
         check_host(api, token, h)?;
     }
@@ -212,26 +193,29 @@ fn keys_purge(
         return Err(ApiError::forbidden("this token may not purge every host"));
     }
     let m = mode(params, body, headers);
-    let id = api.purger.purge_keys(&hosts, &keys, m).map_err(failed)?;
+    let id = {
+        let (hosts, keys) = (hosts.clone(), keys.clone());
+        run(api, move |p| p.purge_keys(&hosts, &keys, m)).await?
+    };
     Ok(done(id, kind, m, json!({ "keys": keys, "hosts": hosts })))
 }
 
 async fn purge_url(
     State(api): Shared,
-    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: AxumBody,
 ) -> Result<Json<Value>, ApiError> {
-    url_purge(&api, &params, &headers, &bytes, UrlScope::Exact)
+    url_purge(&api, query.as_deref(), &headers, body, UrlScope::Exact).await
 }
 
 async fn purge_prefix(
     State(api): Shared,
-    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: AxumBody,
 ) -> Result<Json<Value>, ApiError> {
-    url_purge(&api, &params, &headers, &bytes, UrlScope::Prefix)
+    url_purge(&api, query.as_deref(), &headers, body, UrlScope::Prefix).await
 }
 
 /// The two purges named by an absolute URL in the body.
@@ -243,15 +227,19 @@ enum UrlScope {
     Prefix,
 }
 
-fn url_purge(
-    api: &Api,
-    params: &Params,
+async fn url_purge(
+    api: &Arc<Api>,
+    query: Option<&str>,
     headers: &HeaderMap,
-    bytes: &Bytes,
+    body: AxumBody,
     scope: UrlScope,
 ) -> Result<Json<Value>, ApiError> {
-    let token = api.cfg.tokens.authenticate(headers)?;
-    let body = parse_body(bytes)?;
+    let (token, params, body) = admit(api, query, headers, body).await?;
+    if params.host.is_some() {
+        return Err(ApiError::bad_request(
+            "query parameter `host` applies to key purges only; the URL names the host",
+        ));
+    }
     let (field, given) = match scope {
         UrlScope::Exact => ("url", body.url.as_deref()),
         UrlScope::Prefix => ("prefix", body.prefix.as_deref()),
@@ -263,12 +251,15 @@ fn url_purge(
     })?;
     let (host, pq) = split_url(given)?;
     check_host(api, token, &host)?;
-    let m = mode(params, &body, headers);
-    let id = match scope {
-        UrlScope::Exact => api.purger.purge_url(&host, &pq, m),
-        UrlScope::Prefix => api.purger.purge_prefix(&host, &pq, m),
-    }
-    .map_err(failed)?;
+    let m = mode(&params, &body, headers);
+    let id = {
+        let (host, pq) = (host.clone(), pq.clone());
+        run(api, move |p| match scope {
+            UrlScope::Exact => p.purge_url(&host, &pq, m),
+            UrlScope::Prefix => p.purge_prefix(&host, &pq, m),
+        })
+        .await?
+    };
     let (purge, key) = match scope {
         UrlScope::Exact => ("url", "path"),
         UrlScope::Prefix => ("prefix", "prefix"),
@@ -278,12 +269,11 @@ fn url_purge(
 
 async fn purge_all(
     State(api): Shared,
-    Query(params): Query<Params>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
-    bytes: Bytes,
+    body: AxumBody,
 ) -> Result<Json<Value>, ApiError> {
-    let token = api.cfg.tokens.authenticate(&headers)?;
-    let body = parse_body(&bytes)?;
+    let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
     let host = body
         .host
         .clone()
@@ -292,7 +282,10 @@ async fn purge_all(
         .to_ascii_lowercase();
     check_host(&api, token, &host)?;
     let m = mode(&params, &body, &headers);
-    let id = api.purger.purge_all(&host, m).map_err(failed)?;
+    let id = {
+        let host = host.clone();
+        run(&api, move |p| p.purge_all(&host, m)).await?
+    };
     Ok(done(id, "all", m, json!({ "host": host })))
 }
 

@@ -268,7 +268,7 @@ pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr)
 
     // 2. `PURGE <url>` from an allowed network, when turned on.
     if parts.method.as_str() == "PURGE" {
-        return purge_method::handle(&node, &parts, &target, client);
+        return purge_method::handle(&node, &parts, &target, client).await;
     }
     let ex = Exchange::new(node, parts, target, site, client);
     let node = &ex.node;

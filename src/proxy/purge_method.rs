@@ -9,8 +9,14 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use std::net::SocketAddr;
 use storage::BanMatch;
 
-/// Answer a PURGE request.
-pub fn handle(node: &Node, parts: &Parts, target: &Target, client: SocketAddr) -> Response<Body> {
+/// Answer a PURGE request. The purge's disk commit runs on a blocking
+/// thread, never on the async worker serving other requests.
+pub async fn handle(
+    node: &Node,
+    parts: &Parts,
+    target: &Target,
+    client: SocketAddr,
+) -> Response<Body> {
     let cs = CacheStatus::default();
     if !node.cfg.purge.public_purge_method {
         let mut resp = respond::error(
@@ -38,7 +44,13 @@ pub fn handle(node: &Node, parts: &Parts, target: &Target, client: SocketAddr) -
         .get("fastly-soft-purge")
         .is_some_and(|v| v.as_bytes() == b"1");
     let matcher = BanMatch::Exact(target.path_and_query.clone());
-    match node.purge.ban(&target.host, matcher, soft) {
+    let (purge, host) = (node.purge.clone(), target.host.clone());
+    let recorded = tokio::task::spawn_blocking(move || {
+        purge.ban(&host, matcher, soft).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("purge task failed: {e}")));
+    match recorded {
         Ok(id) => {
             if !soft {
                 node.store.remove(&crate::http_cache::key::primary(

@@ -6,11 +6,16 @@ use crate::purger::NodePurger;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use purge_api::{ApiConfig, Token, Tokens};
 use std::fmt::Write;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// The admin router for `node`.
 pub fn router(node: Arc<Node>) -> Router {
@@ -24,6 +29,9 @@ pub fn router(node: Arc<Node>) -> Router {
     let api = ApiConfig {
         tokens: Tokens::new(tokens),
         max_batch: node.cfg.purge.max_batch,
+        max_hosts: node.cfg.purge.max_hosts,
+        max_key_bytes: node.cfg.purge.max_key_bytes,
+        max_body_bytes: node.cfg.purge.max_body_bytes,
     };
     purge_api::router(Arc::new(NodePurger::new(node.clone())), api).merge(
         Router::new()
@@ -33,18 +41,51 @@ pub fn router(node: Arc<Node>) -> Router {
     )
 }
 
-/// Serve the admin router on `listener` until `shutdown`.
+/// Serve the admin router on `listener` until `shutdown`, then let open
+/// connections finish. Served with hyper's HTTP/1 connection builder (not
+/// `axum::serve`) so a client gets the same header-read timeout as on the
+/// public listener (`server.header_read_timeout_secs`): one that never
+/// finishes its request head is disconnected.
 pub async fn serve(
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    if let Err(e) = axum::serve(listener, router(node))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "admin listener failed");
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(
+            node.cfg.server.header_read_timeout_secs,
+        ))
+        .keep_alive(true);
+    let service = TowerToHyperService::new(router(node));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "admin accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, %peer, "admin connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
     }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 async fn metrics(State(node): State<Arc<Node>>) -> String {

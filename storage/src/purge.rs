@@ -11,9 +11,9 @@
 //! (the node uses the host name) and a *target* is an opaque string (the node
 //! uses the path and query).
 
-use parking_lot::RwLock;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use std::collections::HashMap;
+use index::{Gen, Index, Pruned};
+use parking_lot::{Mutex, RwLock};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -59,6 +59,7 @@ impl BanMatch {
             _ => BanMatch::All,
         }
     }
+    #[cfg(test)]
     fn matches(&self, target: &str) -> bool {
         match self {
             BanMatch::Exact(t) => t == target,
@@ -93,33 +94,22 @@ pub enum PurgeError {
     },
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct KeyGen {
-    any: u64,
-    hard: u64,
-}
-
-#[derive(Clone, Debug)]
-struct Ban {
-    seq: u64,
-    matcher: BanMatch,
-    soft: bool,
-}
-
-#[derive(Default)]
-struct Index {
-    seq: u64,
-    /// scope -> key -> generation. Nested so lookups borrow, never allocate.
-    keys: HashMap<String, HashMap<String, KeyGen>>,
-    /// scope -> target -> (last purge, last hard purge).
-    exact: HashMap<String, HashMap<String, (u64, u64)>>,
-    wide: HashMap<String, Vec<Ban>>,
-}
-
 /// The durable purge state.
+///
+/// Writers (purges) are serialised by a writer lock and make their redb
+/// commit durable *before* they touch the in-memory index, which they then
+/// hold for writing only for the in-memory update. Lookups ([`check`]) and
+/// [`current_seq`] take the index for reading, so they never wait for a
+/// purge's fsync.
+///
+/// [`check`]: PurgeStore::check
+/// [`current_seq`]: PurgeStore::current_seq
 pub struct PurgeStore {
     db: Database,
     path: PathBuf,
+    /// Held by a purge from before its redb transaction until its index
+    /// update is done, so purges apply in sequence order.
+    writer: Mutex<()>,
     index: RwLock<Index>,
 }
 
@@ -127,8 +117,18 @@ fn scoped(scope: &str, key: &str) -> String {
     format!("{scope}\0{key}")
 }
 
+/// What a committed purge changes in the index.
+enum Change {
+    Keys(Vec<(String, String, Gen)>),
+    Ban(String, BanMatch, bool),
+}
+
 impl PurgeStore {
     /// Open (or create) the purge database at `path` and load it into memory.
+    ///
+    /// Databases written before bans were pruned open unchanged: the bans
+    /// are replayed in sequence order into the compact index, and the rows
+    /// that newer bans cover are deleted.
     pub fn open(path: &Path) -> Result<PurgeStore, PurgeError> {
         let err = |e: &dyn std::fmt::Display| PurgeError::Db {
             path: path.to_path_buf(),
@@ -151,6 +151,7 @@ impl PurgeStore {
         tx.commit().map_err(|e| err(&e))?;
 
         let mut index = Index::default();
+        let mut pruned = Pruned::default();
         let rx = db.begin_read().map_err(|e| err(&e))?;
         let meta = rx.open_table(META).map_err(|e| err(&e))?;
         index.seq = meta
@@ -158,36 +159,35 @@ impl PurgeStore {
             .map_err(|e| err(&e))?
             .map(|v| v.value())
             .unwrap_or(0);
+        // Bans first, oldest first, so each prunes what it covers; then the
+        // keys, pruned under the host-wide bans that end up in force.
+        let bans = rx.open_table(BANS).map_err(|e| err(&e))?;
+        for row in bans.iter().map_err(|e| err(&e))? {
+            let (seq, v) = row.map_err(|e| err(&e))?;
+            let (scope, target, kind, soft) = v.value();
+            let matcher = BanMatch::from_parts(kind, target);
+            let p = index.add_ban(scope, seq.value(), &matcher, soft == 1);
+            pruned.bans.extend(p.bans);
+        }
         let keys = rx.open_table(KEYS).map_err(|e| err(&e))?;
         for row in keys.iter().map_err(|e| err(&e))? {
             let (k, v) = row.map_err(|e| err(&e))?;
             let (any, hard) = v.value();
             let name = k.value();
             let (scope, key) = name.split_once('\0').unwrap_or(("", name));
-            index
-                .keys
-                .entry(scope.to_string())
-                .or_default()
-                .insert(key.to_string(), KeyGen { any, hard });
+            if let Some(left) = index.set_key(scope, key, Gen::from_pair(any, hard)) {
+                pruned.keys.push((scope.to_string(), key.to_string(), left));
+            }
         }
-        let bans = rx.open_table(BANS).map_err(|e| err(&e))?;
-        for row in bans.iter().map_err(|e| err(&e))? {
-            let (seq, v) = row.map_err(|e| err(&e))?;
-            let (scope, target, kind, soft) = v.value();
-            index.add_ban(
-                scope,
-                Ban {
-                    seq: seq.value(),
-                    matcher: BanMatch::from_parts(kind, target),
-                    soft: soft == 1,
-                },
-            );
-        }
-        Ok(PurgeStore {
+        drop(rx);
+        let store = PurgeStore {
             db,
             path: path.to_path_buf(),
+            writer: Mutex::new(()),
             index: RwLock::new(index),
-        })
+        };
+        store.delete_pruned(&pruned)?;
+        Ok(store)
     }
 
     /// The sequence number of the latest purge. Record it *before* fetching
@@ -198,6 +198,8 @@ impl PurgeStore {
     }
 
     /// Purge surrogate `keys` in each of `scopes`. Returns the purge id.
+    ///
+    /// Blocks on disk I/O (one fsync): call it from a blocking thread.
     pub fn purge_keys(
         &self,
         scopes: &[String],
@@ -208,95 +210,61 @@ impl PurgeStore {
             "keys {keys:?} in {scopes:?}{}",
             if soft { " (soft)" } else { "" }
         );
-        let names: Vec<(&String, &String)> = scopes
-            .iter()
-            .flat_map(|s| keys.iter().map(move |k| (s, k)))
-            .collect();
-        self.commit(&record, |tx, seq| {
+        self.commit(&record, |tx, seq, index| {
             let mut table = tx.open_table(KEYS)?;
-            let mut updated = Vec::with_capacity(names.len());
-            for (scope, key) in &names {
-                let name = scoped(scope, key);
-                let prev = table
-                    .get(name.as_str())?
-                    .map(|v| v.value())
-                    .unwrap_or((0, 0));
-                let generation = KeyGen {
-                    any: seq,
-                    hard: if soft { prev.1 } else { seq },
-                };
-                table.insert(name.as_str(), (generation.any, generation.hard))?;
-                updated.push(((*scope).clone(), (*key).clone(), generation));
+            let mut updated = Vec::with_capacity(scopes.len() * keys.len());
+            for scope in scopes {
+                for key in keys {
+                    let mut generation = index.key(scope, key);
+                    generation.add(seq, soft, &mut Vec::new());
+                    table.insert(scoped(scope, key).as_str(), generation.pair())?;
+                    updated.push((scope.clone(), key.clone(), generation));
+                }
             }
             Ok(Change::Keys(updated))
         })
     }
 
     /// Ban `matcher` in `scope`: every object in it fetched before now counts as purged.
+    ///
+    /// Blocks on disk I/O (one fsync): call it from a blocking thread.
     pub fn ban(&self, scope: &str, matcher: BanMatch, soft: bool) -> Result<u64, PurgeError> {
         let record = format!(
             "ban {matcher:?} in {scope}{}",
             if soft { " (soft)" } else { "" }
         );
-        self.commit(&record, |tx, seq| {
+        self.commit(&record, |tx, seq, _| {
             let mut table = tx.open_table(BANS)?;
             table.insert(
                 seq,
                 (scope, matcher.target(), matcher.kind(), u8::from(soft)),
             )?;
-            Ok(Change::Ban(
-                scope.to_string(),
-                Ban {
-                    seq,
-                    matcher: matcher.clone(),
-                    soft,
-                },
-            ))
+            Ok(Change::Ban(scope.to_string(), matcher.clone(), soft))
         })
     }
 
     /// Has an object in `scope` at `target`, tagged with `keys` and fetched
-    /// under sequence `fetched_at`, been purged since?
+    /// under sequence `fetched_at`, been purged since? Hard if a covering
+    /// hard purge is newer than `fetched_at`, else soft if any covering
+    /// purge is. Purges recorded under [`ALL_SCOPES`] cover every scope.
+    ///
+    /// The cost is one hash probe per scope and per key plus one trie walk
+    /// along `target`, independent of the number of purges recorded.
     pub fn check(&self, scope: &str, target: &str, keys: &[String], fetched_at: u64) -> Purged {
-        let index = self.index.read();
-        if index.seq <= fetched_at {
-            return Purged::No;
-        }
-        let mut soft = false;
-        // Purges are recorded per scope, or for every scope under "*".
-        for scope in [scope, ALL_SCOPES] {
-            if let Some(scope_keys) = index.keys.get(scope) {
-                for g in keys.iter().filter_map(|k| scope_keys.get(k.as_str())) {
-                    if g.hard > fetched_at {
-                        return Purged::Hard;
-                    }
-                    soft |= g.any > fetched_at;
-                }
-            }
-            if let Some(&(any, hard)) = index.exact.get(scope).and_then(|m| m.get(target)) {
-                if hard > fetched_at {
-                    return Purged::Hard;
-                }
-                soft |= any > fetched_at;
-            }
-            for ban in index.wide.get(scope).into_iter().flatten() {
-                if ban.seq > fetched_at && ban.matcher.matches(target) {
-                    if !ban.soft {
-                        return Purged::Hard;
-                    }
-                    soft = true;
-                }
-            }
-        }
-        if soft { Purged::Soft } else { Purged::No }
+        self.index
+            .read()
+            .check([scope, ALL_SCOPES], target, keys, fetched_at)
+    }
+
+    /// How many URL, prefix and host-wide ban entries are in force (after
+    /// pruning the covered ones), over every scope.
+    pub fn ban_entries(&self) -> usize {
+        self.index.read().ban_entries()
     }
 
     /// The most recent purge-log records, newest first.
     pub fn log(&self, limit: usize) -> Result<Vec<(u64, String)>, PurgeError> {
-        let err = |e: &dyn std::fmt::Display| PurgeError::Db {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
+        let err = |e: &dyn std::fmt::Display| self.error(e);
         let rx = self.db.begin_read().map_err(|e| err(&e))?;
         let table = rx.open_table(LOG).map_err(|e| err(&e))?;
         let mut out = Vec::new();
@@ -307,65 +275,91 @@ impl PurgeStore {
         Ok(out)
     }
 
+    fn error(&self, e: &dyn std::fmt::Display) -> PurgeError {
+        PurgeError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// One purge: a durable redb commit, then the index update, then the
+    /// deletion of the rows the purge made redundant.
     fn commit(
         &self,
         record: &str,
-        apply: impl FnOnce(&redb::WriteTransaction, u64) -> Result<Change, redb::Error>,
+        apply: impl FnOnce(&redb::WriteTransaction, u64, &Index) -> Result<Change, redb::Error>,
     ) -> Result<u64, PurgeError> {
-        let err = |e: &dyn std::fmt::Display| PurgeError::Db {
-            path: self.path.clone(),
-            message: e.to_string(),
-        };
-        // Writers are serialised by redb; the index lock is held across the
-        // commit so the in-memory sequence never runs ahead of the disk.
-        let mut index = self.index.write();
-        let seq = index.seq + 1;
-        let tx = self.db.begin_write().map_err(|e| err(&e))?;
-        let change = apply(&tx, seq).map_err(|e| err(&e))?;
-        {
-            let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
-            meta.insert(SEQ, seq).map_err(|e| err(&e))?;
-            let mut log = tx.open_table(LOG).map_err(|e| err(&e))?;
-            log.insert(seq, record).map_err(|e| err(&e))?;
-        }
-        tx.commit().map_err(|e| err(&e))?;
-        index.seq = seq;
-        match change {
-            Change::Keys(updated) => {
-                for (scope, key, generation) in updated {
-                    index.keys.entry(scope).or_default().insert(key, generation);
-                }
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let _writer = self.writer.lock();
+        // Only writers change the index, and this one holds the writer lock:
+        // reading it here sees exactly what the update below will change.
+        let (seq, change) = {
+            let tx = self.db.begin_write().map_err(|e| err(&e))?;
+            let index = self.index.read();
+            let seq = index.seq + 1;
+            let change = apply(&tx, seq, &index).map_err(|e| err(&e))?;
+            drop(index);
+            {
+                let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
+                meta.insert(SEQ, seq).map_err(|e| err(&e))?;
+                let mut log = tx.open_table(LOG).map_err(|e| err(&e))?;
+                log.insert(seq, record).map_err(|e| err(&e))?;
             }
-            Change::Ban(scope, ban) => index.add_ban(&scope, ban),
+            tx.commit().map_err(|e| err(&e))?;
+            (seq, change)
+        };
+        // Durable: publish. The sequence is published with the purge, so a
+        // fetch that read `current_seq` before this point is covered by it.
+        let pruned = {
+            let mut index = self.index.write();
+            index.seq = seq;
+            match change {
+                Change::Keys(updated) => {
+                    for (scope, key, generation) in updated {
+                        index.set_key(&scope, &key, generation);
+                    }
+                    Pruned::default()
+                }
+                Change::Ban(scope, matcher, soft) => index.add_ban(&scope, seq, &matcher, soft),
+            }
+        };
+        if let Err(e) = self.delete_pruned(&pruned) {
+            // The purge itself is durable; the redundant rows are pruned
+            // again on the next open.
+            tracing::warn!(error = %e, "could not delete purge rows covered by a newer purge");
         }
         Ok(seq)
     }
-}
 
-enum Change {
-    Keys(Vec<(String, String, KeyGen)>),
-    Ban(String, Ban),
-}
-
-impl Index {
-    fn add_ban(&mut self, scope: &str, ban: Ban) {
-        match &ban.matcher {
-            BanMatch::Exact(t) => {
-                let e = self
-                    .exact
-                    .entry(scope.to_string())
-                    .or_default()
-                    .entry(t.clone())
-                    .or_insert((0, 0));
-                e.0 = e.0.max(ban.seq);
-                if !ban.soft {
-                    e.1 = e.1.max(ban.seq);
-                }
-            }
-            _ => self.wide.entry(scope.to_string()).or_default().push(ban),
+    /// Delete the redb rows the index pruned. Not made durable on its own:
+    /// the next purge's commit persists it, and if it is lost the next open
+    /// prunes the same rows again.
+    fn delete_pruned(&self, pruned: &Pruned) -> Result<(), PurgeError> {
+        if pruned.bans.is_empty() && pruned.keys.is_empty() {
+            return Ok(());
         }
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let mut tx = self.db.begin_write().map_err(|e| err(&e))?;
+        tx.set_durability(Durability::None).map_err(|e| err(&e))?;
+        {
+            let mut bans = tx.open_table(BANS).map_err(|e| err(&e))?;
+            for seq in &pruned.bans {
+                bans.remove(seq).map_err(|e| err(&e))?;
+            }
+            let mut keys = tx.open_table(KEYS).map_err(|e| err(&e))?;
+            for (scope, key, left) in &pruned.keys {
+                let name = scoped(scope, key);
+                match left {
+                    Some(g) => keys.insert(name.as_str(), g.pair()).map(drop),
+                    None => keys.remove(name.as_str()).map(drop),
+                }
+                .map_err(|e| err(&e))?;
+            }
+        }
+        tx.commit().map_err(|e| err(&e))
     }
 }
 
+mod index;
 #[cfg(test)]
 mod tests;

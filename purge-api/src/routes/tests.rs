@@ -55,6 +55,9 @@ fn app() -> (Router, Arc<Recorder>) {
             ApiConfig {
                 tokens,
                 max_batch: 3,
+                max_hosts: 2,
+                max_key_bytes: 16,
+                max_body_bytes: 256,
             },
         ),
         rec,
