@@ -2,7 +2,7 @@
 //! purge database (checked lazily on lookup), plus best-effort removal of
 //! the objects they name so their space is reclaimed early.
 
-use crate::http_cache::key;
+use crate::http_cache::{canonical, key};
 use crate::proxy::Node;
 use purge_api::{Mode, Purger};
 use std::sync::Arc;
@@ -25,8 +25,19 @@ fn soft(mode: Mode) -> bool {
     mode == Mode::Soft
 }
 
+/// A purged host spelled as requests are keyed (http_cache::canonical):
+/// lower case, without a trailing dot.
+fn host_key(host: &str) -> String {
+    canonical::host(&host.to_ascii_lowercase()).to_string()
+}
+
 impl Purger for NodePurger {
     fn purge_keys(&self, hosts: &[String], keys: &[String], mode: Mode) -> Result<u64, String> {
+        let hosts: Vec<String> = hosts
+            .iter()
+            .map(|h| if h == "*" { h.clone() } else { host_key(h) })
+            .collect();
+        let hosts = hosts.as_slice();
         let id = self
             .node
             .purge
@@ -43,6 +54,12 @@ impl Purger for NodePurger {
     }
 
     fn purge_url(&self, host: &str, path_and_query: &str, mode: Mode) -> Result<u64, String> {
+        // Every spelling of the URL is keyed as one (dot segments, encoded
+        // unreserved characters, host case, trailing dot).
+        let host = host_key(host);
+        let host = host.as_str();
+        let pq = canonical::path_and_query(path_and_query);
+        let path_and_query = pq.as_ref();
         let id = self
             .node
             .purge
@@ -66,6 +83,10 @@ impl Purger for NodePurger {
     }
 
     fn purge_prefix(&self, host: &str, prefix: &str, mode: Mode) -> Result<u64, String> {
+        let host = host_key(host);
+        let host = host.as_str();
+        let prefix = canonical::path_and_query(prefix);
+        let prefix = prefix.as_ref();
         let id = self
             .node
             .purge
@@ -76,6 +97,8 @@ impl Purger for NodePurger {
     }
 
     fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String> {
+        let host = host_key(host);
+        let host = host.as_str();
         let id = self
             .node
             .purge

@@ -372,3 +372,43 @@ async fn spellings_of_one_resource_share_one_key_and_hosts_do_not() {
     assert_eq!(origin.count("/a/b"), 2);
     node.stop().await;
 }
+
+/// A URL purge reaches every spelling the cache keys as one: the purged
+/// URL is normalised exactly as request targets are.
+#[tokio::test]
+async fn a_url_purge_reaches_every_spelling() {
+    let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=600")], "v")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    let token = "purge-spelling-token-0123456789";
+    cfg.admin.tokens = vec![edgecache::config::TokenConfig {
+        token: token.into(),
+        hosts: vec!["*".into()],
+    }];
+    let node = Node::start(cfg).await;
+    let host = [("host", "site.example")];
+    send("GET", &node.url("/a/~b"), &host).await;
+    assert!(
+        send("GET", &node.url("/a/~b"), &host)
+            .await
+            .cache_status()
+            .contains("hit")
+    );
+    let (status, _) = support::admin(
+        node.admin_addr,
+        "/purge/url",
+        Some(token),
+        &[],
+        r#"{"url":"http://SITE.example./x/../a/%7Eb"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let after = send("GET", &node.url("/a/~b"), &host).await;
+    assert!(
+        after.cache_status().contains("fwd="),
+        "{}",
+        after.cache_status()
+    );
+    assert_eq!(origin.count("/a/~b"), 2);
+    node.stop().await;
+}
