@@ -19,8 +19,10 @@ fn echo(seen: &support::Seen, name: &str) -> String {
 
 /// Poll until the origin has seen `n` requests for `path`.
 async fn wait_count(origin: &Origin, path: &str, n: usize) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while origin.count(path) < n && std::time::Instant::now() < deadline {
+    for _ in 0..2000 {
+        if origin.count(path) >= n {
+            return;
+        }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
