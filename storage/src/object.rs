@@ -17,7 +17,7 @@
 //! A value whose magic, lengths or checksum do not match decodes to an error,
 //! which the store reports as a miss.
 
-use crate::chunked::Manifest;
+use crate::manifest::Manifest;
 use bytes::Bytes;
 use foyer::Code;
 use std::any::Any;
