@@ -11,7 +11,11 @@ use std::time::SystemTime;
 fuzz_target!(|data: &[u8]| {
     let (len, rest) = edgecache_fuzz::take_u64(data);
     // Small lengths are where the edge cases are; keep every width reachable.
-    let len = if len & 1 == 0 { len >> 1 } else { (len >> 1) % 4096 };
+    let len = if len & 1 == 0 {
+        len >> 1
+    } else {
+        (len >> 1) % 4096
+    };
     let text = String::from_utf8_lossy(rest);
     if let Some(ranges) = range::parse(&text, len) {
         assert!(ranges.iter().all(|&(a, b)| a <= b && b < len));

@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let names: Vec<String> = match parsed {
         Vary::Fields(names) => {
             assert!(names.windows(2).all(|w| w[0] < w[1]));
-            assert!(names.iter().all(|n| *n != "*" && *n == n.to_ascii_lowercase()));
+            assert!(
+                names
+                    .iter()
+                    .all(|n| *n != "*" && *n == n.to_ascii_lowercase())
+            );
             names
         }
         Vary::Any | Vary::None => REQUEST_FIELDS.iter().map(|s| s.to_string()).collect(),
