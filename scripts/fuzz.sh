@@ -59,7 +59,9 @@ for t in "${targets[@]}"; do
         result="FAILED (see $log and fuzz/artifacts/$t/)"
         status=1
     fi
-    execs=$(grep -h 'stat::number_of_executed_units' "$log" fuzz/fuzz-*.log 2>/dev/null | awk '{s+=$2} END {print s+0}')
+    # With several jobs, libFuzzer's workers log to fuzz-<n>.log in the working directory.
+    execs=$(cat "$log" fuzz-*.log 2>/dev/null | awk '/stat::number_of_executed_units/ {s+=$2} END {print s+0}') || true
+    rm -f fuzz-*.log
     echo "$t: ${seconds}s, ${execs} executions, $result" | tee -a fuzz/last-run.txt
 done
 exit "$status"
