@@ -13,59 +13,13 @@
 
 use crate::Store;
 use crate::key::ObjectKey;
+use crate::manifest::Manifest;
 use crate::object::StoredObject;
 use crate::stats::Counters;
 use bytes::{Bytes, BytesMut};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Where a chunked body's bytes are.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Manifest {
-    /// Random id of the fill that wrote the chunks.
-    pub fill_id: [u8; 16],
-    /// Size of every chunk but the last.
-    pub chunk_bytes: u32,
-    /// Body length in bytes.
-    pub len: u64,
-    /// blake3 sum of each chunk, in order.
-    pub sums: Vec<[u8; 32]>,
-}
-
-impl Manifest {
-    /// Whether the chunk count matches the length and chunk size.
-    pub fn is_consistent(&self) -> bool {
-        self.chunk_bytes > 0
-            && self.sums.len() as u64 == self.len.div_ceil(u64::from(self.chunk_bytes))
-    }
-
-    /// Offset and length of chunk `idx`.
-    pub fn span(&self, idx: usize) -> (u64, u64) {
-        let start = idx as u64 * u64::from(self.chunk_bytes);
-        (
-            start,
-            u64::from(self.chunk_bytes).min(self.len.saturating_sub(start)),
-        )
-    }
-
-    /// The chunks holding bytes `first..=last` of the body.
-    pub fn chunks_for(&self, first: u64, last: u64) -> RangeInclusive<usize> {
-        let c = u64::from(self.chunk_bytes);
-        (first / c) as usize..=(last / c) as usize
-    }
-
-    /// The store key of chunk `idx` of the object stored under `object`.
-    pub fn chunk_key(&self, object: &ObjectKey, idx: usize) -> ObjectKey {
-        ObjectKey::derive(&[
-            b"edgecache-chunk",
-            &object.0,
-            &self.fill_id,
-            &(idx as u64).to_le_bytes(),
-        ])
-    }
-}
 
 fn new_fill_id() -> [u8; 16] {
     static SEQ: AtomicU64 = AtomicU64::new(0);
@@ -225,6 +179,79 @@ impl Store {
                 Counters::bump(&self.counters().checksum_failures);
                 None
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{StoreConfig, WritePolicy};
+
+    async fn store(dir: &std::path::Path) -> Store {
+        Store::open(StoreConfig {
+            dir: dir.to_path_buf(),
+            memory_bytes: 4 << 20,
+            disk_bytes: 16 << 20,
+            block_bytes: 1 << 20,
+            write_policy: WritePolicy::OnInsertion,
+            eviction: crate::Eviction::default(),
+        })
+        .await
+        .expect("open store")
+    }
+
+    /// A fill cut short (the origin reset, the client left) drops its writer:
+    /// every chunk it had stored is removed at once, and neither the object
+    /// nor any chunk of it can be read.
+    #[tokio::test]
+    async fn a_dropped_fill_removes_its_chunks_and_serves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let key = ObjectKey::derive(&[b"dropped fill"]);
+        let mut w = store.chunk_writer(key, 4096);
+        w.push(&[7u8; 3 * 4096 + 100]);
+        let manifest = w.manifest.clone();
+        assert_eq!(manifest.sums.len(), 3, "three full chunks stored so far");
+        for i in 0..3 {
+            assert!(store.contains(&manifest.chunk_key(&key, i)), "chunk {i}");
+        }
+        let removes_before = store.stats().removes;
+
+        drop(w);
+
+        for i in 0..3 {
+            let chunk = manifest.chunk_key(&key, i);
+            assert!(!store.contains(&chunk), "chunk {i} still held");
+            assert_eq!(store.get(&chunk).await, None, "chunk {i} still served");
+            assert_eq!(store.read_chunk(&key, &manifest, i).await, None);
+        }
+        assert_eq!(store.stats().removes - removes_before, 3);
+        assert_eq!(store.get(&key).await, None, "no manifest, no object");
+    }
+
+    /// `finish` hands the chunks to the manifest: dropping the finished
+    /// writer removes nothing.
+    #[tokio::test]
+    async fn a_finished_fill_keeps_its_chunks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path()).await;
+        let key = ObjectKey::derive(&[b"finished fill"]);
+        let mut w = store.chunk_writer(key, 4096);
+        w.push(&[9u8; 2 * 4096 + 1]);
+        assert!(w.finish(Bytes::from_static(b"meta")));
+        let obj = store.get(&key).await.expect("object stored");
+        let crate::Payload::Chunked(m) = obj.body else {
+            panic!("a chunked object");
+        };
+        assert_eq!(m.sums.len(), 3);
+        for i in 0..3 {
+            let (_, len) = m.span(i);
+            assert_eq!(
+                store.read_chunk(&key, &m, i).await,
+                Some(Bytes::from(vec![9u8; len as usize])),
+                "chunk {i}"
+            );
         }
     }
 }

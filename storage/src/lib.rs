@@ -18,14 +18,16 @@ mod chunked;
 mod engine_metrics;
 mod hybrid;
 mod key;
+mod manifest;
 mod object;
 mod preallocate;
 mod purge;
 mod stats;
 
-pub use chunked::{ChunkWriter, Manifest};
+pub use chunked::ChunkWriter;
 pub use hybrid::{Eviction, Store, StoreConfig, StoreError, WritePolicy};
 pub use key::ObjectKey;
+pub use manifest::Manifest;
 pub use object::{
     ATTACHMENT_ALLOWANCE, Attachment, DecodeError, FORMAT_VERSION, Payload, StoredObject,
 };

@@ -17,7 +17,7 @@
 //! A value whose magic, lengths or checksum do not match decodes to an error,
 //! which the store reports as a miss.
 
-use crate::chunked::Manifest;
+use crate::manifest::Manifest;
 use bytes::Bytes;
 use foyer::Code;
 use std::any::Any;
@@ -33,6 +33,12 @@ const MAX_META: u32 = 1 << 20;
 const MAX_BODY: u64 = 1 << 32;
 /// Upper bound on a manifest's chunk count (1 TiB of 64 KiB chunks would be 16M).
 const MAX_CHUNKS: u32 = 1 << 24;
+/// Most bytes reserved up front for a field the value declares the length
+/// of: a longer field grows as its bytes actually arrive, so a damaged length
+/// (the body's may claim up to 4 GiB) costs no more memory than the value
+/// really holds. 2 MiB takes every inline body of the default 1 MiB chunk
+/// size in one allocation.
+const PREALLOC_MAX: usize = 2 << 20;
 const LAYOUT_INLINE: u8 = 0;
 const LAYOUT_CHUNKED: u8 = 1;
 
@@ -337,9 +343,7 @@ fn read_meta(r: &mut impl Read) -> Result<Bytes, DecodeError> {
     if meta_len > MAX_META {
         return Err(DecodeError::BadLength);
     }
-    let mut meta = vec![0u8; meta_len as usize];
-    read_exact(r, &mut meta)?;
-    Ok(meta.into())
+    Ok(read_vec(r, meta_len as usize)?.into())
 }
 
 fn read_body(r: &mut impl Read) -> Result<Bytes, DecodeError> {
@@ -348,9 +352,20 @@ fn read_body(r: &mut impl Read) -> Result<Bytes, DecodeError> {
         return Err(DecodeError::BadLength);
     }
     let body_len = usize::try_from(body_len).map_err(|_| DecodeError::BadLength)?;
-    let mut body = vec![0u8; body_len];
-    read_exact(r, &mut body)?;
-    Ok(body.into())
+    Ok(read_vec(r, body_len)?.into())
+}
+
+/// Read exactly `len` bytes, reserving at most [`PREALLOC_MAX`] before they arrive.
+fn read_vec(r: &mut impl Read, len: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut buf = Vec::with_capacity(len.min(PREALLOC_MAX));
+    r.by_ref()
+        .take(len as u64)
+        .read_to_end(&mut buf)
+        .map_err(|_| DecodeError::Truncated)?;
+    if buf.len() != len {
+        return Err(DecodeError::Truncated);
+    }
+    Ok(buf)
 }
 
 fn check_sum(r: &mut impl Read, want: blake3::Hash) -> Result<(), DecodeError> {
@@ -461,6 +476,53 @@ mod tests {
         assert_eq!(v, encoded(&want));
         assert_eq!(v.len(), want.encoded_len());
         assert_eq!(StoredObject::decode_from(&mut &v[..]), Ok(want));
+    }
+
+    /// Reads from a slice, remembering the largest buffer it was asked to fill.
+    struct WidestRead<'a> {
+        inner: &'a [u8],
+        widest: usize,
+    }
+
+    impl Read for WidestRead<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.widest = self.widest.max(buf.len());
+            self.inner.read(buf)
+        }
+    }
+
+    /// Found by the `stored_object` fuzz target: 27 bytes whose body length
+    /// claimed 4 GiB made the decoder allocate (and ask its reader to fill)
+    /// 4 GiB before finding the value truncated.
+    #[test]
+    fn a_damaged_length_reserves_no_more_than_the_value_holds() {
+        let mut v1 = b"ECO\x01".to_vec();
+        v1.extend_from_slice(&0u32.to_le_bytes());
+        v1.extend_from_slice(&(1u64 << 32).to_le_bytes());
+        v1.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0]);
+        let mut v2 = b"ECO\x02\x00".to_vec();
+        v2.extend_from_slice(&(1u32 << 20).to_le_bytes());
+        v2.extend_from_slice(&[0; 40]);
+        let mut v2_body = b"ECO\x02\x00".to_vec();
+        v2_body.extend_from_slice(&0u32.to_le_bytes());
+        v2_body.extend_from_slice(&MAX_BODY.to_le_bytes());
+        for (name, value) in [("v1 body", v1), ("v2 meta", v2), ("v2 body", v2_body)] {
+            let mut r = WidestRead {
+                inner: &value,
+                widest: 0,
+            };
+            assert_eq!(
+                StoredObject::decode_from(&mut r),
+                Err(DecodeError::Truncated),
+                "{name}"
+            );
+            assert!(
+                r.widest <= PREALLOC_MAX,
+                "{name}: asked to fill {} bytes for a {}-byte value",
+                r.widest,
+                value.len()
+            );
+        }
     }
 
     #[test]
