@@ -17,7 +17,7 @@ use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};
 use edgecache::http_cache::cached_response::{CachedResponse, StoredMeta};
 use edgecache::http_cache::key;
-use edgecache::server::body::{self, Body};
+use edgecache::body::{self, Body};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;

@@ -16,7 +16,7 @@
 mod process;
 
 use edgecache::clock;
-use edgecache::server::body::{self, Body};
+use edgecache::body::{self, Body};
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;

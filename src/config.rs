@@ -139,7 +139,7 @@ pub struct ServerConfig {
     /// Async runtime: `multi_thread` (one worker per CPU the process may use)
     /// or `current_thread` (one thread). Default: `multi_thread` (see
     /// docs/benchmarks.md for the measurement).
-    pub runtime: String,
+    pub runtime: Runtime,
     /// Worker threads for `multi_thread`; 0 means one per CPU in the
     /// process's affinity mask. Default: 0.
     pub worker_threads: usize,
@@ -334,7 +334,7 @@ impl Default for ServerConfig {
             drain_timeout_secs: 30,
             cache_name: "edgecache".into(),
             header_read_timeout_secs: 30,
-            runtime: "multi_thread".into(),
+            runtime: Runtime::MultiThread,
             worker_threads: 0,
             first_bytes_timeout_secs: 10,
             h2_idle_timeout_secs: 60,
@@ -611,15 +611,6 @@ impl Config {
             parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
         }
         self.server.validate()?;
-        if !matches!(
-            self.server.runtime.as_str(),
-            "multi_thread" | "current_thread"
-        ) {
-            return Err(invalid(
-                "server.runtime",
-                "must be `multi_thread` or `current_thread`",
-            ));
-        }
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(
@@ -798,6 +789,17 @@ impl Config {
             None => Ok(()),
         }
     }
+}
+
+/// The async runtime (`[server] runtime`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Runtime {
+    /// One worker per CPU the process may use. The default.
+    #[default]
+    MultiThread,
+    /// One thread.
+    CurrentThread,
 }
 
 /// When the disk tier is written (`[storage] write_policy`).

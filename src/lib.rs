@@ -11,6 +11,7 @@
 //!   -> proxy::respond        Age, Via, Cache-Status, client preconditions
 //! ```
 
+pub mod body;
 pub mod cidr;
 pub mod clock;
 pub mod config;

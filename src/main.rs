@@ -68,7 +68,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = if cfg.server.runtime == "current_thread" {
+    let mut builder = if cfg.server.runtime == edgecache::config::Runtime::CurrentThread {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();

@@ -6,7 +6,7 @@ mod support;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Node, test_config};
+use support::{TestNode, test_config};
 
 /// A raw origin that answers every request with `response` and closes.
 async fn raw_origin(response: &'static [u8]) -> (String, Arc<AtomicUsize>) {
@@ -25,7 +25,7 @@ async fn broken_origin_responses_are_502_and_never_cached() {
     for (name, response) in cases {
         let (url, count) = raw_origin(response).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let node = Node::start(test_config(&url, dir.path())).await;
+        let node = TestNode::start(test_config(&url, dir.path())).await;
         for round in 1..=2 {
             let got = support::get(&node.url("/x")).await;
             assert_eq!(got.status, 502, "{name}: {}", got.text());
@@ -44,13 +44,13 @@ async fn truncated_body_is_cut_and_not_cached() {
     let (url, count) =
         raw_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nCache-Control: max-age=60\r\n\r\nonly twenty bytes...").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&url, dir.path())).await;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let node = TestNode::start(test_config(&url, dir.path())).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     for round in 1..=2 {
         let req = http::Request::get(node.url("/t"))
-            .body(edgecache::server::body::empty())
+            .body(edgecache::body::empty())
             .expect("req");
         // A connection closed before the head is also acceptable.
         if let Ok(resp) = client.request(req).await {
@@ -80,7 +80,7 @@ async fn idempotent_requests_are_retried_once_after_a_dropped_connection() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&url, dir.path())).await;
+    let node = TestNode::start(test_config(&url, dir.path())).await;
     let got = support::get(&node.url("/r")).await;
     assert_eq!(
         (got.status, got.text().as_str()),

@@ -5,13 +5,13 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Node, Origin, get, reply, send, test_config};
+use support::{TestNode, Origin, get, reply, send, test_config};
 
 #[tokio::test]
 async fn second_request_is_a_hit_with_age() {
     let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "payload")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
 
     let first = get(&node.url("/a")).await;
     assert_eq!((first.status, first.text().as_str()), (200, "payload"));
@@ -75,7 +75,7 @@ async fn stale_response_is_revalidated_with_304_and_headers_updated() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
 
     let first = get(&node.url("/r")).await;
     assert_eq!(first.header("x-version"), Some("1"));
@@ -122,7 +122,7 @@ async fn vary_keeps_two_variants_apart() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let url = node.url("/v");
     for _ in 0..2 {
         for lang in ["en", "fr"] {
@@ -151,7 +151,7 @@ async fn post_invalidates_the_stored_response() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     for path in ["/doc", "/other"] {
         get(&node.url(path)).await;
         assert!(get(&node.url(path)).await.cache_status().contains("hit"));
@@ -184,7 +184,7 @@ async fn no_store_and_private_are_never_served_from_cache() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     for (path, reason) in [
         ("/no-store", "detail=no-store"),
         ("/private", "detail=private"),
@@ -218,7 +218,7 @@ async fn client_conditional_is_answered_from_cache() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     get(&node.url("/c")).await;
     let got = send("GET", &node.url("/c"), &[("if-none-match", "\"e1\"")]).await;
     assert_eq!(got.status, 304);
@@ -238,7 +238,7 @@ async fn forwarding_strips_hop_by_hop_and_adds_via_and_xff() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let got = send(
         "GET",
         &node.url("/h"),
@@ -285,7 +285,7 @@ async fn unreachable_origin_gives_502_without_its_address_and_only_if_cached_giv
         .local_addr()
         .expect("addr");
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&format!("http://{dead}"), dir.path())).await;
+    let node = TestNode::start(test_config(&format!("http://{dead}"), dir.path())).await;
     let got = get(&node.url("/x")).await;
     assert_eq!(got.status, 502);
     // The client learns the status and the Cache-Status detail, never the
@@ -325,7 +325,7 @@ async fn slow_origin_gives_504() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&format!("http://{addr}"), dir.path());
     cfg.upstream.first_byte_timeout_ms = 300;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     let got = get(&node.url("/slow")).await;
     assert_eq!(got.status, 504);
     assert!(got.cache_status().contains("detail=origin-timeout"));
@@ -337,7 +337,7 @@ async fn slow_origin_gives_504() {
 async fn malformed_host_is_a_400() {
     let origin = Origin::start(|_| reply(200, &[], "x")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(node.addr)
         .await

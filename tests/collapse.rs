@@ -7,11 +7,11 @@ mod support;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use support::{Node, Origin, test_config};
+use support::{TestNode, Origin, test_config};
 
 type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
-    edgecache::server::body::Body,
+    edgecache::body::Body,
 >;
 
 fn client() -> HttpClient {
@@ -46,7 +46,7 @@ async fn gated_origin(gate: Arc<tokio::sync::Semaphore>, cc: &'static str) -> Or
                 }
             }
         });
-        let mut r = http::Response::new(edgecache::server::body::boxed(
+        let mut r = http::Response::new(edgecache::body::boxed(
             http_body_util::StreamBody::new(frames),
         ));
         r.headers_mut()
@@ -72,13 +72,13 @@ async fn concurrent_misses_make_one_origin_request_and_all_stream_it() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let origin = gated_origin(gate.clone(), "max-age=60").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let client = client();
     // 100 concurrent misses for the same object.
     let heads = futures_util::future::join_all((0..100).map(|_| {
         let req = http::Request::get(node.url("/c"))
             .header("accept-language", "en")
-            .body(edgecache::server::body::empty())
+            .body(edgecache::body::empty())
             .expect("req");
         client.request(req)
     }))
@@ -137,7 +137,7 @@ async fn uncacheable_and_other_variants_are_not_shared() {
     let gate = Arc::new(tokio::sync::Semaphore::new(1000));
     let origin = gated_origin(gate.clone(), "no-store").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let mut tasks = Vec::new();
     for i in 0..10 {
         let url = node.url("/u");
@@ -168,7 +168,7 @@ async fn uncacheable_and_other_variants_are_not_shared() {
     // Cacheable, two variants at once: each variant gets its own body.
     let origin = gated_origin(Arc::new(tokio::sync::Semaphore::new(1000)), "max-age=60").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node2 = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node2 = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let mut tasks = Vec::new();
     for i in 0..10 {
         let url = node2.url("/v");
@@ -198,10 +198,10 @@ async fn shared_fill_survives_the_leading_client_disconnecting() {
     let gate = Arc::new(tokio::sync::Semaphore::new(0));
     let origin = gated_origin(gate.clone(), "max-age=60").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let client = client();
     let req = http::Request::get(node.url("/d"))
-        .body(edgecache::server::body::empty())
+        .body(edgecache::body::empty())
         .expect("req");
     let leader = client.request(req).await.expect("leader head");
     drop(leader);
@@ -239,7 +239,7 @@ async fn a_storable_response_ends_hit_for_pass() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let first = support::get(&node.url("/hfp")).await;
     assert!(
         first.cache_status().contains("no-store"),

@@ -6,7 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use std::sync::Arc;
-use support::{Node, Origin, test_config};
+use support::{TestNode, Origin, test_config};
 
 /// An origin that answers with `headers` and a body naming the request's
 /// Cookie, holding the end of the body until the gate opens.
@@ -40,7 +40,7 @@ async fn gated(
                 }
             }
         });
-        let mut r = http::Response::new(edgecache::server::body::boxed(
+        let mut r = http::Response::new(edgecache::body::boxed(
             http_body_util::StreamBody::new(frames),
         ));
         for (n, v) in headers {
@@ -76,7 +76,7 @@ async fn waiters_never_get_a_personalised_page() {
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let origin = gated(gate.clone(), headers).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let node = Node::start(test_config(&origin.url(), dir.path())).await;
+        let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
         let url = node.url("/me");
         let first = tokio::spawn({
             let url = url.clone();
@@ -118,7 +118,7 @@ async fn followers_answer_their_own_preconditions() {
     )
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let url = node.url("/pre");
     let leader = tokio::spawn({
         let url = url.clone();

@@ -12,18 +12,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use support::raw_client::{self, read_until_closed};
-use support::{Node, Origin, reply, test_config};
+use support::{TestNode, Origin, reply, test_config};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Generous: only a hang fails, never a slow machine.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn node_with(origin: &Origin, tweak: impl FnOnce(&mut Config)) -> (Node, tempfile::TempDir) {
+async fn node_with(origin: &Origin, tweak: impl FnOnce(&mut Config)) -> (TestNode, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&origin.url(), dir.path());
     tweak(&mut cfg);
-    (Node::start(cfg).await, dir)
+    (TestNode::start(cfg).await, dir)
 }
 
 async fn ok_origin() -> Origin {
@@ -87,7 +87,7 @@ async fn an_idle_http2_connection_gets_goaway_and_is_closed() {
     .expect("h2c handshake");
     let conn = tokio::spawn(conn);
     let req = http::Request::get(node.url("/h2-idle"))
-        .body(edgecache::server::body::empty())
+        .body(edgecache::body::empty())
         .expect("request");
     let resp = send.send_request(req).await.expect("response");
     assert_eq!(resp.status(), 200);
@@ -101,7 +101,7 @@ async fn an_idle_http2_connection_gets_goaway_and_is_closed() {
 
 /// Open `n` connections that have sent a byte (so they are past the
 /// first-bytes wait) and wait until the node holds all of them.
-async fn hold(node: &Node, n: usize) -> Vec<TcpStream> {
+async fn hold(node: &TestNode, n: usize) -> Vec<TcpStream> {
     let mut held = Vec::new();
     for _ in 0..n {
         let mut s = TcpStream::connect(node.addr).await.expect("connect");
@@ -112,7 +112,7 @@ async fn hold(node: &Node, n: usize) -> Vec<TcpStream> {
 }
 
 /// True once a fresh connection is answered 200.
-async fn answered(node: &Node) -> bool {
+async fn answered(node: &TestNode) -> bool {
     let ex = raw_client::exchange(
         node.addr,
         b"GET /cap HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
@@ -122,7 +122,7 @@ async fn answered(node: &Node) -> bool {
     ex.responses.first().map(|r| r.status) == Some(200)
 }
 
-async fn assert_refused(node: &Node) {
+async fn assert_refused(node: &TestNode) {
     let ex =
         raw_client::exchange(node.addr, b"GET /cap HTTP/1.1\r\nHost: a\r\n\r\n", DEADLINE).await;
     assert!(ex.closed, "over the cap, still open");
@@ -168,7 +168,7 @@ async fn connections_over_the_total_cap_are_closed_at_once() {
 fn endless_origin_body(
     sent: Arc<AtomicU64>,
     dropped: Arc<AtomicBool>,
-) -> http::Response<edgecache::server::body::Body> {
+) -> http::Response<edgecache::body::Body> {
     struct OnDrop(Arc<AtomicBool>);
     impl Drop for OnDrop {
         fn drop(&mut self) {
@@ -190,7 +190,7 @@ fn endless_origin_body(
             ))
         }
     });
-    let mut r = http::Response::new(edgecache::server::body::boxed(
+    let mut r = http::Response::new(edgecache::body::boxed(
         http_body_util::StreamBody::new(frames),
     ));
     r.headers_mut()
@@ -244,7 +244,7 @@ async fn an_http2_request_head_over_the_limit_is_refused() {
     tokio::spawn(conn);
     let req = http::Request::get(node.url("/h2-big"))
         .header("x-big", "b".repeat(40 << 10))
-        .body(edgecache::server::body::empty())
+        .body(edgecache::body::empty())
         .expect("request");
     let answer = tokio::time::timeout(DEADLINE, send.send_request(req))
         .await

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Node, Origin, get, reply, test_config};
+use support::{TestNode, Origin, get, reply, test_config};
 
 #[tokio::test]
 async fn unusable_disk_tier_serves_from_memory() {
@@ -11,7 +11,7 @@ async fn unusable_disk_tier_serves_from_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     // The store's directory is taken by a file.
     std::fs::write(dir.path().join("objects"), b"not a directory").expect("write");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     assert_eq!(get(&node.url("/m")).await.text(), "body");
     let hit = get(&node.url("/m")).await;
     assert!(
@@ -46,7 +46,7 @@ async fn a_tiny_disk_tier_under_load_never_costs_a_correct_answer() {
     cfg.storage.block_bytes = 1 << 20;
     cfg.storage.chunk_bytes = 256 << 10;
     cfg.storage.max_object_bytes = 1 << 20;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for round in 0..2 {
         let mut tasks = Vec::new();
         for n in 0..300usize {

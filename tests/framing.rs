@@ -7,7 +7,7 @@
 mod support;
 
 use bytes::Bytes;
-use edgecache::server::body;
+use edgecache::body;
 use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use support::raw_client;
-use support::{Node, test_config};
+use support::{TestNode, test_config};
 
 /// A request as the origin received it, body and trailers complete.
 #[derive(Clone, Debug)]
@@ -496,7 +496,7 @@ async fn run_row(
 async fn malformed_framing_is_refused_and_closed_valid_framing_is_forwarded() {
     let (origin, seen) = recording_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&format!("http://{origin}"), dir.path())).await;
+    let node = TestNode::start(test_config(&format!("http://{origin}"), dir.path())).await;
     let rows = rows();
     let results = futures_util::future::join_all(
         rows.iter()
@@ -520,7 +520,7 @@ async fn malformed_framing_is_refused_and_closed_valid_framing_is_forwarded() {
 async fn a_malformed_head_after_a_valid_pipelined_request_is_refused_in_order() {
     let (origin, seen) = recording_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&format!("http://{origin}"), dir.path())).await;
+    let node = TestNode::start(test_config(&format!("http://{origin}"), dir.path())).await;
     let bytes = b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n\r\nGET /x HTTP/1.1\n\n\
 GET /second HTTP/1.1\r\nHost: a\nX: y\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\n\r\n";
     let ex = raw_client::exchange(node.addr, bytes, Duration::from_secs(10)).await;
@@ -541,7 +541,7 @@ GET /second HTTP/1.1\r\nHost: a\nX: y\r\n\r\nGET /third HTTP/1.1\r\nHost: a\r\n\
 async fn malformed_request_bodies_do_not_open_the_origin_breaker() {
     let (origin, _seen) = recording_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&format!("http://{origin}"), dir.path())).await;
+    let node = TestNode::start(test_config(&format!("http://{origin}"), dir.path())).await;
     for i in 0..8 {
         let bad = format!(
             "POST /bad{i} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"

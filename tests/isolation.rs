@@ -7,7 +7,7 @@ use bytes::Bytes;
 use edgecache::config::SiteConfig;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use support::{Node, Origin, reply, test_config};
+use support::{TestNode, Origin, reply, test_config};
 
 #[tokio::test]
 async fn saturated_origin_gets_503_and_other_sites_carry_on() {
@@ -19,7 +19,7 @@ async fn saturated_origin_gets_503_and_other_sites_carry_on() {
             let _permit = g.acquire().await.expect("gate");
             Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from_static(b"slow")))
         });
-        let mut r = http::Response::new(edgecache::server::body::boxed(
+        let mut r = http::Response::new(edgecache::body::boxed(
             http_body_util::StreamBody::new(body),
         ));
         r.headers_mut()
@@ -38,14 +38,14 @@ async fn saturated_origin_gets_503_and_other_sites_carry_on() {
         set_cookie: None,
         max_concurrency: Some(1),
     });
-    let node = Node::start(cfg).await;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let node = TestNode::start(cfg).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     let req = |path: &str, host: &str| {
         http::Request::get(node.url(path))
             .header("host", host)
-            .body(edgecache::server::body::empty())
+            .body(edgecache::body::empty())
             .expect("req")
     };
     // The first request holds the slow origin's only slot until its body ends.

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{Node, Origin, get, metrics, reply, send, test_config};
+use support::{TestNode, Origin, get, metrics, reply, send, test_config};
 
 const LEN: usize = 10 * 1024 * 1024 + 12_345;
 const CHUNK: u64 = 256 * 1024;
@@ -19,7 +19,7 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("metric {name} missing"))
 }
 
-async fn store_reads(node: &Node) -> u64 {
+async fn store_reads(node: &TestNode) -> u64 {
     let m = metrics(node.admin_addr).await;
     metric(&m, "edgecache_store_memory_hits_total") + metric(&m, "edgecache_store_disk_hits_total")
 }
@@ -41,7 +41,7 @@ async fn a_body_longer_than_a_chunk_is_stored_in_chunks_and_served_exactly() {
     let body = pattern(LEN);
     let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
 
     let first = get(&node.url("/big")).await;
     assert_eq!(first.status, 200);
@@ -105,13 +105,13 @@ async fn chunked_objects_survive_a_restart() {
     let body = pattern(LEN);
     let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     // The cache key holds the Host; keep it across the restart (the port changes).
     let host = [("host", "cdn.test")];
     assert!(send("GET", &node.url("/big"), &host).await.body == body);
     node.stop().await;
 
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let again = send("GET", &node.url("/big"), &host).await;
     assert!(
         again.cache_status().contains("hit"),
@@ -127,12 +127,12 @@ async fn chunked_objects_survive_a_restart() {
 /// without trusting the body to complete: Err when the connection is cut.
 async fn try_get(url: &str) -> Result<(u16, bytes::Bytes), String> {
     use http_body_util::BodyExt;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     let req = http::Request::get(url)
         .header("host", "cdn.test")
-        .body(edgecache::server::body::empty())
+        .body(edgecache::body::empty())
         .map_err(|e| e.to_string())?;
     let resp = client.request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
@@ -150,7 +150,7 @@ async fn damaged_chunks_on_disk_give_a_miss_or_a_cut_response_never_wrong_bytes(
     let body = pattern(LEN);
     let origin = origin_serving(body.clone()).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let (_, first) = try_get(&node.url("/big")).await.expect("first fetch");
     assert!(first == body);
     node.stop().await;
@@ -174,7 +174,7 @@ async fn damaged_chunks_on_disk_give_a_miss_or_a_cut_response_never_wrong_bytes(
     }
     assert!(damaged > 0, "the fill reached the disk");
 
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     match try_get(&node.url("/big")).await {
         Ok((status, got)) => {
             assert_eq!(status, 200);
@@ -216,7 +216,7 @@ async fn objects_above_max_object_bytes_pass_through_uncached() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(&origin.url(), dir.path());
     cfg.storage.max_object_bytes = 2 << 20;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for _ in 0..2 {
         let got = get(&node.url("/huge")).await;
         assert!(got.body == body);

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Node, Origin, get, reply, send, test_config};
+use support::{TestNode, Origin, get, reply, send, test_config};
 
 #[tokio::test]
 async fn post_response_with_own_content_location_serves_later_gets() {
@@ -28,7 +28,7 @@ async fn post_response_with_own_content_location_serves_later_gets() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
 
     assert_eq!(
         send("POST", &node.url("/own"), &[]).await.text(),

@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Node, Origin, reply, send, test_config};
+use support::{TestNode, Origin, reply, send, test_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn echo(seen: &support::Seen, name: &str) -> String {
@@ -43,7 +43,7 @@ async fn unkeyed_headers_never_reach_the_origin() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let clean = send("GET", &node.url("/p"), &[]).await;
     assert_eq!(clean.text(), "host=- url=- method=-");
     let attack: Vec<(&str, &str)> = edgecache::proxy::forwarding::UNKEYED_REQUEST_FIELDS
@@ -76,7 +76,7 @@ async fn a_forwarded_unkeyed_header_joins_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&origin.url(), dir.path());
     cfg.upstream.forward_fields = vec!["X-Forwarded-Host".into()];
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     let a = send("GET", &node.url("/k"), &[("x-forwarded-host", "a")]).await;
     assert_eq!(a.text(), "host=a");
     let evil = send("GET", &node.url("/k"), &[("x-forwarded-host", "evil")]).await;
@@ -109,7 +109,7 @@ async fn forwarded_proto_comes_from_the_node_or_a_trusted_proxy() {
         if trusted {
             cfg.upstream.trusted_proxies = vec!["127.0.0.0/8".into()];
         }
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         send("GET", &node.url("/fp"), &spoof).await;
         let seen = origin.seen().pop().expect("seen");
         let (proto, fwd) = (echo(&seen, "x-forwarded-proto"), echo(&seen, "forwarded"));
@@ -142,7 +142,7 @@ async fn set_cookie_from_a_304_is_never_replayed() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     assert_eq!(send("GET", &node.url("/r"), &[]).await.text(), "page");
     let a = send("GET", &node.url("/r"), &[("cookie", "user=a")]).await;
     assert_eq!(
@@ -191,7 +191,7 @@ async fn set_cookie_responses_never_reach_another_client_by_default() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(&origin.url(), dir.path());
         cfg.cache.set_cookie = policy;
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         let path = format!("/sc-{}", policy.as_str());
         let first = send("GET", &node.url(&path), &[]).await;
         let second = send("GET", &node.url(&path), &[]).await;
@@ -225,7 +225,7 @@ async fn background_refresh_carries_no_credentials() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     send("GET", &node.url("/swr"), &[]).await;
     let stale = send(
         "GET",
@@ -264,7 +264,7 @@ async fn raw(addr: std::net::SocketAddr, request: &[u8]) -> String {
 async fn a_get_with_a_body_is_never_cached() {
     let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "v")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let fat =
         b"GET /fat HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nevil!";
     let first = raw(node.addr, fat).await;
@@ -311,7 +311,7 @@ async fn cache_deception_by_path_and_authorization_fails() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let victim = send("GET", &node.url("/account/x.css"), &[("cookie", "victim")]).await;
     assert_eq!(victim.text(), "account of victim");
     let attacker = send("GET", &node.url("/account/x.css"), &[]).await;
@@ -340,7 +340,7 @@ async fn spellings_of_one_resource_share_one_key_and_hosts_do_not() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let first = send("GET", &node.url("/a/b"), &[("host", "site.example")]).await;
     assert_eq!(first.text(), "site.example /a/b");
     for (path, host) in [
@@ -387,7 +387,7 @@ async fn a_url_purge_reaches_every_spelling() {
         token: token.into(),
         hosts: vec!["*".into()],
     }];
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     let host = [("host", "site.example")];
     send("GET", &node.url("/a/~b"), &host).await;
     assert!(

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use support::{Node, Origin, get, reply, test_config};
+use support::{TestNode, Origin, get, reply, test_config};
 
 fn closed_port() -> String {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")
@@ -23,7 +23,7 @@ async fn a_dead_server_is_retried_around_then_skipped() {
     cfg.upstream.balance = edgecache::proxy::pool::Balance::RoundRobin;
     cfg.upstream.breaker_failures = 2;
     cfg.upstream.retry_budget_percent = 100;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for i in 0..10 {
         let got = get(&node.url(&format!("/r{i}"))).await;
         assert_eq!(
@@ -56,7 +56,7 @@ async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
     cfg.upstream.breaker_failures = 3;
     cfg.upstream.breaker_cooldown_secs = 1;
     cfg.upstream.retries = 0;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for _ in 0..3 {
         assert_eq!(
             get(&node.url("/b")).await.status,
@@ -80,12 +80,17 @@ async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
         "an open breaker sends nothing to the origin"
     );
     up.store(true, Ordering::SeqCst);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(
-        get(&node.url("/b")).await.text(),
-        "back",
-        "the probe after the cooldown succeeds"
-    );
+    // Refused (502, nothing sent) until the cooldown ends; then the probe
+    // reaches the origin and succeeds.
+    let mut probe = String::new();
+    for _ in 0..300 {
+        probe = get(&node.url("/b")).await.text();
+        if probe == "back" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(probe, "back", "the probe after the cooldown succeeds");
     assert_eq!(get(&node.url("/b")).await.text(), "back", "closed again");
     node.stop().await;
 }
@@ -98,7 +103,7 @@ async fn a_single_server_answering_5xx_keeps_being_asked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&origin.url(), dir.path());
     cfg.upstream.breaker_failures = 2;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for _ in 0..6 {
         assert_eq!(get(&node.url("/5")).await.status, 503);
     }
@@ -123,14 +128,15 @@ async fn active_health_checks_take_a_sick_server_out() {
     cfg.upstream.health_check_path = Some("/health".into());
     cfg.upstream.health_check_interval_secs = 1;
     cfg.upstream.breaker_cooldown_secs = 60;
-    let node = Node::start(cfg).await;
-    for _ in 0..200 {
-        if sick.count("/health") > 0 && well.count("/health") > 0 {
+    let node = TestNode::start(cfg).await;
+    // A second check of each server has started only after the first one's
+    // verdict was applied.
+    for _ in 0..400 {
+        if sick.count("/health") > 1 && well.count("/health") > 1 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     for i in 0..6 {
         assert_eq!(
             get(&node.url(&format!("/h{i}"))).await.text(),
@@ -149,7 +155,7 @@ async fn active_health_checks_take_a_sick_server_out() {
 async fn sequential_requests_share_one_origin_connection() {
     let origin = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "pass")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     // The node's start-up reachability check also opens (and drops) one.
     let mut after_first = 0;
     for i in 0..20 {
@@ -184,7 +190,7 @@ async fn an_origin_closing_idle_connections_fails_no_request() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&url, dir.path());
     cfg.upstream.retries = 0;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     for i in 0..10 {
         for method in ["GET", "POST"] {
             let got = support::send(method, &node.url(&format!("/close{i}")), &[]).await;
@@ -209,7 +215,7 @@ async fn idle_limits_from_config_apply() {
         cfg.upstream.pool_max_idle_per_host = max_idle;
         cfg.upstream.pool_idle_timeout_secs = idle_secs;
         let start = origin.connections();
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         assert_eq!(get(&node.url("/idle")).await.status, 200);
         // The start-up reachability check opens one connection of its own.
         for _ in 0..200 {
@@ -276,7 +282,7 @@ async fn a_connection_still_sending_an_upload_is_not_reused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&format!("http://{addr}"), dir.path());
     cfg.upstream.first_byte_timeout_ms = 3000;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
 
     // An upload that sends one chunk and then stalls (the sender stays alive).
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(1);
@@ -291,9 +297,9 @@ async fn a_connection_still_sending_an_upload_is_not_reused() {
             )
         })
     });
-    let upload = edgecache::server::body::boxed(http_body_util::StreamBody::new(Box::pin(stream)));
+    let upload = edgecache::body::boxed(http_body_util::StreamBody::new(Box::pin(stream)));
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<edgecache::server::body::Body>();
+        .build_http::<edgecache::body::Body>();
     let req = http::Request::post(node.url("/upload"))
         .body(upload)
         .expect("request");

@@ -4,7 +4,7 @@
 mod support;
 
 use bytes::Bytes;
-use edgecache::server::body;
+use edgecache::body;
 use futures_util::stream;
 use http_body_util::StreamBody;
 use std::process::Command;
@@ -15,7 +15,7 @@ const MIB: usize = 1 << 20;
 
 /// An origin body of `chunks` MiB, sent chunked (no Content-Length), slowly
 /// enough that a proxy that buffered it whole would have to hold it all.
-fn streamed_body(chunks: usize) -> edgecache::server::body::Body {
+fn streamed_body(chunks: usize) -> edgecache::body::Body {
     let s = stream::unfold(0usize, move |i| async move {
         if i == chunks {
             return None;
@@ -153,7 +153,13 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let mut node = spawn(&["--origin", &origin.url()], dir.path());
     let url = node.url("/slow");
     let request = tokio::spawn(async move { get(&url).await });
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    // The request is in flight once the origin has it.
+    for _ in 0..500 {
+        if origin.count("/slow") > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     node.signal("-TERM");
     let got = request.await.expect("request task");
     assert_eq!(got.body.len(), 20 * MIB, "the in-flight response completed");

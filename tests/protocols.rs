@@ -3,22 +3,22 @@
 
 mod support;
 
-use support::{Node, Origin, reply, test_config};
+use support::{TestNode, Origin, reply, test_config};
 
 #[tokio::test]
 async fn h2c_requests_hit_the_cache_too() {
     use http_body_util::BodyExt;
     let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "over h2")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .http2_only(true)
             .build_http();
     let mut statuses = Vec::new();
     for _ in 0..2 {
         let req = http::Request::get(node.url("/h2"))
-            .body(edgecache::server::body::empty())
+            .body(edgecache::body::empty())
             .expect("request");
         let resp = client.request(req).await.expect("h2c response");
         assert_eq!(resp.version(), http::Version::HTTP_2);
@@ -52,7 +52,7 @@ async fn chunked_body_and_trailers_pass_through() {
             Ok(http_body::Frame::trailers(trailers)),
         ];
         let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
-        let mut r = http::Response::new(edgecache::server::body::boxed(body));
+        let mut r = http::Response::new(edgecache::body::boxed(body));
         r.headers_mut()
             .insert("trailer", "x-checksum".parse().expect("valid"));
         r.headers_mut()
@@ -61,13 +61,13 @@ async fn chunked_body_and_trailers_pass_through() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     let req = http::Request::get(node.url("/t"))
         .header("te", "trailers")
-        .body(edgecache::server::body::empty())
+        .body(edgecache::body::empty())
         .expect("request");
     let resp = client.request(req).await.expect("response");
     assert_eq!(

@@ -6,7 +6,7 @@ mod support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;
-use support::{Node, Origin, admin, reply, send, test_config};
+use support::{TestNode, Origin, admin, reply, send, test_config};
 
 const OPERATOR: &str = "operator-token-0123456789";
 const SHOP: &str = "shop-only-token-0123456789";
@@ -54,7 +54,7 @@ async fn tagging_origin() -> Origin {
     .await
 }
 
-async fn get_host(node: &Node, host: &str, path: &str) -> support::Got {
+async fn get_host(node: &TestNode, host: &str, path: &str) -> support::Got {
     send("GET", &node.url(path), &[("host", host)]).await
 }
 
@@ -66,7 +66,7 @@ fn hit(g: &support::Got) -> bool {
 async fn purge_by_key_makes_the_next_request_a_miss() {
     let origin = tagging_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     for path in ["/product/1", "/about"] {
         get_host(&node, "shop.test", path).await;
         let again = get_host(&node, "shop.test", path).await;
@@ -125,7 +125,7 @@ async fn soft_purge_revalidates_instead_of_refetching() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     get_host(&node, "shop.test", "/s").await;
     let (status, json) = admin(
         node.admin_addr,
@@ -164,7 +164,7 @@ async fn soft_purge_revalidates_instead_of_refetching() {
 async fn url_prefix_and_host_purges() {
     let origin = tagging_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let warm = |host: &'static str, path: &'static str, lang: &'static str| {
         let url = node.url(path);
         async move { send("GET", &url, &[("host", host), ("accept-language", lang)]).await }
@@ -230,7 +230,7 @@ async fn url_prefix_and_host_purges() {
 async fn purge_api_auth_and_errors() {
     let origin = tagging_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let a = node.admin_addr;
     assert_eq!(admin(a, "/purge/key/k", None, &[], "").await.0, 401);
     assert_eq!(
@@ -276,7 +276,7 @@ async fn purge_during_an_in_flight_fill_wins() {
                 b"old",
             )))
         });
-        let mut r = http::Response::new(edgecache::server::body::boxed(
+        let mut r = http::Response::new(edgecache::body::boxed(
             http_body_util::StreamBody::new(body),
         ));
         r.headers_mut()
@@ -287,7 +287,7 @@ async fn purge_during_an_in_flight_fill_wins() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let url = node.url("/race");
     let fill = tokio::spawn(async move { send("GET", &url, &[("host", "shop.test")]).await });
     for _ in 0..200 {
@@ -319,7 +319,7 @@ async fn purge_during_an_in_flight_fill_wins() {
 async fn purges_hold_across_a_restart() {
     let origin = tagging_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     for path in ["/product/9", "/about"] {
         get_host(&node, "shop.test", path).await;
     }
@@ -330,7 +330,7 @@ async fn purges_hold_across_a_restart() {
         200
     );
     node.stop().await;
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     assert!(
         hit(&get_host(&node, "shop.test", "/about").await),
         "the unpurged object is warm from disk"
@@ -354,7 +354,7 @@ async fn purge_method_is_off_by_default_and_limited_to_networks() {
         let mut cfg = config(&origin.url(), dir.path());
         cfg.purge.public_purge_method = enabled;
         cfg.purge.public_purge_cidrs = vec![cidr.into()];
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         get_host(&node, "shop.test", "/p").await;
         let got = send("PURGE", &node.url("/p"), &[("host", "shop.test")]).await;
         assert_eq!(got.status, want, "enabled={enabled} {cidr}: {}", got.text());

@@ -9,7 +9,7 @@ use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::{Node, Origin, admin, reply, send, test_config};
+use support::{TestNode, Origin, admin, reply, send, test_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -25,7 +25,7 @@ fn config(origin: &str, dir: &std::path::Path) -> Config {
     cfg
 }
 
-async fn start() -> (Origin, tempfile::TempDir, Node) {
+async fn start() -> (Origin, tempfile::TempDir, TestNode) {
     let origin = Origin::start(|seen| {
         reply(
             200,
@@ -35,7 +35,7 @@ async fn start() -> (Origin, tempfile::TempDir, Node) {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     (origin, dir, node)
 }
 
@@ -191,7 +191,7 @@ async fn many_prefix_bans_then_a_covering_one_purge_and_survive_a_restart() {
     node.stop().await;
     // After a restart the index is rebuilt from the pruned database: what
     // was stored after the covering purge, or outside it, is still a hit.
-    let node = Node::start(config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
     for path in ["/img/1/a", "/css/a"] {
         let again = send("GET", &node.url(path), &[("host", "shop.test")]).await;
         let status = again.cache_status();

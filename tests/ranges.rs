@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{Node, Origin, get, reply, send, test_config};
+use support::{TestNode, Origin, get, reply, send, test_config};
 
 #[tokio::test]
 async fn ranges_are_served_from_the_stored_full_response() {
@@ -19,7 +19,7 @@ async fn ranges_are_served_from_the_stored_full_response() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let url = node.url("/r");
     assert_eq!(get(&url).await.text(), "0123456789");
 
@@ -102,7 +102,7 @@ async fn stored_partial_response_serves_ranges_inside_it() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let url = node.url("/p");
 
     let first = send("GET", &url, &[("range", "bytes=5-9")]).await;
@@ -168,7 +168,7 @@ async fn an_uncacheable_full_response_leaves_the_stored_partial_in_use() {
         )
         .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let url = node.url("/hp");
 
     let first = send("GET", &url, &[("range", "bytes=5-9")]).await;

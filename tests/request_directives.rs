@@ -3,7 +3,7 @@
 mod support;
 
 use edgecache::config::SiteConfig;
-use support::{Node, Origin, reply, send, test_config};
+use support::{TestNode, Origin, reply, send, test_config};
 
 #[tokio::test]
 async fn request_no_cache_is_honoured_unless_the_site_turns_it_off() {
@@ -17,7 +17,7 @@ async fn request_no_cache_is_honoured_unless_the_site_turns_it_off() {
         set_cookie: None,
         max_concurrency: None,
     });
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     let url = node.url("/d");
     for host in ["default.test", "strict.test"] {
         send("GET", &url, &[("host", host)]).await;

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Node, Origin, get, reply, test_config};
+use support::{TestNode, Origin, get, reply, test_config};
 
 #[tokio::test]
 async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
@@ -21,7 +21,7 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     assert_eq!(get(&node.url("/swr")).await.text(), "v1");
     let stale = get(&node.url("/swr")).await;
     assert_eq!(stale.text(), "v1", "the stale copy is served at once");
@@ -72,7 +72,7 @@ async fn stale_if_error_serves_stale_on_5xx_but_must_revalidate_does_not() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     for (path, want_status, want_body) in [("/sie", 200, "good"), ("/mr", 503, "down")] {
         assert_eq!(get(&node.url(path)).await.text(), "good");
         let got = support::send("GET", &node.url(path), &[("x-second", "1")]).await;
@@ -101,10 +101,16 @@ async fn origin_down_window_serves_stale_then_502_when_disabled() {
         let mut cfg = test_config(&origin.url(), dir.path());
         cfg.cache.serve_stale_on_origin_down_secs = window;
         cfg.upstream.connect_timeout_ms = 500;
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         assert_eq!(get(&node.url("/down")).await.text(), "kept");
         origin.stop();
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // Down once nothing accepts on its address any more.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(origin.addr).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         let got = get(&node.url("/down")).await;
         if window > 0 {
             assert_eq!(

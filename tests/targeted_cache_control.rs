@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Node, Origin, get, reply, send, test_config};
+use support::{TestNode, Origin, get, reply, send, test_config};
 
 /// One origin path per case; the response carries the case's fields.
 fn fields_for(path: &str) -> Vec<(&'static str, &'static str)> {
@@ -61,7 +61,7 @@ async fn targeted_field_decides_for_this_cache() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = Node::start(test_config(&origin.url(), dir.path())).await;
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     // (path, second request is a plain hit?, origin requests after two GETs)
     let cases = [
         ("/cdn-beats-no-store", true, 1),
@@ -107,7 +107,7 @@ async fn targeted_fields_are_removed_downstream_unless_kept() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(&origin.url(), dir.path());
         cfg.cache.strip_targeted_fields = !keep;
-        let node = Node::start(cfg).await;
+        let node = TestNode::start(cfg).await;
         for _ in 0..2 {
             let got = get(&node.url("/strip")).await;
             assert_eq!(
@@ -144,7 +144,7 @@ async fn cache_status_appends_and_explains() {
     let mut cfg = test_config(&origin.url(), dir.path());
     cfg.server.cache_name = "edge-test".into();
     cfg.cache.expose_key = true;
-    let node = Node::start(cfg).await;
+    let node = TestNode::start(cfg).await;
     let miss = get(&node.url("/s")).await;
     assert!(miss.cache_status().starts_with("OriginShield; hit; ttl=5, edge-test; fwd=uri-miss; fwd-status=200; ttl=60; stored; key=\""), "{}", miss.cache_status());
     let hit = get(&node.url("/s")).await;

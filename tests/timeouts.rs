@@ -4,7 +4,7 @@ mod support;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use support::{Node, Origin, test_config};
+use support::{TestNode, Origin, test_config};
 
 #[tokio::test]
 async fn stalled_origin_body_is_cut_not_stored_and_counted() {
@@ -23,7 +23,7 @@ async fn stalled_origin_body_is_cut_not_stored_and_counted() {
                 None
             }
         });
-        let mut r = http::Response::new(edgecache::server::body::boxed(
+        let mut r = http::Response::new(edgecache::body::boxed(
             http_body_util::StreamBody::new(frames),
         ));
         r.headers_mut()
@@ -36,13 +36,13 @@ async fn stalled_origin_body_is_cut_not_stored_and_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&origin.url(), dir.path());
     cfg.upstream.idle_timeout_ms = 200;
-    let node = Node::start(cfg).await;
-    let client: hyper_util::client::legacy::Client<_, edgecache::server::body::Body> =
+    let node = TestNode::start(cfg).await;
+    let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .build_http();
     for round in 1..=2 {
         let req = http::Request::get(node.url("/stall"))
-            .body(edgecache::server::body::empty())
+            .body(edgecache::body::empty())
             .expect("req");
         let resp = client.request(req).await.expect("head");
         assert_eq!(resp.status(), 200);

@@ -4,7 +4,7 @@
 //! an error, so the connection is cut short and the client never receives a
 //! wrong byte; the object is removed so the next request refetches it.
 
-use crate::server::body::{self, Body, BoxError};
+use crate::body::{self, Body, BoxError};
 use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::StreamBody;

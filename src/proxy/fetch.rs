@@ -16,7 +16,7 @@ use crate::http_cache::cached_response::http_date;
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::invalidation;
 use crate::http_cache::storable::{NoCacheReason, RequestFacts};
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt;

@@ -10,7 +10,7 @@
 
 use super::timed_body::TimedBody;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
-use crate::server::body::BoxError;
+use crate::body::BoxError;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;

@@ -167,8 +167,8 @@ fn remove_unkeyed(headers: &mut HeaderMap, strip: &[HeaderName], trusted: bool) 
 /// Via and X-Forwarded-* added.
 pub fn upstream_request(
     ex: &crate::proxy::exchange::Exchange,
-    body: crate::server::body::Body,
-) -> http::Request<crate::server::body::Body> {
+    body: crate::body::Body,
+) -> http::Request<crate::body::Body> {
     let node = &ex.node;
     let (parts, target) = (&ex.parts, &ex.target);
     let up = &node.cfg.upstream;

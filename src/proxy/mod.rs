@@ -27,7 +27,7 @@ use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::surrogate::{self, KeyField, KeyLimits};
 use crate::http_cache::{Policy, admission, key, range, vary};
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use collapse::{Collapser, Flight, Join};
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};

@@ -8,7 +8,7 @@
 //! was reused) is sent again on another connection, whatever its method.
 
 use crate::clock;
-use crate::server::body::Body;
+use crate::body::Body;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};

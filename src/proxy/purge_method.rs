@@ -4,7 +4,7 @@
 use super::normalize::Target;
 use super::{Node, respond};
 use crate::http_cache::cache_status::CacheStatus;
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use std::net::SocketAddr;
 use storage::BanMatch;

@@ -8,7 +8,7 @@ use super::lookup::Entry;
 use crate::http_cache::cache_status::CacheStatus;
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::range::{self, RangeAnswer};
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::sync::Arc;

@@ -13,7 +13,7 @@ use crate::http_cache::conditional;
 use crate::http_cache::decision::{self, RevalidateReason};
 use crate::http_cache::storable::SET_COOKIE_FIELDS;
 use crate::http_cache::validation;
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 
 /// Revalidate `entry` for this request and answer it.

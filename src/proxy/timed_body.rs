@@ -5,7 +5,7 @@
 
 use super::origin_conns::Recycle;
 use crate::clock;
-use crate::server::body::BoxError;
+use crate::body::BoxError;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;

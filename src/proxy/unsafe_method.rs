@@ -7,7 +7,7 @@ use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::respond;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::{invalidation, key};
-use crate::server::body::Body;
+use crate::body::Body;
 use http::Response;
 
 /// Forward a request whose method is not GET or HEAD.
@@ -16,7 +16,7 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
     let target = &ex.target;
     let req = upstream_request(ex, body);
     // Used only when the request is idempotent and bodiless (PUT, DELETE, OPTIONS...).
-    let replay = || upstream_request(ex, crate::server::body::empty());
+    let replay = || upstream_request(ex, crate::body::empty());
     let (result, times) = send(ex, req, Some(&replay)).await;
     let cs = CacheStatus {
         fwd: Some(Fwd::Method),

@@ -7,7 +7,7 @@ use super::pool::Pool;
 use super::timed_body::{TimedBody, TimeoutCounters};
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
-use crate::server::body::Body;
+use crate::body::Body;
 use http::{Request, Response, Uri};
 use std::sync::Arc;
 use std::time::Duration;
@@ -185,7 +185,7 @@ impl Upstream {
         let Ok(uri) = path.parse::<Uri>() else {
             return false;
         };
-        let mut req = Request::new(crate::server::body::empty());
+        let mut req = Request::new(crate::body::empty());
         *req.uri_mut() = uri;
         if let Some(a) = server.uri.authority()
             && let Ok(v) = http::HeaderValue::from_str(a.as_str())

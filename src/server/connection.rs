@@ -79,7 +79,7 @@ impl FrontEnd {
         &self,
         req: http::Request<Incoming>,
         peer: SocketAddr,
-    ) -> http::Response<crate::server::body::Body> {
+    ) -> http::Response<crate::body::Body> {
         if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();

@@ -1,7 +1,6 @@
 //! Front ends: every protocol yields the same `http::Request` for the proxy.
 
 pub mod admin;
-pub mod body;
 pub mod conn_limits;
 pub mod connection;
 pub mod first_bytes;

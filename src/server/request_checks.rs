@@ -4,7 +4,7 @@
 //! refusal closes the connection: after a malformed head the node cannot
 //! trust where the next request starts.
 
-use crate::server::body::{self, Body};
+use crate::body::{self, Body};
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
 use http::{HeaderValue, Request, Response, StatusCode, Uri, Version};
 

@@ -8,7 +8,7 @@ pub mod raw_origin;
 
 use bytes::Bytes;
 use edgecache::config::Config;
-use edgecache::server::body::{self, Body};
+use edgecache::body::{self, Body};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
@@ -150,15 +150,15 @@ pub fn test_config(origin: &str, dir: &Path) -> Config {
 }
 
 /// A node running in this process.
-pub struct Node {
+pub struct TestNode {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-impl Node {
-    pub async fn start(cfg: Config) -> Node {
+impl TestNode {
+    pub async fn start(cfg: Config) -> TestNode {
         let running = edgecache::node::start(cfg).await.expect("node starts");
         let addr = running.addr;
         let admin_addr = running.admin_addr;
@@ -166,7 +166,7 @@ impl Node {
         let task = tokio::spawn(running.run(async move {
             let _ = rx.await;
         }));
-        Node {
+        TestNode {
             addr,
             admin_addr,
             stop: Some(tx),
