@@ -13,11 +13,11 @@
 //! origin on 127.0.0.1:0, real sockets.
 
 use bytes::Bytes;
+use edgecache::body::{self, Body};
 use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};
 use edgecache::http_cache::cached_response::{CachedResponse, StoredMeta};
 use edgecache::http_cache::key;
-use edgecache::body::{self, Body};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;

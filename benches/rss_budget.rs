@@ -15,8 +15,8 @@
 #[path = "../tests/support/process.rs"]
 mod process;
 
-use edgecache::clock;
 use edgecache::body::{self, Body};
+use edgecache::clock;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{TestNode, Origin, get, reply, send, test_config};
+use support::{Origin, TestNode, get, reply, send, test_config};
 
 #[tokio::test]
 async fn second_request_is_a_hit_with_age() {

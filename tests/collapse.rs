@@ -7,7 +7,7 @@ mod support;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use support::{TestNode, Origin, test_config};
+use support::{Origin, TestNode, test_config};
 
 type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
@@ -46,9 +46,9 @@ async fn gated_origin(gate: Arc<tokio::sync::Semaphore>, cc: &'static str) -> Or
                 }
             }
         });
-        let mut r = http::Response::new(edgecache::body::boxed(
-            http_body_util::StreamBody::new(frames),
-        ));
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            frames,
+        )));
         r.headers_mut()
             .insert("cache-control", cc.parse().expect("valid"));
         r.headers_mut()

@@ -6,7 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use std::sync::Arc;
-use support::{TestNode, Origin, test_config};
+use support::{Origin, TestNode, test_config};
 
 /// An origin that answers with `headers` and a body naming the request's
 /// Cookie, holding the end of the body until the gate opens.
@@ -40,9 +40,9 @@ async fn gated(
                 }
             }
         });
-        let mut r = http::Response::new(edgecache::body::boxed(
-            http_body_util::StreamBody::new(frames),
-        ));
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            frames,
+        )));
         for (n, v) in headers {
             r.headers_mut().insert(*n, v.parse().expect("valid"));
         }

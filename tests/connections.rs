@@ -12,14 +12,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use support::raw_client::{self, read_until_closed};
-use support::{TestNode, Origin, reply, test_config};
+use support::{Origin, TestNode, reply, test_config};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Generous: only a hang fails, never a slow machine.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-async fn node_with(origin: &Origin, tweak: impl FnOnce(&mut Config)) -> (TestNode, tempfile::TempDir) {
+async fn node_with(
+    origin: &Origin,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestNode, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&origin.url(), dir.path());
     tweak(&mut cfg);
@@ -190,9 +193,9 @@ fn endless_origin_body(
             ))
         }
     });
-    let mut r = http::Response::new(edgecache::body::boxed(
-        http_body_util::StreamBody::new(frames),
-    ));
+    let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+        frames,
+    )));
     r.headers_mut()
         .insert("cache-control", "no-store".parse().expect("value"));
     r

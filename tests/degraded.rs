@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, get, reply, test_config};
+use support::{Origin, TestNode, get, reply, test_config};
 
 #[tokio::test]
 async fn unusable_disk_tier_serves_from_memory() {

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use edgecache::config::SiteConfig;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use support::{TestNode, Origin, reply, test_config};
+use support::{Origin, TestNode, reply, test_config};
 
 #[tokio::test]
 async fn saturated_origin_gets_503_and_other_sites_carry_on() {
@@ -19,9 +19,9 @@ async fn saturated_origin_gets_503_and_other_sites_carry_on() {
             let _permit = g.acquire().await.expect("gate");
             Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from_static(b"slow")))
         });
-        let mut r = http::Response::new(edgecache::body::boxed(
-            http_body_util::StreamBody::new(body),
-        ));
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            body,
+        )));
         r.headers_mut()
             .insert("cache-control", "no-store".parse().expect("valid"));
         r

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, get, metrics, reply, send, test_config};
+use support::{Origin, TestNode, get, metrics, reply, send, test_config};
 
 const LEN: usize = 10 * 1024 * 1024 + 12_345;
 const CHUNK: u64 = 256 * 1024;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, get, reply, send, test_config};
+use support::{Origin, TestNode, get, reply, send, test_config};
 
 #[tokio::test]
 async fn post_response_with_own_content_location_serves_later_gets() {

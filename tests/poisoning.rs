@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{TestNode, Origin, reply, send, test_config};
+use support::{Origin, TestNode, reply, send, test_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn echo(seen: &support::Seen, name: &str) -> String {

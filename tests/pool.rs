@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use support::{TestNode, Origin, get, reply, test_config};
+use support::{Origin, TestNode, get, reply, test_config};
 
 fn closed_port() -> String {
     let dead = std::net::TcpListener::bind("127.0.0.1:0")

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, reply, test_config};
+use support::{Origin, TestNode, reply, test_config};
 
 #[tokio::test]
 async fn h2c_requests_hit_the_cache_too() {

@@ -6,7 +6,7 @@ mod support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;
-use support::{TestNode, Origin, admin, reply, send, test_config};
+use support::{Origin, TestNode, admin, reply, send, test_config};
 
 const OPERATOR: &str = "operator-token-0123456789";
 const SHOP: &str = "shop-only-token-0123456789";
@@ -276,9 +276,9 @@ async fn purge_during_an_in_flight_fill_wins() {
                 b"old",
             )))
         });
-        let mut r = http::Response::new(edgecache::body::boxed(
-            http_body_util::StreamBody::new(body),
-        ));
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            body,
+        )));
         r.headers_mut()
             .insert("cache-control", "max-age=600".parse().expect("valid"));
         r.headers_mut()

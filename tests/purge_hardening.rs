@@ -9,7 +9,7 @@ use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
-use support::{TestNode, Origin, admin, reply, send, test_config};
+use support::{Origin, TestNode, admin, reply, send, test_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

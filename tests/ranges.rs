@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, get, reply, send, test_config};
+use support::{Origin, TestNode, get, reply, send, test_config};
 
 #[tokio::test]
 async fn ranges_are_served_from_the_stored_full_response() {

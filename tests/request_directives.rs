@@ -3,7 +3,7 @@
 mod support;
 
 use edgecache::config::SiteConfig;
-use support::{TestNode, Origin, reply, send, test_config};
+use support::{Origin, TestNode, reply, send, test_config};
 
 #[tokio::test]
 async fn request_no_cache_is_honoured_unless_the_site_turns_it_off() {

@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{TestNode, Origin, get, reply, test_config};
+use support::{Origin, TestNode, get, reply, test_config};
 
 #[tokio::test]
 async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{TestNode, Origin, get, reply, send, test_config};
+use support::{Origin, TestNode, get, reply, send, test_config};
 
 /// One origin path per case; the response carries the case's fields.
 fn fields_for(path: &str) -> Vec<(&'static str, &'static str)> {

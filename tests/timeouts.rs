@@ -4,7 +4,7 @@ mod support;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use support::{TestNode, Origin, test_config};
+use support::{Origin, TestNode, test_config};
 
 #[tokio::test]
 async fn stalled_origin_body_is_cut_not_stored_and_counted() {
@@ -23,9 +23,9 @@ async fn stalled_origin_body_is_cut_not_stored_and_counted() {
                 None
             }
         });
-        let mut r = http::Response::new(edgecache::body::boxed(
-            http_body_util::StreamBody::new(frames),
-        ));
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            frames,
+        )));
         r.headers_mut()
             .insert("cache-control", "max-age=60".parse().expect("valid"));
         r.headers_mut()

@@ -9,8 +9,8 @@
 //! manifest is written at the end.
 
 use super::timed_body::TimedBody;
-use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::body::BoxError;
+use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;

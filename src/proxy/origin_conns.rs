@@ -7,8 +7,8 @@
 //! that was never written (the origin closed an idle connection just as it
 //! was reused) is sent again on another connection, whatever its method.
 
-use crate::clock;
 use crate::body::Body;
+use crate::clock;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};

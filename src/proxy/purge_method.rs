@@ -3,8 +3,8 @@
 
 use super::normalize::Target;
 use super::{Node, respond};
-use crate::http_cache::cache_status::CacheStatus;
 use crate::body::{self, Body};
+use crate::http_cache::cache_status::CacheStatus;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use std::net::SocketAddr;
 use storage::BanMatch;

@@ -7,13 +7,13 @@ use super::fetch::{drain, send, store_and_stream};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
 use super::respond;
+use crate::body::{self, Body};
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::cached_response::CachedResponse;
 use crate::http_cache::conditional;
 use crate::http_cache::decision::{self, RevalidateReason};
 use crate::http_cache::storable::SET_COOKIE_FIELDS;
 use crate::http_cache::validation;
-use crate::body::{self, Body};
 use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 
 /// Revalidate `entry` for this request and answer it.

@@ -4,8 +4,8 @@
 //! complete), nothing is stored, and the timeout is counted.
 
 use super::origin_conns::Recycle;
-use crate::clock;
 use crate::body::BoxError;
+use crate::clock;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;

@@ -5,9 +5,9 @@ use super::exchange::Exchange;
 use super::fetch::{send, store_and_stream};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::respond;
+use crate::body::Body;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::{invalidation, key};
-use crate::body::Body;
 use http::Response;
 
 /// Forward a request whose method is not GET or HEAD.

@@ -5,9 +5,9 @@
 use super::origin_conns::SendError;
 use super::pool::Pool;
 use super::timed_body::{TimedBody, TimeoutCounters};
+use crate::body::Body;
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
-use crate::body::Body;
 use http::{Request, Response, Uri};
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,8 +7,8 @@ pub mod raw_client;
 pub mod raw_origin;
 
 use bytes::Bytes;
-use edgecache::config::Config;
 use edgecache::body::{self, Body};
+use edgecache::config::Config;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;

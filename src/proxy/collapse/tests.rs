@@ -1,4 +1,6 @@
 use super::*;
+use crate::http_cache::CachedResponse;
+use http_body::Frame;
 use http_body_util::BodyExt;
 
 fn key(i: u8) -> ObjectKey {
