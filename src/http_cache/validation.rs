@@ -3,6 +3,8 @@
 
 use super::age;
 use super::cached_response::{CachedResponse, http_date};
+use super::policy::SetCookie;
+use super::storable::SET_COOKIE_FIELDS;
 use http::HeaderMap;
 use http::header::{self, HeaderName, HeaderValue};
 use std::time::SystemTime;
@@ -73,15 +75,11 @@ fn strip_weak(e: &[u8]) -> &[u8] {
 
 /// Fields a 304 never changes in a stored response (§3.2): Content-Length,
 /// the fields that describe the stored body (its encoding, range, digest and
-/// validator), the fields this cache computes itself, and Set-Cookie: a
-/// cookie in a 304 is for the client whose request was revalidated, and
-/// merged into the stored response it would be replayed to everyone.
+/// validator), and the fields this cache computes itself.
 fn never_updated(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "set-cookie"
-            | "set-cookie2"
-            | "content-length"
+        "content-length"
             | "content-encoding"
             | "content-range"
             | "content-md5"
@@ -93,16 +91,25 @@ fn never_updated(name: &HeaderName) -> bool {
 
 /// Freshen `stored` with the header fields of a 304 (§3.2, §4.3.4) received
 /// for a request sent at `request_time`, at `response_time`.
+///
+/// A Set-Cookie in the 304 is for the client whose request was revalidated:
+/// merged, it would be replayed to everyone. It is merged only under the
+/// explicit `rfc9111` cookie policy (plain §3.2, where the stored response's
+/// own cookies are replayed to everyone anyway); under `pass` and `strip`
+/// never.
 pub fn merge_304(
     stored: &CachedResponse,
     not_modified: &HeaderMap,
     request_time: SystemTime,
     response_time: SystemTime,
+    cookies: SetCookie,
 ) -> CachedResponse {
     let mut merged = stored.clone();
     let mut replaced: Vec<&HeaderName> = Vec::new();
     for (name, value) in not_modified {
-        if never_updated(name) {
+        if never_updated(name)
+            || (cookies != SetCookie::Rfc9111 && SET_COOKIE_FIELDS.contains(&name.as_str()))
+        {
             continue;
         }
         if !replaced.contains(&name) {
@@ -187,7 +194,7 @@ mod tests {
             ("x-multi", "c"),
             ("cache-control", "max-age=9"),
         ]);
-        let m = merge_304(&s, &nm, at(5), at(6));
+        let m = merge_304(&s, &nm, at(5), at(6), SetCookie::Rfc9111);
         let get = |n: &str| {
             m.headers
                 .get_all(n)
@@ -208,6 +215,24 @@ mod tests {
         assert_eq!(get("cache-control"), vec!["max-age=9"]);
         assert_eq!(m.response_time, at(6));
         assert_eq!(m.initial_age, 1, "response delay counts towards age");
+        // A 304's Set-Cookie is merged only under the explicit rfc9111 policy.
+        let stored = CachedResponse {
+            headers: h(&[("set-cookie", "a=b")]),
+            ..s.clone()
+        };
+        let cookie = h(&[("set-cookie", "for-one-user")]);
+        for (policy, want) in [
+            (SetCookie::Pass, "a=b"),
+            (SetCookie::Strip, "a=b"),
+            (SetCookie::Rfc9111, "for-one-user"),
+        ] {
+            let m = merge_304(&stored, &cookie, at(5), at(6), policy);
+            assert_eq!(
+                m.headers.get("set-cookie").expect("kept"),
+                want,
+                "{policy:?}"
+            );
+        }
     }
 
     /// RFC 9111 §4.3.5: a HEAD 200 freshens only when its validators and length agree.

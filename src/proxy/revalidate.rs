@@ -71,8 +71,8 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
         Ok(resp) if updates_stored(&parts.method, resp.status(), &entry, resp.headers()) => {
             let mut headers = resp.headers().clone();
             remove_hop_by_hop(&mut headers);
-            // The 304's cookies are for this client alone: never stored
-            // (merge_304 leaves them out), but passed on to it.
+            // The 304's cookies are for this client: passed on to it, and
+            // stored only under the explicit rfc9111 policy (merge_304).
             let cookies: Vec<(HeaderName, HeaderValue)> = headers
                 .iter()
                 .filter(|(n, _)| SET_COOKIE_FIELDS.contains(&n.as_str()))
@@ -82,7 +82,13 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 entry.key,
                 CachedResponse {
                     purge_seq,
-                    ..validation::merge_304(&entry.meta, &headers, request_time, response_time)
+                    ..validation::merge_304(
+                        &entry.meta,
+                        &headers,
+                        request_time,
+                        response_time,
+                        ex.site.set_cookie,
+                    )
                 },
                 entry.body.clone(),
                 node,
