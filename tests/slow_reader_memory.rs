@@ -106,6 +106,7 @@ async fn a_stalled_collapsed_client_does_not_hold_the_body_in_memory() {
     assert_eq!(read, BODY_MIB * MIB, "the reading client gets it all");
     assert_eq!(origin.count("/big"), 1, "one origin fetch");
     let growth = peak.saturating_sub(before);
+    eprintln!("peak RSS growth: {} MiB", growth / MIB as u64);
     assert!(
         growth < 96 * MIB as u64,
         "memory grew by {} MiB while {BODY_MIB} MiB streamed past a stalled reader",
