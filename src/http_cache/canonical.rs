@@ -38,6 +38,45 @@ pub fn authority(authority: &str) -> Cow<'_, str> {
     }
 }
 
+/// Is `v` a valid `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2)
+/// without userinfo? Checked byte by byte, without allocating: it runs for
+/// every request.
+pub fn valid_authority(v: &[u8]) -> bool {
+    let (host, port) = if v.first() == Some(&b'[') {
+        let Some(end) = v.iter().position(|b| *b == b']') else {
+            return false;
+        };
+        let literal = &v[1..end];
+        if literal.is_empty()
+            || !literal
+                .iter()
+                .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        {
+            return false;
+        }
+        match &v[end + 1..] {
+            [] => return true,
+            [b':', port @ ..] => (&[][..], port),
+            _ => return false,
+        }
+    } else {
+        match v.iter().rposition(|b| *b == b':') {
+            Some(i) => (&v[..i], &v[i + 1..]),
+            None => (v, &[][..]),
+        }
+    };
+    let reg_name = |b: &u8| {
+        unreserved(*b)
+            || matches!(
+                b,
+                b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+            )
+    };
+    let port_ok = port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
+    let literal = v.first() == Some(&b'[');
+    port_ok && (literal || (!host.is_empty() && host.iter().all(reg_name)))
+}
+
 /// The normalised path-and-query (see the module docs). Borrowed when the
 /// target is already canonical, the common case.
 pub fn path_and_query(pq: &str) -> Cow<'_, str> {
@@ -156,6 +195,33 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(path_and_query(input), want, "{input}");
+        }
+    }
+
+    /// RFC 9110 §7.2 Host syntax, checked without allocating.
+    #[test]
+    fn validates_authorities() {
+        let cases: &[(&str, bool)] = &[
+            ("example.com", true),
+            ("example.com:8080", true),
+            ("EXAMPLE.com.", true),
+            ("127.0.0.1:80", true),
+            ("[::1]", true),
+            ("[::1]:443", true),
+            ("a_b-c~d", true),
+            ("a b", false),
+            ("a/b", false),
+            ("user@host", false),
+            ("host:port", false),
+            ("host:123456", false),
+            (":80", false),
+            ("[::1", false),
+            ("[::1]x", false),
+            ("[]", false),
+            ("a\"b", false),
+        ];
+        for (v, want) in cases {
+            assert_eq!(valid_authority(v.as_bytes()), *want, "{v}");
         }
     }
 

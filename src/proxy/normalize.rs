@@ -29,36 +29,31 @@ pub fn target(
     headers: &HeaderMap,
     version: http::Version,
 ) -> Result<Target, ProxyError> {
-    let hosts: Vec<_> = headers.get_all(http::header::HOST).iter().collect();
-    if hosts.len() > 1 {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let (first_host, second_host) = (hosts.next(), hosts.next());
+    if second_host.is_some() {
         return Err(ProxyError::Downstream("more than one Host field".into()));
     }
-    let authority = match uri.authority() {
-        Some(a) => a.as_str().to_string(),
-        None => match hosts.first() {
+    let raw = match uri.authority() {
+        Some(a) => a.as_str(),
+        None => match first_host {
             Some(h) => h
                 .to_str()
                 .map_err(|_| ProxyError::Downstream("Host is not ASCII".into()))?
-                .trim()
-                .to_string(),
-            None if version == http::Version::HTTP_10 => String::new(),
+                .trim(),
+            None if version == http::Version::HTTP_10 => "",
             None => return Err(ProxyError::Downstream("missing Host".into())),
         },
     };
-    let authority = authority.to_ascii_lowercase();
-    if !authority.is_empty() && authority.parse::<http::uri::Authority>().is_err() {
-        return Err(ProxyError::Downstream(format!(
-            "invalid Host `{authority}`"
-        )));
-    }
-    if authority.contains('@') {
-        return Err(ProxyError::Downstream(
-            "userinfo is not allowed in Host".into(),
-        ));
+    if !raw.is_empty() && !canonical::valid_authority(raw.as_bytes()) {
+        return Err(ProxyError::Downstream(format!("invalid Host `{raw}`")));
     }
     // One spelling per resource (http_cache::canonical): what is keyed is
     // also what the origin receives.
-    let authority = canonical::authority(&authority).into_owned();
+    let mut authority = raw.to_ascii_lowercase();
+    if let std::borrow::Cow::Owned(a) = canonical::authority(&authority) {
+        authority = a;
+    }
     let host = strip_port(&authority).to_string();
     let path_and_query = match uri.path_and_query() {
         Some(pq) if !pq.as_str().is_empty() => canonical::path_and_query(pq.as_str()).into_owned(),

@@ -154,10 +154,7 @@ impl FramingTracker {
                 State::Head if !self.cr => {
                     // Fast path: run over ordinary bytes to the next CR, LF or NUL.
                     let rest = &bytes[i..];
-                    let plain = rest
-                        .iter()
-                        .position(|&b| b == b'\r' || b == b'\n' || b == 0)
-                        .unwrap_or(rest.len());
+                    let plain = memchr::memchr3(b'\r', b'\n', 0, rest).unwrap_or(rest.len());
                     if plain == 0 {
                         self.head_byte(bytes[i]).map_err(|r| self.fail(i, r))?;
                         i += 1;

@@ -114,9 +114,7 @@ fn target_len(uri: &Uri) -> usize {
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2), without userinfo.
 fn valid_host(v: &[u8]) -> bool {
-    !v.is_empty()
-        && !v.contains(&b'@')
-        && http::uri::Authority::try_from(v).is_ok_and(|a| a.as_str().len() == v.len())
+    crate::http_cache::canonical::valid_authority(v)
 }
 
 #[cfg(test)]
