@@ -51,8 +51,9 @@ pub fn target(
     // One spelling per resource (http_cache::canonical): what is keyed is
     // also what the origin receives.
     let mut authority = raw.to_ascii_lowercase();
-    if let std::borrow::Cow::Owned(a) = canonical::authority(&authority) {
-        authority = a;
+    let canon = canonical::authority(&authority);
+    if matches!(canon, std::borrow::Cow::Owned(_)) || canon.len() != authority.len() {
+        authority = canon.into_owned();
     }
     let host = strip_port(&authority).to_string();
     let path_and_query = match uri.path_and_query() {
