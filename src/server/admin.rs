@@ -63,15 +63,9 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "admin accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+            accepted = super::listener::accept(&listener, "admin accept failed") => {
+                let Some((stream, peer)) = accepted else {
+                    continue;
                 };
                 let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
                 let conn = graceful.watch(conn);

@@ -29,15 +29,9 @@ pub async fn serve(
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
+            accepted = accept(&listener, "accept failed") => {
+                let Some((stream, peer)) = accepted else {
+                    continue;
                 };
                 // Over a cap: accepted, then closed at once (logged by admit).
                 let Ok(permit) = limits.admit(peer.ip()) else {
@@ -58,6 +52,23 @@ pub async fn serve(
         () = tokio::time::sleep(drain) => {
             tracing::warn!(drain_secs = drain.as_secs(), "drain timeout reached; closing remaining connections");
             false
+        }
+    }
+}
+
+/// Accept one connection. On failure (EMFILE and friends) log `what`, back
+/// off briefly instead of spinning, and return `None`. Shared by the public
+/// and admin listeners.
+pub async fn accept(
+    listener: &TcpListener,
+    what: &'static str,
+) -> Option<(tokio::net::TcpStream, std::net::SocketAddr)> {
+    match listener.accept().await {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::warn!(error = %e, "{what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            None
         }
     }
 }
