@@ -156,6 +156,10 @@ pub struct ServerConfig {
     /// Seconds to wait for a PING acknowledgement before closing the
     /// connection. 1 to 86400. Default: 20.
     pub h2_keepalive_timeout_secs: u64,
+    /// Most concurrent streams per HTTP/2 connection (advertised in
+    /// SETTINGS_MAX_CONCURRENT_STREAMS; also the HTTP/3 stream limit).
+    /// 1 to 10000. Default: 128 (nginx's default).
+    pub h2_max_concurrent_streams: u32,
     /// Most client connections open at once; a connection over the cap is
     /// accepted and closed at once. At least 1. Default: 16384.
     pub max_connections: usize,
@@ -340,6 +344,7 @@ impl Default for ServerConfig {
             h2_idle_timeout_secs: 60,
             h2_keepalive_interval_secs: 20,
             h2_keepalive_timeout_secs: 20,
+            h2_max_concurrent_streams: 128,
             max_connections: 16384,
             max_connections_per_ip: 1024,
             max_request_head_bytes: 32 << 10,
@@ -388,6 +393,12 @@ impl ServerConfig {
                     format!("must be between {min} and {MAX_DURATION_SECS} seconds"),
                 ));
             }
+        }
+        if !(1..=10_000).contains(&self.h2_max_concurrent_streams) {
+            return Err(invalid(
+                "server.h2_max_concurrent_streams",
+                "must be between 1 and 10000",
+            ));
         }
         if self.max_connections == 0 {
             return Err(invalid("server.max_connections", "must be at least 1"));

@@ -30,20 +30,25 @@ use crate::http_cache::{admission, key, range, vary};
 use collapse::{Flight, Join};
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use lookup::Lookup;
 pub use node::Node;
+pub use normalize::Scheme;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use storage::Purged;
 
-/// Handle one request from `client`.
-pub async fn handle(node: Arc<Node>, req: Request<Incoming>, client: SocketAddr) -> Response<Body> {
+/// Handle one request from `client`, received on a listener of `scheme`
+/// (which the front end knows; the client's own `:scheme` is not trusted).
+pub async fn handle(
+    node: Arc<Node>,
+    req: Request<Body>,
+    client: SocketAddr,
+    scheme: Scheme,
+) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = body::boxed(body);
 
     // 1. Where is it aimed, and which origin serves it?
-    let target = match normalize::target(&parts.uri, &parts.headers, parts.version) {
+    let target = match normalize::target(&parts.uri, &parts.headers, parts.version, scheme) {
         Ok(t) => t,
         Err(ProxyError::Downstream(msg)) => {
             return respond::error(&node, StatusCode::BAD_REQUEST, &msg, CacheStatus::default());

@@ -10,10 +10,30 @@ use http::{HeaderMap, Uri};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The scheme of the listener a request came in on: it names the resource
+/// (the cache key's scheme) and is what `X-Forwarded-Proto` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// A plaintext listener (HTTP/1.1, h2c).
+    Http,
+    /// A TLS listener (HTTP/1.1, h2) or HTTP/3.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
 /// Where a request is aimed.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// `http` (the scheme the client used).
+    /// `http` or `https`: the scheme of the listener the request came in on.
     pub scheme: &'static str,
     /// The authority as sent (lower-cased).
     pub authority: String,
@@ -28,6 +48,7 @@ pub fn target(
     uri: &Uri,
     headers: &HeaderMap,
     version: http::Version,
+    scheme: Scheme,
 ) -> Result<Target, ProxyError> {
     let mut hosts = headers.get_all(http::header::HOST).iter();
     let (first_host, second_host) = (hosts.next(), hosts.next());
@@ -66,7 +87,7 @@ pub fn target(
         ));
     }
     Ok(Target {
-        scheme: "http",
+        scheme: scheme.as_str(),
         authority,
         host,
         path_and_query,
@@ -197,6 +218,7 @@ mod tests {
             &"/a?b".parse().expect("uri"),
             &h("Example.com:8080"),
             http::Version::HTTP_11,
+            Scheme::Http,
         )
         .expect("ok");
         assert_eq!(
@@ -211,6 +233,7 @@ mod tests {
             &"http://abs.example/x".parse().expect("uri"),
             &h("other"),
             http::Version::HTTP_11,
+            Scheme::Http,
         )
         .expect("ok");
         assert_eq!(t.host, "abs.example");
@@ -218,7 +241,8 @@ mod tests {
             target(
                 &"/".parse().expect("uri"),
                 &HeaderMap::new(),
-                http::Version::HTTP_11
+                http::Version::HTTP_11,
+                Scheme::Http,
             )
             .is_err()
         );
@@ -226,7 +250,8 @@ mod tests {
             target(
                 &"/".parse().expect("uri"),
                 &h("bad host"),
-                http::Version::HTTP_11
+                http::Version::HTTP_11,
+                Scheme::Http,
             )
             .is_err()
         );
@@ -234,13 +259,27 @@ mod tests {
             target(
                 &"/".parse().expect("uri"),
                 &h("user@host"),
-                http::Version::HTTP_11
+                http::Version::HTTP_11,
+                Scheme::Http,
             )
             .is_err()
         );
         let mut two = h("a");
         two.append("host", "b".parse().expect("valid"));
-        assert!(target(&"/".parse().expect("uri"), &two, http::Version::HTTP_11).is_err());
+        assert!(target(&"/".parse().expect("uri"), &two, http::Version::HTTP_11, Scheme::Http).is_err());
         assert_eq!(strip_port("[::1]:80"), "[::1]");
+    }
+
+    /// The scheme comes from the listener, never from the request: an
+    /// absolute-form `http://` target (or an h2 `:scheme`) on a TLS
+    /// listener still names the https resource, and vice versa.
+    #[test]
+    fn scheme_is_the_listeners() {
+        let abs = "http://a.example/x".parse().expect("uri");
+        let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_11, Scheme::Https);
+        assert_eq!(t.expect("ok").scheme, "https");
+        let abs = "https://a.example/x".parse().expect("uri");
+        let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_2, Scheme::Http);
+        assert_eq!(t.expect("ok").scheme, "http");
     }
 }

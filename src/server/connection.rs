@@ -12,7 +12,8 @@ use super::request_checks::{self, Rejection};
 use super::send_timeout::SendTimeout;
 use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
-use crate::proxy::{self, Node};
+use crate::proxy::{self, Node, Scheme};
+use tokio::io::{AsyncRead, AsyncWrite};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -25,9 +26,12 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// What every connection of one listener shares: the node, the protocol
-/// builders and the limits, all from `[server]`.
+/// builders and the limits, all from `[server]`, and the listener's scheme.
 pub struct FrontEnd {
     node: Arc<Node>,
+    scheme: Scheme,
+    /// `Alt-Svc` added to every response (an HTTP/3 listener on this port).
+    alt_svc: Option<http::HeaderValue>,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     first_bytes: Duration,
@@ -40,8 +44,9 @@ pub struct FrontEnd {
 // === impl FrontEnd ===
 
 impl FrontEnd {
-    /// Builders and limits for `node`'s `[server]` settings.
-    pub fn new(node: Arc<Node>) -> Arc<Self> {
+    /// Builders and limits for `node`'s `[server]` settings, for a listener
+    /// of `scheme` that advertises `alt_svc` (if any) on every response.
+    pub fn new(node: Arc<Node>, scheme: Scheme, alt_svc: Option<http::HeaderValue>) -> Arc<Self> {
         let s: &ServerConfig = &node.cfg.server;
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
@@ -53,6 +58,7 @@ impl FrontEnd {
             .max_header_size(s.max_request_head_bytes);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
+            .max_concurrent_streams(s.h2_max_concurrent_streams)
             .max_header_list_size(u32::try_from(s.max_request_head_bytes).unwrap_or(u32::MAX))
             .keep_alive_interval(
                 (s.h2_keepalive_interval_secs > 0)
@@ -71,6 +77,8 @@ impl FrontEnd {
             h1,
             h2,
             node,
+            scheme,
+            alt_svc,
         })
     }
 
@@ -84,7 +92,12 @@ impl FrontEnd {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();
         }
-        proxy::handle(self.node.clone(), req, peer).await
+        let mut resp =
+            proxy::handle(self.node.clone(), req.map(crate::body::boxed), peer, self.scheme).await;
+        if let Some(v) = &self.alt_svc {
+            resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
+        }
+        resp
     }
 }
 
@@ -129,14 +142,54 @@ pub async fn serve(
     }
 }
 
-type ClientIo = Prefixed<SendTimeout<TcpStream>>;
-
-async fn serve_h1(
+/// Serve one accepted TLS connection: the handshake must finish within
+/// `handshake_timeout`, then ALPN picks HTTP/2 or HTTP/1.1.
+pub async fn serve_tls(
     fe: Arc<FrontEnd>,
-    io: ClientIo,
+    stream: TcpStream,
+    peer: SocketAddr,
+    permit: ConnPermit,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handshake_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _permit = permit;
+    let io = SendTimeout::new(stream, fe.send_timeout);
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(handshake_timeout, acceptor.accept(io)) => r,
+        () = stopped(&mut stop) => return,
+    };
+    let tls = match handshake {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, %peer, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake not done within handshake_timeout_secs; closing");
+            return;
+        }
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let result = if h2 {
+        serve_h2(fe, tls, peer, stop).await
+    } else {
+        serve_h1(fe, tls, peer, stop).await
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
+    }
+}
+
+async fn serve_h1<I>(
+    fe: Arc<FrontEnd>,
+    io: I,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
-) -> hyper::Result<()> {
+) -> hyper::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let framing = Arc::new(ConnFraming::default());
     let io = StrictH1::new(io, fe.trailers, framing.clone());
     let fe2 = fe.clone();
@@ -165,12 +218,15 @@ async fn serve_h1(
     }
 }
 
-async fn serve_h2(
+async fn serve_h2<I>(
     fe: Arc<FrontEnd>,
-    io: ClientIo,
+    io: I,
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
-) -> hyper::Result<()> {
+) -> hyper::Result<()>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let streams = StreamCount::new();
     let (fe2, streams2) = (fe.clone(), streams.clone());
     let svc = service_fn(move |req| {

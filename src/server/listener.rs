@@ -24,7 +24,7 @@ pub async fn serve(
         node.cfg.server.max_connections,
         node.cfg.server.max_connections_per_ip,
     );
-    let fe = FrontEnd::new(node);
+    let fe = FrontEnd::new(node, crate::proxy::Scheme::Http, None);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
