@@ -82,6 +82,29 @@ impl FrontEnd {
         })
     }
 
+    /// Check an HTTP/3 request, then hand it to the proxy.
+    pub async fn handle_h3(
+        &self,
+        req: http::Request<crate::body::Body>,
+        peer: SocketAddr,
+    ) -> http::Response<crate::body::Body> {
+        if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
+            tracing::debug!(%peer, reason = r.as_str(), "request refused");
+            return r.response();
+        }
+        proxy::handle(self.node.clone(), req, peer, self.scheme).await
+    }
+
+    /// The send timeout of `[server]`.
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The largest request head accepted, in bytes.
+    pub fn max_head_bytes(&self) -> usize {
+        self.node.cfg.server.max_request_head_bytes
+    }
+
     /// Check a request, then hand it to the proxy.
     async fn handle(
         &self,
