@@ -348,3 +348,79 @@ async fn bad_certificate_files_are_start_up_errors_naming_the_file() {
         .expect("refused");
     assert!(format!("{err:#}").contains("missing.crt"), "{err:#}");
 }
+
+/// Session tickets: a second connection from the same client resumes
+/// without a full handshake, on TLS 1.3 and on TLS 1.2.
+#[tokio::test]
+async fn sessions_resume_with_tickets() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cert = t::self_signed(dir.path(), "c", &["localhost"]);
+    let origin = origin().await;
+    let node = TestNode::start(node_config(&origin, dir.path(), https(&[&cert], false))).await;
+    let addr = node.https_addrs[0];
+    let versions: [&[&'static rustls::SupportedProtocolVersion]; 2] =
+        [&[&rustls::version::TLS13], &[&rustls::version::TLS12]];
+    for v in versions {
+        let mut store = rustls::RootCertStore::empty();
+        store.add(cert.der.clone()).expect("root");
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let cfg = std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(v)
+                .expect("versions")
+                .with_root_certificates(store)
+                .with_no_client_auth(),
+        );
+        let kinds = {
+            let mut kinds = Vec::new();
+            for _ in 0..2 {
+                let tls = t::connect(addr, "localhost", cfg.clone())
+                    .await
+                    .expect("tls");
+                let mut c = H1::over(tls).await;
+                // A request first: TLS 1.3 tickets arrive after the handshake.
+                assert_eq!(c.get("localhost", "/r").await.status, 200);
+                kinds.push(c.handshake_kind());
+            }
+            kinds
+        };
+        assert_eq!(
+            kinds,
+            [
+                Some(rustls::HandshakeKind::Full),
+                Some(rustls::HandshakeKind::Resumed)
+            ],
+            "{v:?}"
+        );
+    }
+    node.stop().await;
+}
+
+/// Drain: an HTTP/3 request in flight when the node stops still completes,
+/// (the origin holds it on another worker thread while the node stops).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http3_requests_in_flight_finish_during_drain() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cert = t::self_signed(dir.path(), "c", &["localhost"]);
+    let origin = Origin::start(|seen| {
+        if seen.path == "/slow" {
+            std::thread::sleep(Duration::from_millis(700));
+        }
+        reply(200, &[], "done")
+    })
+    .await;
+    let node = TestNode::start(node_config(&origin, dir.path(), https(&[&cert], true))).await;
+    let addr = node.https_addrs[0];
+    let authority = format!("localhost:{}", addr.port());
+    let mut h3 = H3::connect(addr, "localhost", &cert.der).await;
+    let in_flight = tokio::spawn(async move { h3.get(&authority, "/slow").await });
+    for _ in 0..100 {
+        if origin.count("/slow") == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    node.stop().await;
+    let got = in_flight.await.expect("request task");
+    assert_eq!((got.status, &got.body[..]), (200, &b"done"[..]));
+}

@@ -102,15 +102,24 @@ async fn read(resp: Response<hyper::body::Incoming>) -> Answer {
 }
 
 /// An HTTP/1.1 keep-alive connection over `tls`.
-pub struct H1(hyper::client::conn::http1::SendRequest<Body>);
+pub struct H1(
+    hyper::client::conn::http1::SendRequest<Body>,
+    Option<rustls::HandshakeKind>,
+);
 
 impl H1 {
     pub async fn over(tls: Tls) -> H1 {
+        let kind = tls.get_ref().1.handshake_kind();
         let (tx, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .expect("h1 handshake");
         tokio::spawn(conn);
-        H1(tx)
+        H1(tx, kind)
+    }
+
+    /// Whether the handshake was full or resumed.
+    pub fn handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        self.1
     }
 
     pub async fn get(&mut self, host: &str, path: &str) -> Answer {
