@@ -51,6 +51,8 @@ struct HttpsListener {
     alt_svc: Option<http::HeaderValue>,
     /// The HTTP/3 endpoint on the same address, when `http3` is on.
     quic: Option<quinn::Endpoint>,
+    /// Its certificates.
+    certs: Arc<tls::resolver::Resolver>,
 }
 
 /// Bind `[[https]]` listener `i` and load its certificates (start-up
@@ -91,6 +93,7 @@ async fn bind_https(
     };
     let listener = HttpsListener {
         quic,
+        certs: resolver.clone(),
         tcp,
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg)),
         handshake_timeout: Duration::from_secs(h.handshake_timeout_secs),
@@ -174,7 +177,12 @@ impl Running {
             tracing::info!(%addr, "edgecache listening (HTTPS: HTTP/1.1 and h2 by ALPN)");
             if let Some(endpoint) = h.quic {
                 tracing::info!(%addr, "edgecache listening (HTTP/3 over QUIC, UDP)");
-                let fe = FrontEnd::new(self.node.clone(), Scheme::Https, None);
+                let fe = FrontEnd::new(
+                    self.node.clone(),
+                    Scheme::Https,
+                    None,
+                    Some(h.certs.clone()),
+                );
                 let mut stopped = tls_stopped.clone();
                 let limits = limits.clone();
                 tls_tasks.push(tokio::spawn(async move {
@@ -192,7 +200,12 @@ impl Running {
                     true
                 }));
             }
-            let fe = FrontEnd::new(self.node.clone(), Scheme::Https, h.alt_svc);
+            let fe = FrontEnd::new(
+                self.node.clone(),
+                Scheme::Https,
+                h.alt_svc,
+                Some(h.certs.clone()),
+            );
             let transport = listener::Transport::Tls {
                 acceptor: h.acceptor,
                 handshake_timeout: h.handshake_timeout,
@@ -209,7 +222,7 @@ impl Running {
                 drain,
             )));
         }
-        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None);
+        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None, None);
         let plain = listener::serve(
             fe,
             self.listener,

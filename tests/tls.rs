@@ -424,3 +424,42 @@ async fn http3_requests_in_flight_finish_during_drain() {
     let got = in_flight.await.expect("request task");
     assert_eq!((got.status, &got.body[..]), (200, &b"done"[..]));
 }
+
+/// No domain fronting: a request for a host that would get another
+/// certificate than the connection's SNI chose is answered 421 (RFC 9110
+/// §15.5.20); hosts sharing the certificate may share the connection.
+#[tokio::test]
+async fn a_host_outside_the_connections_certificate_gets_421() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = t::self_signed(dir.path(), "a", &["a.test"]);
+    let b = t::self_signed(dir.path(), "b", &["b.test", "*.b.test"]);
+    let origin = origin().await;
+    let node = TestNode::start(node_config(&origin, dir.path(), https(&[&a, &b], false))).await;
+    let addr = node.https_addrs[0];
+    let client = t::client_config(&[&a.der, &b.der], &[b"http/1.1"]);
+    let mut conn = H1::over(
+        t::connect(addr, "b.test", client.clone())
+            .await
+            .expect("tls"),
+    )
+    .await;
+    assert_eq!(conn.get("b.test", "/x").await.status, 200);
+    assert_eq!(
+        conn.get("www.b.test", "/x").await.status,
+        200,
+        "same certificate"
+    );
+    let fronted = conn.get("a.test", "/secret").await;
+    assert_eq!(fronted.status, 421);
+    assert_eq!(origin.count("/secret"), 0);
+    let tls = t::connect(
+        addr,
+        "b.test",
+        t::client_config(&[&a.der, &b.der], &[b"h2"]),
+    )
+    .await
+    .expect("tls");
+    assert_eq!(t::h2_get(tls, "a.test", "/secret").await.status, 421);
+    assert_eq!(origin.count("/secret"), 0);
+    node.stop().await;
+}

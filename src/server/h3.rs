@@ -107,6 +107,10 @@ async fn connection(
             return;
         }
     };
+    let sni: Option<Arc<str>> = conn
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.server_name.as_deref().map(Arc::from));
     let max_field_section = fe.max_head_bytes() as u64;
     let built = h3::server::builder()
         .max_field_section_size(max_field_section)
@@ -124,10 +128,10 @@ async fn connection(
         tokio::select! {
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
-                    let fe = fe.clone();
+                    let (fe, sni) = (fe.clone(), sni.clone());
                     tokio::spawn(async move {
                         match resolver.resolve_request().await {
-                            Ok((req, stream)) => request(fe, req, stream, peer).await,
+                            Ok((req, stream)) => request(fe, req, stream, peer, sni).await,
                             Err(e) => tracing::debug!(%peer, error = %e, "HTTP/3 request refused"),
                         }
                     });
@@ -152,11 +156,17 @@ async fn connection(
 
 type Stream = h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 
-async fn request(fe: Arc<FrontEnd>, req: http::Request<()>, stream: Stream, peer: SocketAddr) {
+async fn request(
+    fe: Arc<FrontEnd>,
+    req: http::Request<()>,
+    stream: Stream,
+    peer: SocketAddr,
+    sni: Option<Arc<str>>,
+) {
     let (mut send, recv) = stream.split();
     let (parts, ()) = req.into_parts();
     let req = http::Request::from_parts(parts, h3_stream::request_body(recv));
-    let resp = fe.handle_h3(req, peer).await;
+    let resp = fe.handle_h3(req, peer, sni.as_deref()).await;
     if let Err(e) = h3_stream::send_response(&mut send, resp, fe.send_timeout()).await {
         tracing::debug!(%peer, error = %e, "HTTP/3 response not fully sent");
     }
