@@ -463,3 +463,44 @@ async fn a_host_outside_the_connections_certificate_gets_421() {
     assert_eq!(origin.count("/secret"), 0);
     node.stop().await;
 }
+
+/// An HTTP/3 upload streams to the origin and the origin's answer comes
+/// back whole (a POST passes through, uncached).
+#[tokio::test]
+async fn http3_uploads_reach_the_origin() {
+    use http_body_util::BodyExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let cert = t::self_signed(dir.path(), "c", &["localhost"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let origin_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let svc = hyper::service::service_fn(
+                |req: http::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await?.to_bytes();
+                    let mut echoed = b"echo:".to_vec();
+                    echoed.extend_from_slice(&body);
+                    Ok::<_, hyper::Error>(http::Response::new(edgecache::body::full(echoed)))
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc),
+            );
+        }
+    });
+    let mut cfg = test_config(&format!("http://{origin_addr}"), dir.path());
+    cfg.https.push(https(&[&cert], true));
+    let node = TestNode::start(cfg).await;
+    let addr = node.https_addrs[0];
+    let authority = format!("localhost:{}", addr.port());
+    let mut h3 = H3::connect(addr, "localhost", &cert.der).await;
+    let got = h3
+        .request("POST", &authority, "/upload", &["one,", "two,", "three"])
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, "echo:one,two,three");
+    node.stop().await;
+}

@@ -5,6 +5,7 @@
 
 use super::conn_limits::{ConnLimits, ConnPermit};
 use super::connection::FrontEnd;
+use super::h2_idle::StreamCount;
 use super::h3_stream;
 use crate::config::HttpsConfig;
 use crate::tls;
@@ -14,6 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// How long a drained HTTP/3 connection with nothing in flight waits for
+/// the client to close before the node closes it.
+const DRAIN_LINGER: Duration = Duration::from_secs(1);
 
 /// Bind the QUIC endpoint of listener `h` at `addr` (the TCP listener's
 /// address, so `Alt-Svc` names the same port), serving `resolver`'s
@@ -123,13 +128,15 @@ async fn connection(
             return;
         }
     };
+    let streams = StreamCount::new();
     let mut draining = false;
     loop {
         tokio::select! {
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
-                    let (fe, sni) = (fe.clone(), sni.clone());
+                    let (fe, sni, guard) = (fe.clone(), sni.clone(), streams.start());
                     tokio::spawn(async move {
+                        let _guard = guard;
                         match resolver.resolve_request().await {
                             Ok((req, stream)) => request(fe, req, stream, peer, sni).await,
                             Err(e) => tracing::debug!(%peer, error = %e, "HTTP/3 request refused"),
@@ -149,6 +156,14 @@ async fn connection(
                     tracing::debug!(%peer, error = %e, "HTTP/3 GOAWAY failed");
                     break;
                 }
+            }
+            // After GOAWAY, once the requests in flight are done, give the
+            // client a moment to take the last bytes and close (closing
+            // first would discard stream data not yet acknowledged).
+            () = streams.idle_for(Duration::ZERO), if draining => {
+                let linger = async { while let Ok(Some(_)) = h3.accept().await {} };
+                let _ = tokio::time::timeout(DRAIN_LINGER, linger).await;
+                break;
             }
         }
     }

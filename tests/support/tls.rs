@@ -177,10 +177,29 @@ impl H3 {
     }
 
     pub async fn get(&mut self, authority: &str, path: &str) -> Answer {
-        let req = Request::get(format!("https://{authority}{path}"))
+        self.request("GET", authority, path, &[]).await
+    }
+
+    /// Send `method` with `chunks` as separate DATA frames.
+    pub async fn request(
+        &mut self,
+        method: &str,
+        authority: &str,
+        path: &str,
+        chunks: &[&str],
+    ) -> Answer {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("https://{authority}{path}"))
             .body(())
             .expect("request");
         let mut stream = self.send.send_request(req).await.expect("send");
+        for c in chunks {
+            stream
+                .send_data(Bytes::copy_from_slice(c.as_bytes()))
+                .await
+                .expect("data");
+        }
         stream.finish().await.expect("finish");
         let resp = stream.recv_response().await.expect("response");
         let mut body = Vec::new();
