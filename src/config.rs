@@ -3,9 +3,12 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 pub use crate::http_cache::policy::SetCookie;
+pub use websocket::WebSocketConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+mod websocket;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -29,6 +32,8 @@ pub struct Config {
     pub purge: PurgeConfig,
     /// The admin listener: purge API, metrics, health.
     pub admin: AdminConfig,
+    /// WebSocket pass-through: tunnel limits and idle timeout.
+    pub websocket: WebSocketConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -328,6 +333,8 @@ pub struct SiteConfig {
     pub set_cookie: Option<SetCookie>,
     /// Upstream concurrency limit for this site's origin. Default: `[upstream] max_concurrency`.
     pub max_concurrency: Option<usize>,
+    /// Accept WebSocket upgrades for this site. Default: the `[websocket] enabled` value.
+    pub websocket: Option<bool>,
 }
 
 impl Default for ServerConfig {
@@ -622,6 +629,7 @@ impl Config {
             parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
         }
         self.server.validate()?;
+        self.websocket.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

@@ -54,6 +54,8 @@ pub struct Node {
     pub keyed_fields: Vec<String>,
     /// Proxies whose X-Forwarded-Proto and Forwarded are passed on.
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
+    /// WebSocket tunnels: limits, counters, the drain signal.
+    pub tunnels: Arc<super::tunnel::Tunnels>,
 }
 
 impl Node {
@@ -160,7 +162,9 @@ impl Node {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let tunnels = super::tunnel::Tunnels::new(&cfg.websocket);
         Ok(Node {
+            tunnels,
             strip_request_fields,
             keyed_fields,
             trusted_proxies,

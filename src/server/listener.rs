@@ -24,6 +24,7 @@ pub async fn serve(
         node.cfg.server.max_connections,
         node.cfg.server.max_connections_per_ip,
     );
+    let tunnels = node.tunnels.clone();
     let fe = FrontEnd::new(node, crate::proxy::Scheme::Http, None);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
@@ -47,6 +48,9 @@ pub async fn serve(
     drop(listener);
     tracing::info!("shutting down: no longer accepting; draining in-flight requests");
     let _ = stop_tx.send(true);
+    // A WebSocket tunnel never finishes on its own: close them now rather
+    // than at the drain timeout.
+    tunnels.close_all();
     tokio::select! {
         () = limits.all_closed() => true,
         () = tokio::time::sleep(drain) => {

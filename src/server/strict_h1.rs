@@ -9,11 +9,15 @@
 //! decoder fails at the same byte; the request's number is recorded in
 //! [`ConnFraming`] so the service answers 400 instead of the 502 the proxy
 //! gives for a failed request body.
+//!
+//! Once the service has answered 101 (a WebSocket switch), the bytes that
+//! follow are the tunnel's, not HTTP: the tracker stops and every byte
+//! passes as read.
 
 use super::h1_framing::{FramingTracker, TrailerLimits};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -27,6 +31,8 @@ pub struct ConnFraming {
     bad_body: AtomicU64,
     /// Requests handed to the service so far.
     served: AtomicU64,
+    /// The service switched protocols: no more HTTP on this connection.
+    switched: AtomicBool,
 }
 
 // === impl ConnFraming ===
@@ -40,6 +46,13 @@ impl ConnFraming {
     /// Whether request number `n` had a malformed chunked body.
     pub fn body_was_malformed(&self, n: u64) -> bool {
         self.bad_body.load(Ordering::Acquire) == n
+    }
+
+    /// The service answered 101: what follows on the connection is not
+    /// HTTP and passes unchecked. Called before hyper writes the 101, so
+    /// before a client that waits for it sends a byte of the new protocol.
+    pub fn switch_protocols(&self) {
+        self.switched.store(true, Ordering::Release);
     }
 }
 
@@ -87,6 +100,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for StrictH1<T> {
             // The poison, then end of stream.
             this.put_poison(buf);
             return Poll::Ready(Ok(()));
+        }
+        if this.shared.switched.load(Ordering::Acquire) {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
