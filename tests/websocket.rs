@@ -495,3 +495,36 @@ async fn malformed_handshakes_are_refused_before_the_origin() {
     assert!(origin.handshakes().is_empty());
     node.stop().await;
 }
+
+/// Over HTTP/1.1 hyper hands the upgraded connection out; it must still
+/// count against the connection caps until its tunnel ends.
+#[tokio::test]
+async fn an_http11_tunnel_keeps_its_connection_counted() {
+    let origin = WsOrigin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.server.max_connections_per_ip = 1;
+    let node = TestNode::start(cfg).await;
+    let (mut ws, _) = h1_client(&node, "a.test", "/", &[]).await.expect("tunnel");
+    ws.send(Message::text("held")).await.expect("send");
+    assert_eq!(next(&mut ws).await, Message::text("held"));
+    let plain_get = || async {
+        let mut s = TcpStream::connect(node.addr).await.expect("connect");
+        let _ = s.write_all(b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
+        let mut buf = [0u8; 64];
+        matches!(tokio::time::timeout(WAIT, s.read(&mut buf)).await, Ok(Ok(n)) if n > 0)
+    };
+    assert!(!plain_get().await, "a second connection is over the per-IP cap");
+    ws.close(None).await.expect("close");
+    drop(ws);
+    let mut answered = false;
+    for _ in 0..200 {
+        if plain_get().await {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(answered, "the tunnel's connection was released when it ended");
+    node.stop().await;
+}
