@@ -3,10 +3,10 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 pub use crate::http_cache::policy::SetCookie;
-pub use websocket::WebSocketConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use websocket::WebSocketConfig;
 
 mod websocket;
 

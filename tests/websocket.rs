@@ -16,11 +16,13 @@ use std::time::Duration;
 use support::{Origin, TestNode, reply, test_config};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::server::{Request as WsRequest, Response as WsResponse};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Request as WsRequest, Response as WsResponse,
+};
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -41,6 +43,8 @@ impl WsOrigin {
             while let Ok((stream, _)) = listener.accept().await {
                 let seen = seen.clone();
                 tokio::spawn(async move {
+                    // tungstenite's callback type, not ours.
+                    #[allow(clippy::result_large_err)]
                     let record = |req: &WsRequest, mut resp: WsResponse| {
                         seen.lock().push(req.headers().clone());
                         let offered = req
@@ -106,7 +110,8 @@ async fn raw_echo_origin(wrong_accept: bool) -> String {
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                      Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
                 );
-                if s.write_all(head.as_bytes()).await.is_err() || s.write_all(&rest).await.is_err() {
+                if s.write_all(head.as_bytes()).await.is_err() || s.write_all(&rest).await.is_err()
+                {
                     return;
                 }
                 let (mut r, mut w) = s.split();
@@ -186,8 +191,11 @@ async fn next<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) ->
 async fn echoes<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) {
     ws.send(Message::text("hello, origin")).await.expect("send");
     assert_eq!(next(ws).await, Message::text("hello, origin"));
-    let tricky = Bytes::from_static(b"\x00\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n0\r\n\r\n\x00\xff");
-    ws.send(Message::binary(tricky.clone())).await.expect("send");
+    let tricky =
+        Bytes::from_static(b"\x00\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n0\r\n\r\n\x00\xff");
+    ws.send(Message::binary(tricky.clone()))
+        .await
+        .expect("send");
     assert_eq!(next(ws).await, Message::binary(tricky));
     let big: Bytes = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     ws.send(Message::binary(big.clone())).await.expect("send");
@@ -209,15 +217,28 @@ async fn http11_upgrade_echoes_both_ways_and_reaches_the_origin_every_time() {
         .expect("switched");
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     assert_eq!(resp.headers()["sec-websocket-protocol"], "chat");
-    assert!(resp.headers().get("cache-status").is_none(), "the cache plays no part");
-    assert!(resp.headers()["via"].to_str().expect("via").contains("edgecache"));
+    assert!(
+        resp.headers().get("cache-status").is_none(),
+        "the cache plays no part"
+    );
+    assert!(
+        resp.headers()["via"]
+            .to_str()
+            .expect("via")
+            .contains("edgecache")
+    );
     echoes(&mut ws).await;
 
     let seen = origin.handshakes();
     assert_eq!(seen.len(), 1);
     let h = &seen[0];
     assert_eq!(h["upgrade"], "websocket");
-    assert!(h["connection"].to_str().expect("ascii").eq_ignore_ascii_case("upgrade"));
+    assert!(
+        h["connection"]
+            .to_str()
+            .expect("ascii")
+            .eq_ignore_ascii_case("upgrade")
+    );
     assert_eq!(h["sec-websocket-version"], "13");
     assert_eq!(h["sec-websocket-protocol"], "chat");
     assert_eq!(h["host"], "site.test");
@@ -331,7 +352,11 @@ async fn http2_extended_connect_is_bridged_to_an_http11_upgrade() {
     assert_eq!(h["upgrade"], "websocket");
     assert_eq!(h["sec-websocket-version"], "13");
     assert_eq!(h["sec-websocket-protocol"], "chat");
-    assert_eq!(h["sec-websocket-key"].len(), 24, "a fresh key from the node");
+    assert_eq!(
+        h["sec-websocket-key"].len(),
+        24,
+        "a fresh key from the node"
+    );
     assert_eq!(h["host"], "h2.test");
     assert!(h["via"].to_str().expect("via").starts_with("2 "));
     ws.close(None).await.expect("close");
@@ -345,7 +370,9 @@ async fn tunnels_over_the_site_limit_get_503_until_one_closes() {
     let mut cfg = test_config(&origin.url(), dir.path());
     cfg.websocket.max_tunnels_per_site = 1;
     let node = TestNode::start(cfg).await;
-    let (mut first, _) = h1_client(&node, "a.test", "/", &[]).await.expect("first tunnel");
+    let (mut first, _) = h1_client(&node, "a.test", "/", &[])
+        .await
+        .expect("first tunnel");
     let (status, headers, _) = refused(h1_client(&node, "a.test", "/", &[]).await);
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(headers.get("cache-status").is_none());
@@ -353,7 +380,10 @@ async fn tunnels_over_the_site_limit_get_503_until_one_closes() {
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "HTTP/2 too");
     assert_eq!(origin.handshakes().len(), 1, "refused before the origin");
     let m = support::metrics(node.admin_addr).await;
-    assert!(m.contains("edgecache_websocket_tunnels_refused_total 2"), "{m}");
+    assert!(
+        m.contains("edgecache_websocket_tunnels_refused_total 2"),
+        "{m}"
+    );
     assert!(m.contains("edgecache_websocket_tunnels_open 1"), "{m}");
 
     first.close(None).await.expect("close");
@@ -383,7 +413,9 @@ async fn idle_tunnels_are_closed_and_counted() {
     ws.send(Message::text("ping")).await.expect("send");
     assert_eq!(next(&mut ws).await, Message::text("ping"));
     // Nothing more is sent: the node closes the tunnel.
-    let end = tokio::time::timeout(WAIT, ws.next()).await.expect("closed in time");
+    let end = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("closed in time");
     assert!(
         !matches!(end, Some(Ok(Message::Text(_) | Message::Binary(_)))),
         "{end:?}"
@@ -396,8 +428,14 @@ async fn idle_tunnels_are_closed_and_counted() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert!(m.contains("edgecache_websocket_tunnels_closed_idle_total 1"), "{m}");
-    assert!(m.contains("edgecache_websocket_tunnels_opened_total 1"), "{m}");
+    assert!(
+        m.contains("edgecache_websocket_tunnels_closed_idle_total 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("edgecache_websocket_tunnels_opened_total 1"),
+        "{m}"
+    );
     assert!(m.contains("edgecache_websocket_tunnels_open 0"), "{m}");
     node.stop().await;
 }
@@ -425,7 +463,11 @@ async fn draining_closes_open_tunnels() {
 #[tokio::test]
 async fn an_origin_refusal_is_passed_through_uncached() {
     let origin = Origin::start(|_| {
-        reply(403, &[("cache-control", "max-age=600")], "no websockets here")
+        reply(
+            403,
+            &[("cache-control", "max-age=600")],
+            "no websockets here",
+        )
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -472,7 +514,9 @@ async fn sites_with_websocket_off_refuse_the_upgrade_with_403() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("not enabled"), "{body}");
     assert!(origin.handshakes().is_empty());
-    h1_client(&node, "on.test", "/", &[]).await.expect("the default site allows it");
+    h1_client(&node, "on.test", "/", &[])
+        .await
+        .expect("the default site allows it");
     node.stop().await;
 }
 
@@ -510,11 +554,16 @@ async fn an_http11_tunnel_keeps_its_connection_counted() {
     assert_eq!(next(&mut ws).await, Message::text("held"));
     let plain_get = || async {
         let mut s = TcpStream::connect(node.addr).await.expect("connect");
-        let _ = s.write_all(b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n").await;
+        let _ = s
+            .write_all(b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            .await;
         let mut buf = [0u8; 64];
         matches!(tokio::time::timeout(WAIT, s.read(&mut buf)).await, Ok(Ok(n)) if n > 0)
     };
-    assert!(!plain_get().await, "a second connection is over the per-IP cap");
+    assert!(
+        !plain_get().await,
+        "a second connection is over the per-IP cap"
+    );
     ws.close(None).await.expect("close");
     drop(ws);
     let mut answered = false;
@@ -525,6 +574,9 @@ async fn an_http11_tunnel_keeps_its_connection_counted() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert!(answered, "the tunnel's connection was released when it ended");
+    assert!(
+        answered,
+        "the tunnel's connection was released when it ended"
+    );
     node.stop().await;
 }

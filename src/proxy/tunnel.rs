@@ -40,15 +40,26 @@ const MAX_REFUSAL_BYTES: usize = 256 << 10;
 pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     let node = &ex.node;
     if ex.has_body() {
-        return refuse(node, StatusCode::BAD_REQUEST, "a WebSocket handshake has no content");
+        return refuse(
+            node,
+            StatusCode::BAD_REQUEST,
+            "a WebSocket handshake has no content",
+        );
     }
     match handshake::check_request(ask, &ex.parts.headers) {
         Ok(()) => {}
         Err(Malformed::BadRequest(why)) => return refuse(node, StatusCode::BAD_REQUEST, why),
         Err(Malformed::Version) => {
-            let mut r = refuse(node, StatusCode::UPGRADE_REQUIRED, "unsupported WebSocket version");
+            let mut r = refuse(
+                node,
+                StatusCode::UPGRADE_REQUIRED,
+                "unsupported WebSocket version",
+            );
             let h = r.headers_mut();
-            h.insert(handshake::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            h.insert(
+                handshake::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
             return r;
         }
     }
@@ -64,7 +75,11 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
         }
     };
     let Some(client_side) = ex.parts.extensions.get::<OnUpgrade>().cloned() else {
-        return refuse(node, StatusCode::NOT_IMPLEMENTED, "this connection cannot be upgraded");
+        return refuse(
+            node,
+            StatusCode::NOT_IMPLEMENTED,
+            "this connection cannot be upgraded",
+        );
     };
     let hold = ex.parts.extensions.get::<ConnHold>().cloned();
 
@@ -94,7 +109,11 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     };
     if let Err(why) = handshake::check_switch(&head.headers, &key) {
         tracing::warn!(reason = why, host = %ex.target.host, "origin's WebSocket switch refused");
-        return refuse(node, StatusCode::BAD_GATEWAY, "invalid WebSocket handshake from the origin");
+        return refuse(
+            node,
+            StatusCode::BAD_GATEWAY,
+            "invalid WebSocket handshake from the origin",
+        );
     }
     let mut headers = head.headers;
     forwarding::remove_hop_by_hop(&mut headers);
@@ -160,17 +179,29 @@ async fn pass_refusal(
     let (parts, incoming) = resp.into_parts();
     if ask == Ask::ExtendedConnect && parts.status.is_success() {
         tracing::warn!(status = %parts.status, "origin answered a WebSocket handshake without switching");
-        return refuse(node, StatusCode::BAD_GATEWAY, "the origin did not switch protocols");
+        return refuse(
+            node,
+            StatusCode::BAD_GATEWAY,
+            "the origin did not switch protocols",
+        );
     }
     let limited = http_body_util::Limited::new(incoming, MAX_REFUSAL_BYTES);
     let bytes = match tokio::time::timeout(within, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "origin's answer to a WebSocket handshake failed or is too large");
-            return refuse(node, StatusCode::BAD_GATEWAY, "the origin's answer could not be read");
+            return refuse(
+                node,
+                StatusCode::BAD_GATEWAY,
+                "the origin's answer could not be read",
+            );
         }
         Err(_) => {
-            return refuse(node, StatusCode::GATEWAY_TIMEOUT, "the origin's answer took too long");
+            return refuse(
+                node,
+                StatusCode::GATEWAY_TIMEOUT,
+                "the origin's answer took too long",
+            );
         }
     };
     let mut headers = parts.headers;
@@ -183,7 +214,12 @@ const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("cache-
 
 /// A response with this node's fields (Via, the configured removals) and no
 /// Cache-Status: the cache played no part.
-fn downstream(node: &Node, status: StatusCode, mut headers: HeaderMap, body: Body) -> Response<Body> {
+fn downstream(
+    node: &Node,
+    status: StatusCode,
+    mut headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
     for f in &node.strip_downstream {
         headers.remove(f);
     }

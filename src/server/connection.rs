@@ -14,7 +14,6 @@ use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
 use crate::proxy::tunnel::ConnHold;
 use crate::proxy::{self, Node, Scheme};
-use tokio::io::{AsyncRead, AsyncWrite};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -24,6 +23,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -98,8 +98,13 @@ impl FrontEnd {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();
         }
-        let mut resp =
-            proxy::handle(self.node.clone(), req.map(crate::body::boxed), peer, self.scheme).await;
+        let mut resp = proxy::handle(
+            self.node.clone(),
+            req.map(crate::body::boxed),
+            peer,
+            self.scheme,
+        )
+        .await;
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }
@@ -228,7 +233,10 @@ where
         }
     });
     let result = {
-        let conn = fe.h1.serve_connection(TokioIo::new(io), svc).with_upgrades();
+        let conn = fe
+            .h1
+            .serve_connection(TokioIo::new(io), svc)
+            .with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
             r = conn.as_mut() => r,

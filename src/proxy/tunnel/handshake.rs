@@ -70,10 +70,8 @@ pub fn asks(parts: &request::Parts) -> Option<Ask> {
 
 /// Does the comma-separated field value `v` list `token` (case-insensitive)?
 fn has_token(v: &HeaderValue, token: &str) -> bool {
-    v.to_str().is_ok_and(|s| {
-        s.split(',')
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    })
+    v.to_str()
+        .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
 }
 
 /// Check what the client must send (RFC 6455 §4.1, RFC 8441 §5): a key of
@@ -101,7 +99,11 @@ pub fn check_request(ask: Ask, headers: &HeaderMap) -> Result<(), Malformed> {
         let mut keys = headers.get_all(&SEC_WEBSOCKET_KEY).iter();
         match (keys.next(), keys.next()) {
             (Some(k), None) if valid_key(k.as_bytes()) => {}
-            _ => return Err(Malformed::BadRequest("missing or malformed Sec-WebSocket-Key")),
+            _ => {
+                return Err(Malformed::BadRequest(
+                    "missing or malformed Sec-WebSocket-Key",
+                ));
+            }
         }
     }
     Ok(())
@@ -209,11 +211,18 @@ mod tests {
     #[test]
     fn which_requests_ask_for_a_websocket() {
         let (get, h11) = (Method::GET, Version::HTTP_11);
-        let both = [("connection", "keep-alive, Upgrade"), ("upgrade", "WebSocket")];
+        let both = [
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+        ];
         let rows: Vec<(request::Parts, Option<Ask>)> = vec![
             (parts(get.clone(), h11, &both), Some(Ask::Upgrade)),
             (
-                parts(get.clone(), h11, &[("connection", "upgrade"), ("upgrade", "h2c")]),
+                parts(
+                    get.clone(),
+                    h11,
+                    &[("connection", "upgrade"), ("upgrade", "h2c")],
+                ),
                 None,
             ),
             (parts(get.clone(), h11, &[("upgrade", "websocket")]), None),
@@ -254,21 +263,37 @@ mod tests {
 
     #[test]
     fn request_checks() {
-        use Malformed::*;
+        use Malformed::BadRequest;
         let key = ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
         let v13 = ("sec-websocket-version", "13");
         let long = "a".repeat(MAX_WS_FIELD_BYTES);
         let rows: Vec<(Ask, Vec<(&str, &str)>, Result<(), Malformed>)> = vec![
             (Ask::Upgrade, vec![key, v13], Ok(())),
-            (Ask::Upgrade, vec![v13], Err(BadRequest("missing or malformed Sec-WebSocket-Key"))),
+            (
+                Ask::Upgrade,
+                vec![v13],
+                Err(BadRequest("missing or malformed Sec-WebSocket-Key")),
+            ),
             (
                 Ask::Upgrade,
                 vec![("sec-websocket-key", "c2hvcnQ="), v13],
                 Err(BadRequest("missing or malformed Sec-WebSocket-Key")),
             ),
-            (Ask::Upgrade, vec![key, key, v13], Err(BadRequest("missing or malformed Sec-WebSocket-Key"))),
-            (Ask::Upgrade, vec![key], Err(BadRequest("missing Sec-WebSocket-Version"))),
-            (Ask::Upgrade, vec![key, ("sec-websocket-version", "8")], Err(Version)),
+            (
+                Ask::Upgrade,
+                vec![key, key, v13],
+                Err(BadRequest("missing or malformed Sec-WebSocket-Key")),
+            ),
+            (
+                Ask::Upgrade,
+                vec![key],
+                Err(BadRequest("missing Sec-WebSocket-Version")),
+            ),
+            (
+                Ask::Upgrade,
+                vec![key, ("sec-websocket-version", "8")],
+                Err(Malformed::Version),
+            ),
             (
                 Ask::Upgrade,
                 vec![key, v13, ("sec-websocket-protocol", long.as_str())],
@@ -295,7 +320,11 @@ mod tests {
         assert_eq!(check_switch(&p(&good), &key), Ok(()));
         assert!(check_switch(&p(&good[..2]), &key).is_err());
         assert!(check_switch(&p(&[good[0], good[2]]), &key).is_err());
-        let wrong = [good[0], good[1], ("sec-websocket-accept", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")];
+        let wrong = [
+            good[0],
+            good[1],
+            ("sec-websocket-accept", "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ];
         assert!(check_switch(&p(&wrong), &key).is_err());
     }
 
@@ -304,7 +333,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("sec-websocket-protocol", HeaderValue::from_static("chat"));
         let key = upstream_fields(Ask::ExtendedConnect, &mut h, || Some("a".repeat(24)));
-        assert_eq!(key, Some(HeaderValue::from_static("aaaaaaaaaaaaaaaaaaaaaaaa")));
+        assert_eq!(
+            key,
+            Some(HeaderValue::from_static("aaaaaaaaaaaaaaaaaaaaaaaa"))
+        );
         assert_eq!(h.get("upgrade").expect("upgrade"), "websocket");
         assert_eq!(h.get("sec-websocket-version").expect("version"), "13");
         let mut back = HeaderMap::new();

@@ -185,6 +185,10 @@ mod tests {
         let on = SiteTunnels::new(true, 10);
         node.close_all();
         assert_eq!(node.admit(&on).err(), Some(Refused::Draining));
-        assert_eq!(node.refused.load(Ordering::Relaxed), 0, "not a limit refusal");
+        assert_eq!(
+            node.refused.load(Ordering::Relaxed),
+            0,
+            "not a limit refusal"
+        );
     }
 }

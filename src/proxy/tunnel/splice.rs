@@ -58,8 +58,12 @@ where
     let mut client = Counted::new(client, moved.clone());
     let mut origin = Counted::new(origin, moved.clone());
     let end = {
-        let copy =
-            tokio::io::copy_bidirectional_with_sizes(&mut client, &mut origin, BUF_BYTES, BUF_BYTES);
+        let copy = tokio::io::copy_bidirectional_with_sizes(
+            &mut client,
+            &mut origin,
+            BUF_BYTES,
+            BUF_BYTES,
+        );
         tokio::select! {
             r = copy => match r {
                 Ok((up, down)) => End::Closed(up, down),
@@ -155,7 +159,12 @@ mod tests {
     async fn bytes_pass_both_ways_intact_until_both_sides_close() {
         let (client, mut client_peer) = tokio::io::duplex(64);
         let (origin, mut origin_peer) = tokio::io::duplex(64);
-        let tunnel = tokio::spawn(splice(client, origin, Duration::from_secs(60), std::future::pending()));
+        let tunnel = tokio::spawn(splice(
+            client,
+            origin,
+            Duration::from_secs(60),
+            std::future::pending(),
+        ));
         let frame = b"\x82\x12\r\n\r\nGET / HTTP/1.1\0\0";
         client_peer.write_all(frame).await.expect("write");
         let mut got = vec![0u8; frame.len()];
@@ -168,7 +177,10 @@ mod tests {
         drop(client_peer);
         drop(origin_peer);
         let end = tunnel.await.expect("task");
-        assert!(matches!(end, End::Closed(up, 4) if up == frame.len() as u64), "{end:?}");
+        assert!(
+            matches!(end, End::Closed(up, 4) if up == frame.len() as u64),
+            "{end:?}"
+        );
     }
 
     #[tokio::test]
@@ -177,7 +189,12 @@ mod tests {
         let (origin, _origin_peer) = tokio::io::duplex(64);
         let end = tokio::time::timeout(
             Duration::from_secs(30),
-            splice(client, origin, Duration::from_millis(40), std::future::pending()),
+            splice(
+                client,
+                origin,
+                Duration::from_millis(40),
+                std::future::pending(),
+            ),
         )
         .await
         .expect("ends");
