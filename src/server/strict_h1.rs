@@ -152,3 +152,31 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StrictH1<T> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    /// After a 101 the bytes are another protocol's: a NUL and a bare LF,
+    /// which would poison an HTTP head, pass as sent.
+    #[tokio::test]
+    async fn after_a_switch_bytes_pass_unchecked() {
+        let bytes: &[u8] = b"GET / HTTP/1.1\nHost: a\r\n\0\r\n\r\n";
+        let limits = TrailerLimits {
+            max_bytes: 1024,
+            max_fields: 10,
+        };
+        for switched in [false, true] {
+            let shared = Arc::new(ConnFraming::default());
+            if switched {
+                shared.switch_protocols();
+            }
+            let mut io = StrictH1::new(bytes, limits, shared);
+            let mut out = Vec::new();
+            io.read_to_end(&mut out).await.expect("read");
+            assert_eq!(out == bytes, switched, "switched: {switched}: {out:?}");
+        }
+    }
+}
