@@ -70,6 +70,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_section_and_the_per_site_switch_parse() {
+        let text = "[websocket]\nenabled = false\nidle_timeout_secs = 60\n\
+                    max_tunnels_per_site = 5\nmax_tunnels = 50\n\n\
+                    [[sites]]\nhosts = [\"chat.example\"]\n\
+                    origin = \"http://127.0.0.1:9\"\nwebsocket = true\n";
+        let cfg: crate::config::Config = toml::from_str(text).expect("parses");
+        cfg.validate().expect("valid");
+        let ws = &cfg.websocket;
+        assert!(!ws.enabled);
+        assert_eq!(
+            (ws.idle_timeout_secs, ws.max_tunnels_per_site, ws.max_tunnels),
+            (60, 5, 50)
+        );
+        assert_eq!(cfg.sites[0].websocket, Some(true));
+        let bad = toml::from_str::<crate::config::Config>("[websocket]\nmax_tunnels = 0\n")
+            .expect("parses");
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
     fn defaults_are_valid_and_bad_values_name_the_field() {
         WebSocketConfig::default().validate().expect("defaults");
         let cases: [(fn(&mut WebSocketConfig), &str); 4] = [
