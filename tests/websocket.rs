@@ -485,6 +485,32 @@ async fn an_origin_refusal_is_passed_through_uncached() {
     let got = support::get(&node.url("/chat")).await;
     assert_eq!(got.status, 403);
     assert_eq!(origin.count("/chat"), 3);
+    // Over HTTP/2 the refusal comes back as it came too.
+    let (resp, _sender) = h2_connect(&node, "/chat", None).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers().get("cache-status").is_none());
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(&body[..], b"no websockets here");
+    assert_eq!(origin.count("/chat"), 4);
+    node.stop().await;
+}
+
+/// A 200 instead of a 101 reaches an HTTP/1.1 client as it came; over
+/// HTTP/2 a 2xx would open the client's tunnel with nothing behind it, so
+/// it is a 502.
+#[tokio::test]
+async fn a_200_instead_of_a_switch_is_passed_on_http11_and_a_502_on_http2() {
+    let origin = Origin::start(|_| reply(200, &[], "a plain page")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let (status, _, body) = refused(h1_client(&node, "a.test", "/", &[]).await);
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "a plain page"));
+    let (resp, _sender) = h2_connect(&node, "/", None).await;
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(origin.count("/"), 2);
     node.stop().await;
 }
 

@@ -80,7 +80,11 @@ mod tests {
         let ws = &cfg.websocket;
         assert!(!ws.enabled);
         assert_eq!(
-            (ws.idle_timeout_secs, ws.max_tunnels_per_site, ws.max_tunnels),
+            (
+                ws.idle_timeout_secs,
+                ws.max_tunnels_per_site,
+                ws.max_tunnels
+            ),
             (60, 5, 50)
         );
         assert_eq!(cfg.sites[0].websocket, Some(true));
