@@ -9,6 +9,9 @@ pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use websocket::WebSocketConfig;
+
+mod websocket;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -34,6 +37,8 @@ pub struct Config {
     pub purge: PurgeConfig,
     /// The admin listener: purge API, metrics, health.
     pub admin: AdminConfig,
+    /// WebSocket pass-through: tunnel limits and idle timeout.
+    pub websocket: WebSocketConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -333,6 +338,8 @@ pub struct SiteConfig {
     pub set_cookie: Option<SetCookie>,
     /// Upstream concurrency limit for this site's origin. Default: `[upstream] max_concurrency`.
     pub max_concurrency: Option<usize>,
+    /// Accept WebSocket upgrades for this site. Default: the `[websocket] enabled` value.
+    pub websocket: Option<bool>,
 }
 
 impl Default for ServerConfig {
@@ -636,6 +643,7 @@ impl Config {
                 ));
             }
         }
+        self.websocket.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

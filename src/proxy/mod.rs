@@ -16,6 +16,7 @@ pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
 pub mod timed_body;
+pub mod tunnel;
 pub mod unsafe_method;
 pub mod upstream;
 
@@ -74,6 +75,12 @@ pub async fn handle(
     }
     let ex = Exchange::new(node, parts, target, site, client);
     let node = &ex.node;
+
+    // WebSocket (an HTTP/1.1 Upgrade, an HTTP/2 extended CONNECT) becomes a
+    // byte tunnel to the origin: never cached, collapsed nor purged.
+    if let Some(ask) = tunnel::asks(&ex.parts) {
+        return tunnel::open(&ex, ask).await;
+    }
 
     // 3. Unsafe and other non-cacheable methods go straight through (§4.4
     //    invalidation); so does a GET or HEAD with a body, never stored nor

@@ -56,6 +56,8 @@ pub struct Node {
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
     /// The certificates of each `[[https]]` listener (set by `node::start`).
     pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
+    /// WebSocket tunnels: limits, counters, the drain signal.
+    pub tunnels: Arc<super::tunnel::Tunnels>,
 }
 
 impl Node {
@@ -179,7 +181,9 @@ impl Node {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let tunnels = super::tunnel::Tunnels::new(&cfg.websocket);
         Ok(Node {
+            tunnels,
             strip_request_fields,
             keyed_fields,
             trusted_proxies,

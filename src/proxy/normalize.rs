@@ -122,6 +122,8 @@ pub struct Site {
     pub set_cookie: crate::http_cache::policy::SetCookie,
     /// Upstream concurrency limit for this site's origin, if set.
     pub max_concurrency: Option<usize>,
+    /// This site's WebSocket tunnels (whether allowed, how many are open).
+    pub tunnels: Arc<super::tunnel::SiteTunnels>,
 }
 
 /// Host name to site, with a default.
@@ -159,6 +161,10 @@ impl Sites {
                     .unwrap_or(cfg.cache.honor_request_directives),
                 set_cookie: s.set_cookie.unwrap_or(cfg.cache.set_cookie),
                 max_concurrency: s.max_concurrency,
+                tunnels: super::tunnel::SiteTunnels::new(
+                    s.websocket.unwrap_or(cfg.websocket.enabled),
+                    cfg.websocket.max_tunnels_per_site,
+                ),
             };
             for h in &s.hosts {
                 by_host.insert(h.to_ascii_lowercase(), site.clone());
@@ -176,6 +182,10 @@ impl Sites {
                 honor_request_directives: cfg.cache.honor_request_directives,
                 set_cookie: cfg.cache.set_cookie,
                 max_concurrency: None,
+                tunnels: super::tunnel::SiteTunnels::new(
+                    cfg.websocket.enabled,
+                    cfg.websocket.max_tunnels_per_site,
+                ),
             }),
             None => None,
         };

@@ -216,6 +216,31 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         "counter",
         t.total.load(Ordering::Relaxed),
     );
+    let ws = &node.tunnels;
+    counter(
+        "websocket_tunnels_opened_total",
+        "WebSocket tunnels established (the origin switched protocols).",
+        "counter",
+        ws.opened.load(Ordering::Relaxed),
+    );
+    counter(
+        "websocket_tunnels_refused_total",
+        "WebSocket handshakes refused by a tunnel limit (503).",
+        "counter",
+        ws.refused.load(Ordering::Relaxed),
+    );
+    counter(
+        "websocket_tunnels_closed_idle_total",
+        "WebSocket tunnels closed by websocket.idle_timeout_secs.",
+        "counter",
+        ws.closed_idle.load(Ordering::Relaxed),
+    );
+    counter(
+        "websocket_tunnels_open",
+        "WebSocket tunnels open now (handshakes in progress included).",
+        "gauge",
+        ws.open() as u64,
+    );
     counter(
         "surrogate_key_overflow_total",
         "Surrogate keys dropped for exceeding the per-object limits.",

@@ -12,11 +12,13 @@ use super::request_checks::{self, Rejection};
 use super::send_timeout::SendTimeout;
 use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
+use crate::proxy::tunnel::ConnHold;
 use crate::proxy::{self, Node, Scheme};
 use crate::tls::resolver::Resolver;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -65,6 +67,10 @@ impl FrontEnd {
             .max_headers(s.max_request_headers)
             .max_header_size(s.max_request_head_bytes);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
+        if websocket_anywhere(&node.cfg) {
+            // RFC 8441: offer extended CONNECT, for WebSocket over HTTP/2.
+            h2.enable_connect_protocol();
+        }
         h2.timer(TokioTimer::new())
             .max_concurrent_streams(s.h2_max_concurrent_streams)
             .max_header_list_size(u32::try_from(s.max_request_head_bytes).unwrap_or(u32::MAX))
@@ -143,6 +149,11 @@ impl FrontEnd {
         Some(resp)
     }
 
+    /// The node this front end serves.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
     /// The send timeout of `[server]`.
     pub fn send_timeout(&self) -> Duration {
         self.send_timeout
@@ -181,6 +192,11 @@ impl FrontEnd {
         }
         resp
     }
+}
+
+/// Does any site accept WebSocket tunnels?
+fn websocket_anywhere(cfg: &crate::config::Config) -> bool {
+    cfg.websocket.enabled || cfg.sites.iter().any(|s| s.websocket == Some(true))
 }
 
 /// Resolves when the listener stops (or is gone).
@@ -276,9 +292,15 @@ where
 {
     let framing = Arc::new(ConnFraming::default());
     let io = StrictH1::new(io, fe.trailers, framing.clone());
+    // Each tunnel on this connection holds a sender; all dropped: none left.
+    let (tunnel_tx, mut tunnels_done) = tokio::sync::mpsc::channel::<()>(1);
     let fe2 = fe.clone();
-    let svc = service_fn(move |req| {
+    let tx = tunnel_tx.clone();
+    let svc = service_fn(move |mut req: http::Request<Incoming>| {
         let (fe, framing, sni) = (fe2.clone(), framing.clone(), sni.clone());
+        if req.extensions().get::<OnUpgrade>().is_some() {
+            req.extensions_mut().insert(ConnHold::new(tx.clone()));
+        }
         async move {
             let n = framing.next_request();
             let resp = fe.handle(req, peer, sni.as_deref()).await;
@@ -288,18 +310,31 @@ where
                     Rejection::BadRequest("malformed chunked body").response(),
                 );
             }
+            if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+                framing.switch_protocols();
+            }
             Ok(resp)
         }
     });
-    let conn = fe.h1.serve_connection(TokioIo::new(io), svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        r = conn.as_mut() => r,
-        () = stopped(&mut stop) => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let result = {
+        let conn = fe
+            .h1
+            .serve_connection(TokioIo::new(io), svc)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => r,
+            () = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
         }
-    }
+    };
+    // hyper has handed an upgraded connection to its tunnel: the connection
+    // (and its place under the caps) lasts until the tunnel ends.
+    drop(tunnel_tx);
+    let _ = tunnels_done.recv().await;
+    result
 }
 
 async fn serve_h2<I>(
@@ -314,8 +349,13 @@ where
 {
     let streams = StreamCount::new();
     let (fe2, streams2) = (fe.clone(), streams.clone());
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: http::Request<Incoming>| {
         let (fe, guard, sni) = (fe2.clone(), streams2.start(), sni.clone());
+        if req.extensions().get::<OnUpgrade>().is_some() {
+            // An extended CONNECT's tunnel keeps the stream counted, so the
+            // idle timeout leaves its connection open.
+            req.extensions_mut().insert(ConnHold::new(streams2.start()));
+        }
         async move {
             let resp = fe.handle(req, peer, sni.as_deref()).await;
             Ok::<_, Infallible>(resp.map(|b| CountedBody::new(b, guard)))

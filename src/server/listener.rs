@@ -46,6 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> bool {
+    let tunnels = fe.node().tunnels.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -83,6 +84,9 @@ pub async fn serve(
     drop(listener);
     tracing::info!("shutting down: no longer accepting; draining in-flight requests");
     let _ = stop_tx.send(true);
+    // A WebSocket tunnel never finishes on its own: close them now rather
+    // than at the drain timeout.
+    tunnels.close_all();
     tokio::select! {
         () = limits.all_closed() => true,
         () = tokio::time::sleep(drain) => {

@@ -9,11 +9,15 @@
 //! decoder fails at the same byte; the request's number is recorded in
 //! [`ConnFraming`] so the service answers 400 instead of the 502 the proxy
 //! gives for a failed request body.
+//!
+//! Once the service has answered 101 (a WebSocket switch), the bytes that
+//! follow are the tunnel's, not HTTP: the tracker stops and every byte
+//! passes as read.
 
 use super::h1_framing::{FramingTracker, TrailerLimits};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -27,6 +31,8 @@ pub struct ConnFraming {
     bad_body: AtomicU64,
     /// Requests handed to the service so far.
     served: AtomicU64,
+    /// The service switched protocols: no more HTTP on this connection.
+    switched: AtomicBool,
 }
 
 // === impl ConnFraming ===
@@ -40,6 +46,13 @@ impl ConnFraming {
     /// Whether request number `n` had a malformed chunked body.
     pub fn body_was_malformed(&self, n: u64) -> bool {
         self.bad_body.load(Ordering::Acquire) == n
+    }
+
+    /// The service answered 101: what follows on the connection is not
+    /// HTTP and passes unchecked. Called before hyper writes the 101, so
+    /// before a client that waits for it sends a byte of the new protocol.
+    pub fn switch_protocols(&self) {
+        self.switched.store(true, Ordering::Release);
     }
 }
 
@@ -88,6 +101,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for StrictH1<T> {
             this.put_poison(buf);
             return Poll::Ready(Ok(()));
         }
+        if this.shared.switched.load(Ordering::Acquire) {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let Err(v) = this.tracker.scan(&buf.filled()[before..]) else {
@@ -134,5 +150,33 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for StrictH1<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::AsyncReadExt;
+
+    /// After a 101 the bytes are another protocol's: a NUL and a bare LF,
+    /// which would poison an HTTP head, pass as sent.
+    #[tokio::test]
+    async fn after_a_switch_bytes_pass_unchecked() {
+        let bytes: &[u8] = b"GET / HTTP/1.1\nHost: a\r\n\0\r\n\r\n";
+        let limits = TrailerLimits {
+            max_bytes: 1024,
+            max_fields: 10,
+        };
+        for switched in [false, true] {
+            let shared = Arc::new(ConnFraming::default());
+            if switched {
+                shared.switch_protocols();
+            }
+            let mut io = StrictH1::new(bytes, limits, shared);
+            let mut out = Vec::new();
+            io.read_to_end(&mut out).await.expect("read");
+            assert_eq!(out == bytes, switched, "switched: {switched}: {out:?}");
+        }
     }
 }
