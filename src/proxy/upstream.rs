@@ -59,10 +59,10 @@ impl Upstream {
         &self,
         pool: &Pool,
         path_and_query: &str,
-        mut req: Request<Body>,
+        req: Request<Body>,
         replay: Option<&Replay<'_>>,
     ) -> Result<Response<TimedBody>, UpstreamError> {
-        *req.version_mut() = http::Version::HTTP_11;
+        // The version is the connection's to set (HTTP/1.1 or HTTP/2).
         // Per-origin concurrency isolation: queue briefly, then 503.
         let permit = match &pool.limit {
             Some(sem) => {
@@ -109,11 +109,7 @@ impl Upstream {
             let server = &pool.servers()[idx];
             let mut req = match (next.take(), replay) {
                 (Some(r), _) => r,
-                (None, Some(rebuild)) => {
-                    let mut r = rebuild();
-                    *r.version_mut() = http::Version::HTTP_11;
-                    r
-                }
+                (None, Some(rebuild)) => rebuild(),
                 (None, None) => return Err(unreachable_request(server)),
             };
             *req.uri_mut() = target.clone();
