@@ -1,0 +1,350 @@
+//! gRPC through the node to a real gRPC server (tonic) over h2c: unary and
+//! bidirectional streaming, trailers, error statuses, and gRPC errors (not
+//! HTML pages) when the origin cannot be reached.
+
+mod support;
+
+use edgecache::proxy::origin_conns::Protocol;
+use futures_util::StreamExt;
+use http::uri::PathAndQuery;
+use parking_lot::Mutex;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use support::{TestNode, test_config};
+use tonic::codegen::Service;
+use tonic::{Code, Status};
+use tonic_prost::ProstCodec;
+
+/// The one message type of the test service.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Msg {
+    #[prost(string, tag = "1")]
+    text: String,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type MsgStream = Pin<Box<dyn futures_util::Stream<Item = Result<Msg, Status>> + Send>>;
+
+/// What the gRPC server saw.
+#[derive(Clone, Default)]
+struct Calls {
+    count: Arc<AtomicUsize>,
+    te: Arc<Mutex<Vec<String>>>,
+}
+
+/// `/test.Echo/Unary` echoes, `/test.Echo/Missing` answers NOT_FOUND,
+/// `/test.Echo/Slow` answers after 5 s, `/test.Echo/Bidi` echoes each
+/// message as it arrives and fails with NOT_FOUND on the text `fail`.
+#[derive(Clone)]
+struct EchoServer {
+    calls: Calls,
+}
+
+impl tonic::server::NamedService for EchoServer {
+    const NAME: &'static str = "test.Echo";
+}
+
+impl Service<http::Request<tonic::body::Body>> for EchoServer {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        self.calls.count.fetch_add(1, Ordering::SeqCst);
+        let te = req
+            .headers()
+            .get("te")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        self.calls.te.lock().push(te);
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(ProstCodec::<Msg, Msg>::default());
+            let resp = match req.uri().path() {
+                "/test.Echo/Unary" => grpc.unary(Unary::Echo, req).await,
+                "/test.Echo/Missing" => grpc.unary(Unary::Missing, req).await,
+                "/test.Echo/Slow" => grpc.unary(Unary::Slow, req).await,
+                "/test.Echo/Bidi" => grpc.streaming(Bidi, req).await,
+                _ => Status::unimplemented("no such method").into_http(),
+            };
+            Ok(resp)
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Unary {
+    Echo,
+    Missing,
+    Slow,
+}
+
+impl Service<tonic::Request<Msg>> for Unary {
+    type Response = tonic::Response<Msg>;
+    type Error = Status;
+    type Future = BoxFuture<Result<tonic::Response<Msg>, Status>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: tonic::Request<Msg>) -> Self::Future {
+        let kind = *self;
+        Box::pin(async move {
+            let text = req.into_inner().text;
+            match kind {
+                Unary::Echo => Ok(tonic::Response::new(Msg {
+                    text: format!("echo {text}"),
+                })),
+                Unary::Missing => Err(Status::not_found(format!("no record named {text}"))),
+                Unary::Slow => {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    Ok(tonic::Response::new(Msg { text }))
+                }
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Bidi;
+
+impl Service<tonic::Request<tonic::Streaming<Msg>>> for Bidi {
+    type Response = tonic::Response<MsgStream>;
+    type Error = Status;
+    type Future = BoxFuture<Result<tonic::Response<MsgStream>, Status>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: tonic::Request<tonic::Streaming<Msg>>) -> Self::Future {
+        Box::pin(async move {
+            let replies = req.into_inner().map(|m| {
+                let m = m?;
+                if m.text == "fail" {
+                    return Err(Status::not_found("the stream asked to fail"));
+                }
+                Ok(Msg {
+                    text: format!("echo {}", m.text),
+                })
+            });
+            Ok(tonic::Response::new(Box::pin(replies) as MsgStream))
+        })
+    }
+}
+
+/// A gRPC server on 127.0.0.1:0 (h2c).
+async fn grpc_origin() -> (String, Calls) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind gRPC origin");
+    let addr = listener.local_addr().expect("addr");
+    let calls = Calls::default();
+    let server = EchoServer {
+        calls: calls.clone(),
+    };
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .serve_with_incoming(server, incoming)
+            .await;
+    });
+    (format!("http://{addr}"), calls)
+}
+
+/// A gRPC client of the node (h2c, prior knowledge).
+async fn client(node: &TestNode) -> tonic::client::Grpc<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(node.url(""))
+        .expect("node URL")
+        .connect()
+        .await
+        .expect("connect to the node");
+    tonic::client::Grpc::new(channel)
+}
+
+async fn unary(
+    client: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    method: &'static str,
+    text: &str,
+) -> Result<tonic::Response<Msg>, Status> {
+    client.ready().await.expect("client ready");
+    let call = client.unary(
+        tonic::Request::new(Msg { text: text.into() }),
+        PathAndQuery::from_static(method),
+        ProstCodec::<Msg, Msg>::default(),
+    );
+    tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("the call finishes")
+}
+
+async fn h2c_node(origin: &str, dir: &std::path::Path) -> TestNode {
+    let mut cfg = test_config(origin, dir);
+    cfg.upstream.protocol = Protocol::H2c;
+    TestNode::start(cfg).await
+}
+
+#[tokio::test]
+async fn unary_call_passes_through_with_te_trailers_and_is_never_cached() {
+    let (url, calls) = grpc_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = h2c_node(&url, dir.path()).await;
+    let mut c = client(&node).await;
+    for _ in 0..2 {
+        let resp = unary(&mut c, "/test.Echo/Unary", "hello")
+            .await
+            .expect("unary call succeeds (grpc-status 0 arrived in trailers)");
+        assert_eq!(resp.get_ref().text, "echo hello");
+    }
+    assert_eq!(
+        calls.count.load(Ordering::SeqCst),
+        2,
+        "a repeated call reaches the origin again: nothing is cached"
+    );
+    assert_eq!(*calls.te.lock(), vec!["trailers", "trailers"]);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn bidirectional_stream_interleaves_without_buffering() {
+    let (url, _calls) = grpc_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = h2c_node(&url, dir.path()).await;
+    let mut c = client(&node).await;
+    c.ready().await.expect("client ready");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
+    let requests = tokio_stream::wrappers::ReceiverStream::new(rx);
+    tx.send(Msg { text: "one".into() }).await.expect("send");
+    let call = c.streaming(
+        tonic::Request::new(requests),
+        PathAndQuery::from_static("/test.Echo/Bidi"),
+        ProstCodec::<Msg, Msg>::default(),
+    );
+    let mut replies = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("response head in time")
+        .expect("stream opens")
+        .into_inner();
+    let next = async |replies: &mut tonic::Streaming<Msg>| {
+        tokio::time::timeout(Duration::from_secs(20), replies.message())
+            .await
+            .expect("a reply in time")
+    };
+    // Each reply arrives while the request stream is still open: the node
+    // relays frames as they come, in both directions.
+    for text in ["two", "three"] {
+        let got = next(&mut replies).await.expect("reply").expect("a message");
+        assert!(got.text.starts_with("echo "), "{got:?}");
+        tx.send(Msg { text: text.into() }).await.expect("send");
+    }
+    let last = next(&mut replies).await.expect("reply").expect("a message");
+    assert_eq!(last.text, "echo three");
+    drop(tx);
+    assert_eq!(
+        next(&mut replies).await.expect("clean end, grpc-status 0"),
+        None
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn error_statuses_arrive_in_trailers_with_their_message() {
+    let (url, _calls) = grpc_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = h2c_node(&url, dir.path()).await;
+    let mut c = client(&node).await;
+    let err = unary(&mut c, "/test.Echo/Missing", "x42")
+        .await
+        .expect_err("NOT_FOUND");
+    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.message(), "no record named x42");
+
+    // After data frames: the status travels in a real trailers frame.
+    c.ready().await.expect("client ready");
+    let requests = tokio_stream::iter(vec![
+        Msg { text: "a".into() },
+        Msg {
+            text: "fail".into(),
+        },
+    ]);
+    let call = c.streaming(
+        tonic::Request::new(requests),
+        PathAndQuery::from_static("/test.Echo/Bidi"),
+        ProstCodec::<Msg, Msg>::default(),
+    );
+    let mut replies = tokio::time::timeout(Duration::from_secs(20), call)
+        .await
+        .expect("in time")
+        .expect("stream opens")
+        .into_inner();
+    let first = replies.message().await.expect("first reply");
+    assert_eq!(first.map(|m| m.text).as_deref(), Some("echo a"));
+    let err = replies.message().await.expect_err("the stream fails");
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::NotFound, "the stream asked to fail")
+    );
+    node.stop().await;
+}
+
+fn closed_port() -> String {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    format!("http://{dead}")
+}
+
+#[tokio::test]
+async fn origin_down_is_grpc_unavailable_not_an_html_502() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = h2c_node(&closed_port(), dir.path()).await;
+    let mut c = client(&node).await;
+    let err = unary(&mut c, "/test.Echo/Unary", "x")
+        .await
+        .expect_err("origin is down");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert_eq!(err.message(), "the origin could not be reached");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn origin_too_slow_is_grpc_deadline_exceeded() {
+    let (url, _calls) = grpc_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&url, dir.path());
+    cfg.upstream.protocol = Protocol::H2c;
+    cfg.upstream.first_byte_timeout_ms = 200;
+    let node = TestNode::start(cfg).await;
+    let mut c = client(&node).await;
+    let err = unary(&mut c, "/test.Echo/Slow", "x")
+        .await
+        .expect_err("origin too slow");
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn grpc_to_an_http1_origin_is_refused_as_unavailable() {
+    let (url, calls) = grpc_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&url, dir.path())).await;
+    let mut c = client(&node).await;
+    let err = unary(&mut c, "/test.Echo/Unary", "x")
+        .await
+        .expect_err("HTTP/1.1 origin");
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("HTTP/2"), "{}", err.message());
+    assert_eq!(calls.count.load(Ordering::SeqCst), 0, "never sent over HTTP/1.1");
+    node.stop().await;
+}
