@@ -636,6 +636,7 @@ impl Config {
             let servers = parse_origins("origin", o)?;
             origin_protocol::check(&self.upstream.protocol, "upstream.protocol", &servers)?;
         }
+        origin_protocol::check_ca_file("upstream.tls_ca_file", self.upstream.tls_ca_file.as_deref())?;
         for (i, s) in self.sites.iter().enumerate() {
             if s.hosts.is_empty() {
                 return Err(invalid(
@@ -955,6 +956,27 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             ("origin = \"ftp://x\"", "origin"),
+            (
+                "origin = \"http://x\"\n[upstream]\nprotocol = \"h2\"",
+                "upstream.protocol",
+            ),
+            ("[upstream]\nprotocol = \"h3\"", "protocol"),
+            (
+                "[upstream]\ntls_ca_file = \"/no/such/ca.pem\"",
+                "upstream.tls_ca_file",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"http://a\"\nprotocol = \"h2\"",
+                "sites[0].protocol",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"https://a\"\nprotocol = \"h2c\"",
+                "sites[0].protocol",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"https://a\"\ntls_server_name = \"bad name\"",
+                "sites[0].tls_server_name",
+            ),
             ("origin = \"http://x/path\"", "origin"),
             ("[storage]\nmemory_bytes = 5", "storage.memory_bytes"),
             (

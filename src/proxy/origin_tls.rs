@@ -224,3 +224,62 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn https() -> http::Uri {
+        "https://origin.example:8443".parse().expect("uri")
+    }
+
+    #[test]
+    fn http_servers_get_no_tls() {
+        let uri: http::Uri = "http://origin.example".parse().expect("uri");
+        let tls = TlsSettings {
+            verify: true,
+            ..Default::default()
+        };
+        let got = TlsConfigs::default().for_server(&uri, &tls, Protocol::Http1, "upstream");
+        assert!(got.expect("ok").is_none());
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_names_the_field() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").expect("write");
+        let tls = TlsSettings {
+            ca_file: Some(path),
+            verify: true,
+            server_name: None,
+        };
+        let err = TlsConfigs::default()
+            .for_server(&https(), &tls, Protocol::H2, "sites[3]")
+            .expect_err("no certificate");
+        assert!(err.to_string().contains("sites[3].tls_ca_file"), "{err}");
+    }
+
+    #[test]
+    fn server_name_defaults_to_the_origin_host_and_can_be_overridden() {
+        let tls = TlsSettings {
+            verify: false,
+            server_name: Some("internal.example".into()),
+            ..Default::default()
+        };
+        let c = TlsConfigs::default()
+            .for_server(&https(), &tls, Protocol::H2, "sites[0]")
+            .expect("ok")
+            .expect("https");
+        assert_eq!(format!("{:?}", c.server_name), "DnsName(\"internal.example\")");
+        let tls = TlsSettings {
+            verify: false,
+            ..Default::default()
+        };
+        let c = TlsConfigs::default()
+            .for_server(&https(), &tls, Protocol::Http1, "sites[0]")
+            .expect("ok")
+            .expect("https");
+        assert_eq!(format!("{:?}", c.server_name), "DnsName(\"origin.example\")");
+    }
+}
