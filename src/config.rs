@@ -636,7 +636,10 @@ impl Config {
             let servers = parse_origins("origin", o)?;
             origin_protocol::check(&self.upstream.protocol, "upstream.protocol", &servers)?;
         }
-        origin_protocol::check_ca_file("upstream.tls_ca_file", self.upstream.tls_ca_file.as_deref())?;
+        origin_protocol::check_ca_file(
+            "upstream.tls_ca_file",
+            self.upstream.tls_ca_file.as_deref(),
+        )?;
         for (i, s) in self.sites.iter().enumerate() {
             if s.hosts.is_empty() {
                 return Err(invalid(

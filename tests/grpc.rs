@@ -345,6 +345,10 @@ async fn grpc_to_an_http1_origin_is_refused_as_unavailable() {
         .expect_err("HTTP/1.1 origin");
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     assert!(err.message().contains("HTTP/2"), "{}", err.message());
-    assert_eq!(calls.count.load(Ordering::SeqCst), 0, "never sent over HTTP/1.1");
+    assert_eq!(
+        calls.count.load(Ordering::SeqCst),
+        0,
+        "never sent over HTTP/1.1"
+    );
     node.stop().await;
 }

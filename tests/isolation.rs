@@ -37,6 +37,7 @@ async fn saturated_origin_gets_503_and_other_sites_carry_on() {
         honor_request_directives: None,
         set_cookie: None,
         max_concurrency: Some(1),
+        ..Default::default()
     });
     let node = TestNode::start(cfg).await;
     let client: hyper_util::client::legacy::Client<_, edgecache::body::Body> =

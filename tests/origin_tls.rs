@@ -153,10 +153,18 @@ async fn https_origin_trusted_through_a_ca_file_is_a_miss_then_a_hit() {
     let node = TestNode::start(cfg).await;
     let first = get(&node.url("/a")).await;
     assert_eq!((first.status, first.text().as_str()), (200, "secure"));
-    assert!(first.cache_status().contains("fwd=uri-miss"), "{}", first.cache_status());
+    assert!(
+        first.cache_status().contains("fwd=uri-miss"),
+        "{}",
+        first.cache_status()
+    );
     let second = get(&node.url("/a")).await;
     assert_eq!((second.status, second.text().as_str()), (200, "secure"));
-    assert!(second.cache_status().contains("hit"), "{}", second.cache_status());
+    assert!(
+        second.cache_status().contains("hit"),
+        "{}",
+        second.cache_status()
+    );
     assert_eq!(*origin.versions.lock(), vec![http::Version::HTTP_11]);
     node.stop().await;
 }
@@ -178,7 +186,10 @@ async fn a_certificate_for_another_name_is_refused_with_502() {
     let node = TestNode::start(cfg).await;
     let got = get(&node.url("/a")).await;
     assert_eq!(got.status, 502, "{}", got.text());
-    assert!(!got.text().contains("certificate"), "details stay in the log");
+    assert!(
+        !got.text().contains("certificate"),
+        "details stay in the log"
+    );
     let log = text(&logs);
     assert!(
         log.contains("tls:") && log.contains("invalid peer certificate"),
@@ -257,7 +268,11 @@ async fn h2_falls_back_to_http11_when_the_origin_offers_no_h2() {
         vec![http::Version::HTTP_11, http::Version::HTTP_11]
     );
     let log = text(&logs);
-    assert_eq!(log.matches("did not offer h2").count(), 1, "logged once: {log}");
+    assert_eq!(
+        log.matches("did not offer h2").count(),
+        1,
+        "logged once: {log}"
+    );
     node.stop().await;
 }
 

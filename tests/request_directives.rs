@@ -16,6 +16,7 @@ async fn request_no_cache_is_honoured_unless_the_site_turns_it_off() {
         honor_request_directives: Some(false),
         set_cookie: None,
         max_concurrency: None,
+        ..Default::default()
     });
     let node = TestNode::start(cfg).await;
     let url = node.url("/d");

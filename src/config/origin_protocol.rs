@@ -50,7 +50,10 @@ pub(super) fn check_site(
         ),
     };
     check(protocol, &field, servers)?;
-    check_ca_file(&format!("sites[{i}].tls_ca_file"), site.tls_ca_file.as_deref())?;
+    check_ca_file(
+        &format!("sites[{i}].tls_ca_file"),
+        site.tls_ca_file.as_deref(),
+    )?;
     if let Some(name) = &site.tls_server_name
         && rustls_pki_types::ServerName::try_from(name.as_str()).is_err()
     {
@@ -64,7 +67,10 @@ pub(super) fn check_site(
 
 /// A CA file must be a readable file (its certificates are parsed when the
 /// node builds its TLS configurations, naming the same field on error).
-pub(super) fn check_ca_file(field: &str, path: Option<&std::path::Path>) -> Result<(), ConfigError> {
+pub(super) fn check_ca_file(
+    field: &str,
+    path: Option<&std::path::Path>,
+) -> Result<(), ConfigError> {
     match path {
         Some(p) if !p.is_file() => Err(invalid(
             field,

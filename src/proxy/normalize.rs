@@ -183,7 +183,13 @@ impl Sites {
                     server_name: None,
                 };
                 Some(Site {
-                    origin: Arc::new(origins.pool("upstream", o, up.protocol, &tls, up.max_concurrency)?),
+                    origin: Arc::new(origins.pool(
+                        "upstream",
+                        o,
+                        up.protocol,
+                        &tls,
+                        up.max_concurrency,
+                    )?),
                     honor_request_directives: cfg.cache.honor_request_directives,
                     set_cookie: cfg.cache.set_cookie,
                     max_concurrency: None,
@@ -242,7 +248,12 @@ impl Origins {
             let conns = Connections::new(&uri, self.conn, protocol, tls);
             servers.push((uri, conns));
         }
-        Ok(Pool::new(servers, self.balance, self.breaker, max_concurrency))
+        Ok(Pool::new(
+            servers,
+            self.balance,
+            self.breaker,
+            max_concurrency,
+        ))
     }
 }
 
@@ -310,7 +321,15 @@ mod tests {
         );
         let mut two = h("a");
         two.append("host", "b".parse().expect("valid"));
-        assert!(target(&"/".parse().expect("uri"), &two, http::Version::HTTP_11, Scheme::Http).is_err());
+        assert!(
+            target(
+                &"/".parse().expect("uri"),
+                &two,
+                http::Version::HTTP_11,
+                Scheme::Http
+            )
+            .is_err()
+        );
         assert_eq!(strip_port("[::1]:80"), "[::1]");
     }
 
@@ -320,7 +339,12 @@ mod tests {
     #[test]
     fn scheme_is_the_listeners() {
         let abs = "http://a.example/x".parse().expect("uri");
-        let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_11, Scheme::Https);
+        let t = target(
+            &abs,
+            &HeaderMap::new(),
+            http::Version::HTTP_11,
+            Scheme::Https,
+        );
         assert_eq!(t.expect("ok").scheme, "https");
         let abs = "https://a.example/x".parse().expect("uri");
         let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_2, Scheme::Http);

@@ -271,7 +271,10 @@ mod tests {
             .for_server(&https(), &tls, Protocol::H2, "sites[0]")
             .expect("ok")
             .expect("https");
-        assert_eq!(format!("{:?}", c.server_name), "DnsName(\"internal.example\")");
+        assert_eq!(
+            format!("{:?}", c.server_name),
+            "DnsName(\"internal.example\")"
+        );
         let tls = TlsSettings {
             verify: false,
             ..Default::default()
@@ -280,6 +283,9 @@ mod tests {
             .for_server(&https(), &tls, Protocol::Http1, "sites[0]")
             .expect("ok")
             .expect("https");
-        assert_eq!(format!("{:?}", c.server_name), "DnsName(\"origin.example\")");
+        assert_eq!(
+            format!("{:?}", c.server_name),
+            "DnsName(\"origin.example\")"
+        );
     }
 }

@@ -4,8 +4,8 @@
 
 use super::exchange::Exchange;
 use super::fetch::{relay, send, store_and_stream};
-use super::grpc;
 use super::forwarding::{remove_hop_by_hop, upstream_request};
+use super::grpc;
 use super::respond;
 use crate::body::Body;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
