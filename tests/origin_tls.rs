@@ -15,6 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use support::{TestNode, get, reply, test_config};
 
 /// A certificate chain and its key, for an origin to present.
@@ -61,6 +62,8 @@ fn self_signed(names: &[&str]) -> Identity {
 struct TlsOrigin {
     port: u16,
     versions: Arc<Mutex<Vec<http::Version>>>,
+    /// TLS handshakes completed.
+    handshakes: Arc<AtomicUsize>,
 }
 
 async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
@@ -78,17 +81,19 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let versions = Arc::new(Mutex::new(Vec::new()));
-    let seen = versions.clone();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    let (seen, done) = (versions.clone(), handshakes.clone());
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
-            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            let (acceptor, seen, done) = (acceptor.clone(), seen.clone(), done.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                done.fetch_add(1, Ordering::SeqCst);
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                     seen.lock().push(req.version());
                     async move {
@@ -106,7 +111,11 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
             });
         }
     });
-    TlsOrigin { port, versions }
+    TlsOrigin {
+        port,
+        versions,
+        handshakes,
+    }
 }
 
 /// Log lines written while the returned guard lives (this thread only:
@@ -246,6 +255,12 @@ async fn h2_is_negotiated_by_alpn_with_an_https_origin() {
         vec![http::Version::HTTP_2, http::Version::HTTP_2],
         "two misses over HTTP/2, one hit"
     );
+    // Concurrent misses share the one multiplexed connection.
+    let urls: Vec<String> = (0..8).map(|i| node.url(&format!("/c{i}"))).collect();
+    let got = futures_util::future::join_all(urls.iter().map(|u| get(u))).await;
+    assert!(got.iter().all(|g| g.status == 200));
+    assert_eq!(origin.versions.lock().len(), 10);
+    assert_eq!(origin.handshakes.load(Ordering::SeqCst), 1, "one connection");
     node.stop().await;
 }
 
