@@ -352,3 +352,84 @@ async fn grpc_to_an_http1_origin_is_refused_as_unavailable() {
     );
     node.stop().await;
 }
+
+/// An h2c origin that never answers in time (and, unlike tonic, ignores
+/// `grpc-timeout`): only the node can end the call.
+async fn stalled_h2c_origin() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    Ok::<_, Infallible>(http::Response::new(edgecache::body::empty()))
+                });
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                        .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// One gRPC call by hand over h2c (no client-side deadline enforcement):
+/// the response head, and whether the body was empty.
+async fn raw_call(
+    node: &TestNode,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (http::response::Parts, bool) {
+    let tcp = tokio::net::TcpStream::connect(node.addr)
+        .await
+        .expect("connect");
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(conn);
+    let msg = prost::Message::encode_to_vec(&Msg { text: "x".into() });
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&msg);
+    let mut req = http::Request::post(format!("http://{}{path}", node.addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (n, v) in extra {
+        req = req.header(*n, *v);
+    }
+    let req = req.body(edgecache::body::full(framed)).expect("request");
+    let resp = tokio::time::timeout(Duration::from_secs(20), send.send_request(req))
+        .await
+        .expect("the node answers well before its own 30 s timeout")
+        .expect("response");
+    let (parts, body) = resp.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .expect("body")
+        .to_bytes();
+    (parts, body.is_empty())
+}
+
+#[tokio::test]
+async fn the_clients_grpc_timeout_caps_the_origin_exchange() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = h2c_node(&stalled_h2c_origin().await, dir.path()).await;
+    let (head, empty) = raw_call(&node, "/test.Echo/Unary", &[("grpc-timeout", "200m")]).await;
+    // A trailers-only gRPC response, not an HTTP error page.
+    assert_eq!(head.status, 200);
+    assert_eq!(head.headers["content-type"], "application/grpc");
+    assert_eq!(head.headers["grpc-status"], "4", "DEADLINE_EXCEEDED");
+    assert_eq!(
+        head.headers["grpc-message"],
+        "the origin did not answer in time"
+    );
+    assert!(empty, "no body");
+    node.stop().await;
+}

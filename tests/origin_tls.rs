@@ -260,7 +260,11 @@ async fn h2_is_negotiated_by_alpn_with_an_https_origin() {
     let got = futures_util::future::join_all(urls.iter().map(|u| get(u))).await;
     assert!(got.iter().all(|g| g.status == 200));
     assert_eq!(origin.versions.lock().len(), 10);
-    assert_eq!(origin.handshakes.load(Ordering::SeqCst), 1, "one connection");
+    assert_eq!(
+        origin.handshakes.load(Ordering::SeqCst),
+        1,
+        "one connection"
+    );
     node.stop().await;
 }
 

@@ -25,6 +25,27 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
 }
 
+/// The client's deadline from `grpc-timeout` (1 to 8 digits and a unit:
+/// `H`, `M`, `S`, `m`, `u` or `n`). `None` when absent or malformed.
+pub fn timeout(headers: &HeaderMap) -> Option<std::time::Duration> {
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = v.split_at(v.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    use std::time::Duration;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 /// The gRPC status for an origin failure: a timeout is DEADLINE_EXCEEDED, a
 /// failed request body INTERNAL (as gRPC maps HTTP 400), every other
 /// failure UNAVAILABLE (as gRPC maps HTTP 502, 503 and 504).
@@ -98,6 +119,24 @@ mod tests {
         assert_eq!(h["grpc-status"], "14");
         assert_eq!(h["grpc-message"], "origin down: 100%25 %C3%A9");
         assert!(http_body::Body::is_end_stream(r.body()));
+    }
+
+    #[test]
+    fn parses_grpc_timeout() {
+        use std::time::Duration;
+        let t = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("grpc-timeout", v.parse().expect("value"));
+            timeout(&m)
+        };
+        assert_eq!(t("200m"), Some(Duration::from_millis(200)));
+        assert_eq!(t("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(t("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(t("10u"), Some(Duration::from_micros(10)));
+        for bad in ["", "m", "123456789S", "5s", "-1S", "1.5S"] {
+            assert_eq!(t(bad), None, "{bad:?}");
+        }
+        assert_eq!(timeout(&HeaderMap::new()), None);
     }
 
     #[test]

@@ -66,8 +66,16 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
         let message = "gRPC needs an HTTP/2 origin; this site's origin speaks HTTP/1.1";
         return respond::grpc_error(&ex.node, grpc::Code::Unavailable, message, cs);
     }
-    let (result, _) = send(ex, upstream_request(ex, body), None).await;
-    match result {
+    // The client's deadline also bounds the origin exchange.
+    let deadline = grpc::timeout(&ex.parts.headers);
+    let req = upstream_request(ex, body);
+    let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
+    match ex
+        .node
+        .upstream
+        .send_within(origin, pq, req, None, deadline)
+        .await
+    {
         Ok(resp) => relay(&ex.node, resp, cs),
         Err(e) => respond::upstream_error_grpc(&ex.node, &e, cs),
     }

@@ -62,6 +62,20 @@ impl Upstream {
         req: Request<Body>,
         replay: Option<&Replay<'_>>,
     ) -> Result<Response<TimedBody>, UpstreamError> {
+        self.send_within(pool, path_and_query, req, replay, None)
+            .await
+    }
+
+    /// [`Upstream::send`], with the whole exchange also capped at `cap`
+    /// (a client's own deadline, e.g. gRPC's `grpc-timeout`).
+    pub async fn send_within(
+        &self,
+        pool: &Pool,
+        path_and_query: &str,
+        req: Request<Body>,
+        replay: Option<&Replay<'_>>,
+        cap: Option<Duration>,
+    ) -> Result<Response<TimedBody>, UpstreamError> {
         // The version is the connection's to set (HTTP/1.1 or HTTP/2).
         // Per-origin concurrency isolation: queue briefly, then 503.
         let permit = match &pool.limit {
@@ -80,7 +94,12 @@ impl Upstream {
             None => None,
         };
         let started = crate::clock::timer_now();
-        let deadline = self.total_timeout.map(|t| started + t);
+        let total = match (self.total_timeout, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // A cap beyond any representable instant is no cap.
+        let deadline = total.and_then(|t| started.checked_add(t));
         // The head must come within the first-byte timeout and the total deadline.
         let head_limit = deadline.map_or(started + self.first_byte_timeout, |d| {
             d.min(started + self.first_byte_timeout)
