@@ -214,7 +214,7 @@ impl Connections {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
-        let opened = self.dialer.open().await?;
+        let opened = self.dialer.open(false).await?;
         let (sender, conn) = Builder::new()
             .handshake(TokioIo::new(opened.io))
             .await

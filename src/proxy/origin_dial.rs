@@ -40,9 +40,10 @@ impl Dialer {
         }
     }
 
-    /// Open a connection within the connect timeout.
-    pub async fn open(&self) -> Result<Opened, SendError> {
-        match tokio::time::timeout(self.timeout, self.open_unbounded()).await {
+    /// Open a connection within the connect timeout; over TLS, offer h2 in
+    /// ALPN when `want_h2`.
+    pub async fn open(&self, want_h2: bool) -> Result<Opened, SendError> {
+        match tokio::time::timeout(self.timeout, self.open_unbounded(want_h2)).await {
             Ok(r) => r,
             Err(_) => Err(SendError::Connect(format!(
                 "{}: timed out after {} ms",
@@ -52,7 +53,7 @@ impl Dialer {
         }
     }
 
-    async fn open_unbounded(&self) -> Result<Opened, SendError> {
+    async fn open_unbounded(&self, want_h2: bool) -> Result<Opened, SendError> {
         let stream = tokio::net::TcpStream::connect(self.address.as_str())
             .await
             .map_err(|e| SendError::Connect(format!("{}: {e}", self.address)))?;
@@ -64,7 +65,7 @@ impl Dialer {
             });
         };
         let (stream, alpn_h2) = tls
-            .handshake(stream)
+            .handshake(stream, want_h2)
             .await
             .map_err(|e| SendError::Tls(format!("{}: {e}", self.address)))?;
         Ok(Opened {

@@ -79,7 +79,7 @@ impl H2Connection {
             return Ok(Some((s.clone(), false)));
         }
         *current = None;
-        let opened = dialer.open().await?;
+        let opened = dialer.open(true).await?;
         if dialer.tls.is_some() && !opened.alpn_h2 {
             if !self.fell_back.swap(true, Ordering::Relaxed) {
                 tracing::warn!(

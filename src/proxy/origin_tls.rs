@@ -25,10 +25,14 @@ pub struct TlsSettings {
 }
 
 /// What a TLS connection to one origin server needs: the shared client
-/// configuration and the name to send and check.
+/// configurations and the name to send and check.
 #[derive(Clone)]
 pub struct TlsConnect {
-    connector: tokio_rustls::TlsConnector,
+    /// ALPN `http/1.1` only: for HTTP/1.1 connections, so that an origin
+    /// that gains h2 support later never picks h2 for one of them.
+    http1: tokio_rustls::TlsConnector,
+    /// ALPN `h2, http/1.1`, for `protocol = "h2"`.
+    h2: Option<tokio_rustls::TlsConnector>,
     server_name: ServerName<'static>,
     /// No root certificate is trusted (none on the system, no CA file):
     /// every handshake would fail, so say why instead.
@@ -44,18 +48,23 @@ impl std::fmt::Debug for TlsConnect {
 }
 
 impl TlsConnect {
-    /// Handshake over `tcp`. Returns the stream and whether ALPN chose h2.
+    /// Handshake over `tcp`, offering h2 in ALPN when `want_h2` (and the
+    /// protocol is `h2`). Returns the stream and whether ALPN chose h2.
     pub async fn handshake(
         &self,
         tcp: tokio::net::TcpStream,
+        want_h2: bool,
     ) -> Result<(tokio_rustls::client::TlsStream<tokio::net::TcpStream>, bool), String> {
         if self.no_roots {
             return Err("no trusted root certificates: the system has none and no \
                         tls_ca_file is configured"
                 .into());
         }
-        let tls = self
-            .connector
+        let connector = match &self.h2 {
+            Some(h2) if want_h2 => h2,
+            _ => &self.http1,
+        };
+        let tls = connector
             .connect(self.server_name.clone(), tcp)
             .await
             .map_err(|e| format!("TLS handshake with {:?}: {e}", self.server_name))?;
@@ -127,12 +136,15 @@ impl TlsConfigs {
                 false,
             )
         };
-        config.alpn_protocols = match protocol {
-            Protocol::H2 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-            Protocol::Http1 | Protocol::H2c => vec![b"http/1.1".to_vec()],
-        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let h2 = (protocol == Protocol::H2).then(|| {
+            let mut h2 = config.clone();
+            h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            tokio_rustls::TlsConnector::from(Arc::new(h2))
+        });
         Ok(Some(TlsConnect {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            http1: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            h2,
             server_name,
             no_roots,
         }))
