@@ -302,8 +302,9 @@ fn from_h2(mut req: Request<Body>) -> Request<Body> {
     req
 }
 
-/// An origin response body that returns its connection to the pool once
-/// the whole body has arrived. Dropped early, it closes the connection.
+/// An origin response body that returns its HTTP/1.1 connection to the
+/// pool once the whole body has arrived. Dropped early, it closes the
+/// connection (over HTTP/2: resets the stream; the connection stays).
 pub struct Recycle {
     inner: Incoming,
     home: Option<(SendRequest<Body>, Arc<Connections>)>,
