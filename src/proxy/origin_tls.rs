@@ -73,10 +73,20 @@ impl TlsConnect {
     }
 }
 
-/// Builds client configurations, loading the system roots at most once.
+/// A site's connectors: HTTP/1.1-only, h2-first (for `protocol = "h2"`),
+/// and whether no root certificate is trusted.
+type Connectors = (
+    tokio_rustls::TlsConnector,
+    Option<tokio_rustls::TlsConnector>,
+    bool,
+);
+
+/// Builds client configurations once per site, loading the system roots
+/// at most once.
 #[derive(Default)]
 pub struct TlsConfigs {
     system: Option<Arc<RootCertStore>>,
+    built: std::collections::HashMap<String, Connectors>,
 }
 
 impl TlsConfigs {
@@ -104,6 +114,32 @@ impl TlsConfigs {
                 format!("`{name}` is not a DNS name or IP address"),
             )
         })?;
+        let (http1, h2, no_roots) = match self.built.get(field) {
+            Some(built) => built.clone(),
+            None => {
+                let built = self.build(uri, tls, protocol, field)?;
+                self.built.insert(field.to_string(), built.clone());
+                built
+            }
+        };
+        Ok(Some(TlsConnect {
+            http1,
+            h2,
+            server_name,
+            no_roots,
+        }))
+    }
+
+    /// The connectors of one site (shared by its servers, so that they also
+    /// share TLS session resumption): HTTP/1.1-only, h2 when wanted, and
+    /// whether no root is trusted.
+    fn build(
+        &mut self,
+        uri: &http::Uri,
+        tls: &TlsSettings,
+        protocol: Protocol,
+        field: &str,
+    ) -> Result<Connectors, ConfigError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -142,12 +178,8 @@ impl TlsConfigs {
             h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
             tokio_rustls::TlsConnector::from(Arc::new(h2))
         });
-        Ok(Some(TlsConnect {
-            http1: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            h2,
-            server_name,
-            no_roots,
-        }))
+        let http1 = tokio_rustls::TlsConnector::from(Arc::new(config));
+        Ok((http1, h2, no_roots))
     }
 
     fn system_roots(&mut self) -> Arc<RootCertStore> {
