@@ -3,6 +3,7 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 mod https;
+mod origin_protocol;
 
 pub use crate::http_cache::policy::SetCookie;
 pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
@@ -321,6 +322,20 @@ pub struct UpstreamConfig {
     /// client they are removed and the node sets X-Forwarded-Proto itself.
     /// Default: `[]`.
     pub trusted_proxies: Vec<String>,
+    /// How the node speaks to origins: `http1` (HTTP/1.1), `h2c` (HTTP/2
+    /// with prior knowledge, plaintext `http://` origins only) or `h2`
+    /// (HTTP/2 over TLS chosen by ALPN, `https://` origins only; falls back
+    /// to HTTP/1.1 when the origin does not offer h2). `[[sites]] protocol`
+    /// overrides it. Default: `http1`.
+    pub protocol: crate::proxy::origin_conns::Protocol,
+    /// PEM file of CA certificates trusted for `https://` origins, instead
+    /// of the system roots. `[[sites]] tls_ca_file` overrides it. Default:
+    /// none (the system roots).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Check `https://` origins' certificates (chain and name). `false`
+    /// accepts any certificate (a loud warning is logged per origin at
+    /// start-up); `[[sites]] tls_verify` overrides it. Default: true.
+    pub tls_verify: bool,
 }
 
 /// One `[[sites]]` entry.
@@ -340,6 +355,19 @@ pub struct SiteConfig {
     pub max_concurrency: Option<usize>,
     /// Accept WebSocket upgrades for this site. Default: the `[websocket] enabled` value.
     pub websocket: Option<bool>,
+    /// `http1`, `h2c` or `h2` for this site's origin (see `[upstream]
+    /// protocol`). Default: the `[upstream] protocol` value.
+    pub protocol: Option<crate::proxy::origin_conns::Protocol>,
+    /// PEM file of CA certificates trusted for this site's `https://`
+    /// origin, instead of the system roots. Default: the `[upstream]
+    /// tls_ca_file` value.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Check this site's `https://` origin certificate. Default: the
+    /// `[upstream] tls_verify` value.
+    pub tls_verify: Option<bool>,
+    /// Name sent in SNI and checked against the origin's certificate.
+    /// Default: the host of the origin URL.
+    pub tls_server_name: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -501,6 +529,9 @@ impl Default for UpstreamConfig {
             preserve_host: true,
             x_forwarded_for: true,
             x_forwarded_proto: true,
+            protocol: crate::proxy::origin_conns::Protocol::Http1,
+            tls_ca_file: None,
+            tls_verify: true,
         }
     }
 }
@@ -541,7 +572,7 @@ pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> C
     }
 }
 
-/// Parse an origin: one `http://host[:port]`, or several separated by commas
+/// Parse an origin: one `http(s)://host[:port]`, or several separated by commas
 /// (a pool of servers).
 pub fn parse_origins(field: &str, list: &str) -> Result<Vec<http::Uri>, ConfigError> {
     let servers = list
@@ -556,17 +587,18 @@ pub fn parse_origins(field: &str, list: &str) -> Result<Vec<http::Uri>, ConfigEr
     Ok(servers)
 }
 
-/// Check that `url` is an origin the node can use: `http://host[:port]` with no path.
+/// Check that `url` is an origin the node can use: `http://host[:port]` or
+/// `https://host[:port]`, with no path.
 pub fn parse_origin(field: &str, url: &str) -> Result<http::Uri, ConfigError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| invalid(field, format!("`{url}` is not a URL: {e}")))?;
     match uri.scheme_str() {
-        Some("http") => {}
+        Some("http" | "https") => {}
         Some(other) => {
             return Err(invalid(
                 field,
-                format!("scheme `{other}` is not supported yet; use http://"),
+                format!("scheme `{other}` is not supported; use http:// or https://"),
             ));
         }
         None => {
@@ -612,8 +644,13 @@ impl Config {
     /// Check every value; the error names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(o) = &self.origin {
-            parse_origins("origin", o)?;
+            let servers = parse_origins("origin", o)?;
+            origin_protocol::check(&self.upstream.protocol, "upstream.protocol", &servers)?;
         }
+        origin_protocol::check_ca_file(
+            "upstream.tls_ca_file",
+            self.upstream.tls_ca_file.as_deref(),
+        )?;
         for (i, s) in self.sites.iter().enumerate() {
             if s.hosts.is_empty() {
                 return Err(invalid(
@@ -631,7 +668,8 @@ impl Config {
                     format!("`{h}` is not a host name"),
                 ));
             }
-            parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
+            let servers = parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
+            origin_protocol::check_site(i, s, &self.upstream, &servers)?;
         }
         self.server.validate()?;
         for (i, h) in self.https.iter().enumerate() {
@@ -942,6 +980,27 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             ("origin = \"ftp://x\"", "origin"),
+            (
+                "origin = \"http://x\"\n[upstream]\nprotocol = \"h2\"",
+                "upstream.protocol",
+            ),
+            ("[upstream]\nprotocol = \"h3\"", "protocol"),
+            (
+                "[upstream]\ntls_ca_file = \"/no/such/ca.pem\"",
+                "upstream.tls_ca_file",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"http://a\"\nprotocol = \"h2\"",
+                "sites[0].protocol",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"https://a\"\nprotocol = \"h2c\"",
+                "sites[0].protocol",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"https://a\"\ntls_server_name = \"bad name\"",
+                "sites[0].tls_server_name",
+            ),
             ("origin = \"http://x/path\"", "origin"),
             ("[storage]\nmemory_bytes = 5", "storage.memory_bytes"),
             (

@@ -275,7 +275,12 @@ fn warn_if_unreachable(origin: http::Uri) {
         let Some(auth) = origin.authority() else {
             return;
         };
-        let port = auth.port_u16().unwrap_or(80);
+        let default_port = if origin.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
+        let port = auth.port_u16().unwrap_or(default_port);
         let addr = format!("{}:{port}", auth.host());
         let probe = tokio::time::timeout(
             Duration::from_secs(3),

@@ -59,25 +59,29 @@ pub async fn pass(ex: &Exchange, body: Body, reason: NoCacheReason) -> Response<
         ..Default::default()
     };
     match result {
-        Ok(resp) => {
-            let (mut rparts, rbody) = resp.into_parts();
-            remove_hop_by_hop(&mut rparts.headers);
-            let cs = CacheStatus {
-                fwd_status: Some(rparts.status.as_u16()),
-                ..cs
-            };
-            let version = rparts.version;
-            respond::finish(
-                &ex.node,
-                rparts.status,
-                rparts.headers,
-                body::boxed(rbody),
-                &cs,
-                version,
-            )
-        }
+        Ok(resp) => relay(&ex.node, resp, cs),
         Err(e) => respond::upstream_error(&ex.node, &e, cs),
     }
+}
+
+/// Stream an origin response to the client as it comes, frames and
+/// trailers alike, without storing anything.
+pub fn relay(node: &super::Node, resp: Response<TimedBody>, cs: CacheStatus) -> Response<Body> {
+    let (mut rparts, rbody) = resp.into_parts();
+    remove_hop_by_hop(&mut rparts.headers);
+    let cs = CacheStatus {
+        fwd_status: Some(rparts.status.as_u16()),
+        ..cs
+    };
+    let version = rparts.version;
+    respond::finish(
+        node,
+        rparts.status,
+        rparts.headers,
+        body::boxed(rbody),
+        &cs,
+        version,
+    )
 }
 
 /// Forward an origin response to the client, storing it while it streams

@@ -1,7 +1,8 @@
 //! Turning a client request into a target and an origin: absolute-form vs
 //! Host (RFC 9112 §3.2), host validation, and the virtual-host table.
 
-use super::origin_conns::ConnSettings;
+use super::origin_conns::{ConnSettings, Connections, Protocol};
+use super::origin_tls::{TlsConfigs, TlsSettings};
 use super::pool::{BreakerConfig, Pool};
 use crate::config::{Config, parse_origins};
 use crate::error::{ProxyError, UpstreamError};
@@ -134,28 +135,38 @@ pub struct Sites {
 }
 
 impl Sites {
-    /// Build from a validated config.
+    /// Build from a validated config. TLS client configurations are built
+    /// here, once per site; a CA file that cannot be read is an error.
     pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
-        let balance = cfg.upstream.balance;
-        let breaker = BreakerConfig {
-            failures: cfg.upstream.breaker_failures,
-            cooldown: std::time::Duration::from_secs(cfg.upstream.breaker_cooldown_secs),
-        };
-        let conn = ConnSettings {
-            connect_timeout: std::time::Duration::from_millis(cfg.upstream.connect_timeout_ms),
-            idle_timeout: std::time::Duration::from_secs(cfg.upstream.pool_idle_timeout_secs),
-            max_idle: cfg.upstream.pool_max_idle_per_host,
+        let up = &cfg.upstream;
+        let mut origins = Origins {
+            balance: up.balance,
+            breaker: BreakerConfig {
+                failures: up.breaker_failures,
+                cooldown: std::time::Duration::from_secs(up.breaker_cooldown_secs),
+            },
+            conn: ConnSettings {
+                connect_timeout: std::time::Duration::from_millis(up.connect_timeout_ms),
+                idle_timeout: std::time::Duration::from_secs(up.pool_idle_timeout_secs),
+                max_idle: up.pool_max_idle_per_host,
+            },
+            tls: TlsConfigs::default(),
         };
         let mut by_host = HashMap::new();
         for (i, s) in cfg.sites.iter().enumerate() {
+            let tls = TlsSettings {
+                ca_file: s.tls_ca_file.clone().or_else(|| up.tls_ca_file.clone()),
+                verify: s.tls_verify.unwrap_or(up.tls_verify),
+                server_name: s.tls_server_name.clone(),
+            };
             let site = Site {
-                origin: Arc::new(Pool::new(
-                    parse_origins(&format!("sites[{i}].origin"), &s.origin)?,
-                    balance,
-                    breaker,
-                    s.max_concurrency.unwrap_or(cfg.upstream.max_concurrency),
-                    conn,
-                )),
+                origin: Arc::new(origins.pool(
+                    &format!("sites[{i}]"),
+                    &s.origin,
+                    s.protocol.unwrap_or(up.protocol),
+                    &tls,
+                    s.max_concurrency.unwrap_or(up.max_concurrency),
+                )?),
                 honor_request_directives: s
                     .honor_request_directives
                     .unwrap_or(cfg.cache.honor_request_directives),
@@ -171,22 +182,29 @@ impl Sites {
             }
         }
         let default = match cfg.origin.as_deref() {
-            Some(o) => Some(Site {
-                origin: Arc::new(Pool::new(
-                    parse_origins("origin", o)?,
-                    balance,
-                    breaker,
-                    cfg.upstream.max_concurrency,
-                    conn,
-                )),
-                honor_request_directives: cfg.cache.honor_request_directives,
-                set_cookie: cfg.cache.set_cookie,
-                max_concurrency: None,
-                tunnels: super::tunnel::SiteTunnels::new(
-                    cfg.websocket.enabled,
-                    cfg.websocket.max_tunnels_per_site,
-                ),
-            }),
+            Some(o) => {
+                let tls = TlsSettings {
+                    ca_file: up.tls_ca_file.clone(),
+                    verify: up.tls_verify,
+                    server_name: None,
+                };
+                Some(Site {
+                    origin: Arc::new(origins.pool(
+                        "upstream",
+                        o,
+                        up.protocol,
+                        &tls,
+                        up.max_concurrency,
+                    )?),
+                    honor_request_directives: cfg.cache.honor_request_directives,
+                    set_cookie: cfg.cache.set_cookie,
+                    max_concurrency: None,
+                    tunnels: super::tunnel::SiteTunnels::new(
+                        cfg.websocket.enabled,
+                        cfg.websocket.max_tunnels_per_site,
+                    ),
+                })
+            }
             None => None,
         };
         Ok(Sites { by_host, default })
@@ -209,6 +227,43 @@ impl Sites {
             }
         }
         out
+    }
+}
+
+/// What building every origin pool shares.
+struct Origins {
+    balance: super::pool::Balance,
+    breaker: BreakerConfig,
+    conn: ConnSettings,
+    tls: TlsConfigs,
+}
+
+impl Origins {
+    /// The pool for origin `list` of the site named `field`.
+    fn pool(
+        &mut self,
+        field: &str,
+        list: &str,
+        protocol: Protocol,
+        tls: &TlsSettings,
+        max_concurrency: usize,
+    ) -> Result<Pool, crate::config::ConfigError> {
+        let origin_field = match field {
+            "upstream" => "origin".to_string(),
+            f => format!("{f}.origin"),
+        };
+        let mut servers = Vec::new();
+        for uri in parse_origins(&origin_field, list)? {
+            let tls = self.tls.for_server(&uri, tls, protocol, field)?;
+            let conns = Connections::new(&uri, self.conn, protocol, tls);
+            servers.push((uri, conns));
+        }
+        Ok(Pool::new(
+            servers,
+            self.balance,
+            self.breaker,
+            max_concurrency,
+        ))
     }
 }
 

@@ -1,12 +1,16 @@
-//! Keep-alive HTTP/1.1 connections to one origin server: opened on demand
-//! under a connect timeout, kept idle for reuse, and handed back by the
-//! response body once the origin has sent all of it.
+//! Connections to one origin server. HTTP/1.1: keep-alive connections
+//! opened on demand under a connect timeout, kept idle for reuse, and handed
+//! back by the response body once the origin has sent all of it. HTTP/2
+//! (h2c, or h2 by ALPN): one shared multiplexed connection (`origin_h2`).
 //!
 //! This replaces hyper-util's general pooled client on the pass-through and
 //! miss paths: one pool per server, no per-request pool key, and a request
 //! that was never written (the origin closed an idle connection just as it
 //! was reused) is sent again on another connection, whatever its method.
 
+use super::origin_dial::Dialer;
+use super::origin_h2::{H2Connection, H2Outcome};
+use super::origin_tls::TlsConnect;
 use crate::body::Body;
 use crate::clock;
 use bytes::Bytes;
@@ -20,6 +24,30 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// The protocol spoken to an origin (`[upstream] protocol`, `[[sites]] protocol`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// HTTP/1.1, pooled keep-alive connections.
+    #[default]
+    Http1,
+    /// HTTP/2 with prior knowledge over plaintext TCP.
+    H2c,
+    /// HTTP/2 over TLS, chosen by ALPN (HTTP/1.1 if the origin does not offer h2).
+    H2,
+}
+
+impl Protocol {
+    /// `http1`, `h2c` or `h2`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "http1",
+            Protocol::H2c => "h2c",
+            Protocol::H2 => "h2",
+        }
+    }
+}
 
 /// How connections to an origin server are opened and kept.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +65,8 @@ pub struct ConnSettings {
 pub enum SendError {
     /// No connection could be opened (refused, unreachable, timed out).
     Connect(String),
+    /// The TLS handshake failed (e.g. the certificate was refused).
+    Tls(String),
     /// HTTP failure on an open connection.
     Http(hyper::Error),
 }
@@ -52,7 +82,7 @@ impl SendError {
     /// idempotent request may be tried again?
     pub fn before_response(&self) -> bool {
         match self {
-            SendError::Connect(_) => true,
+            SendError::Connect(_) | SendError::Tls(_) => true,
             SendError::Http(h) => h.is_incomplete_message() || h.is_canceled() || h.is_closed(),
         }
     }
@@ -62,6 +92,7 @@ impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SendError::Connect(m) => write!(f, "connect: {m}"),
+            SendError::Tls(m) => write!(f, "tls: {m}"),
             SendError::Http(e) => {
                 write!(f, "{e}")?;
                 let mut src = std::error::Error::source(e);
@@ -82,40 +113,76 @@ struct Idle {
 
 /// The connections to one origin server.
 pub struct Connections {
-    /// `host:port` to connect to.
-    address: String,
+    dialer: Dialer,
+    protocol: Protocol,
     settings: ConnSettings,
     idle: Mutex<Vec<Idle>>,
+    h2: H2Connection,
 }
 
 impl std::fmt::Debug for Connections {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connections")
-            .field("address", &self.address)
+            .field("address", &self.dialer.address)
+            .field("protocol", &self.protocol)
             .field("idle", &self.idle.lock().len())
             .finish()
     }
 }
 
 impl Connections {
-    /// Connections to the server at `uri` (`http://host[:port]`).
-    pub fn new(uri: &http::Uri, settings: ConnSettings) -> Connections {
+    /// Connections to the server at `uri` (`http(s)://host[:port]`), over
+    /// TLS with `tls` for an https server, speaking `protocol`.
+    pub fn new(
+        uri: &http::Uri,
+        settings: ConnSettings,
+        protocol: Protocol,
+        tls: Option<TlsConnect>,
+    ) -> Connections {
         let host = uri.host().unwrap_or("localhost");
-        let port = uri.port_u16().unwrap_or(80);
+        let default_port = if tls.is_some() { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
         Connections {
-            address: format!("{host}:{port}"),
+            dialer: Dialer {
+                address: format!("{host}:{port}"),
+                tls,
+                timeout: settings.connect_timeout,
+            },
+            protocol,
             settings,
             idle: Mutex::new(Vec::new()),
+            h2: H2Connection::default(),
         }
     }
 
+    /// How connections to this server are opened (also used for dedicated
+    /// WebSocket tunnel connections).
+    pub fn dialer(&self) -> &Dialer {
+        &self.dialer
+    }
+
+    /// Does this server speak HTTP/2 (configured so, and ALPN agreed)?
+    pub fn speaks_h2(&self) -> bool {
+        self.protocol != Protocol::Http1 && !self.h2.fell_back()
+    }
+
     /// Send `req` (origin-form target, Host set by the caller). Returns once
-    /// the response head has arrived; the body streams and returns the
-    /// connection to the pool when it ends.
+    /// the response head has arrived; the body streams (and, over HTTP/1.1,
+    /// returns the connection to the pool when it ends).
     pub async fn send(
         self: &Arc<Self>,
         mut req: Request<Body>,
     ) -> Result<Response<Recycle>, SendError> {
+        if self.speaks_h2() {
+            match self.h2.send(&self.dialer, req).await? {
+                H2Outcome::Response(resp) => {
+                    let (parts, inner) = resp.into_parts();
+                    return Ok(Response::from_parts(parts, Recycle { inner, home: None }));
+                }
+                H2Outcome::NotOffered(unsent) => req = from_h2(unsent),
+            }
+        }
+        *req.version_mut() = http::Version::HTTP_11;
         loop {
             let (mut sender, reused) = match self.take_idle().await {
                 Some(s) => (s, true),
@@ -153,21 +220,9 @@ impl Connections {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, SendError> {
-        let connect = tokio::net::TcpStream::connect(self.address.as_str());
-        let stream = match tokio::time::timeout(self.settings.connect_timeout, connect).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(SendError::Connect(format!("{}: {e}", self.address))),
-            Err(_) => {
-                return Err(SendError::Connect(format!(
-                    "{}: timed out after {} ms",
-                    self.address,
-                    self.settings.connect_timeout.as_millis()
-                )));
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        let opened = self.dialer.open(false).await?;
         let (sender, conn) = Builder::new()
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(opened.io))
             .await
             .map_err(SendError::Http)?;
         tokio::spawn(async move {
@@ -236,8 +291,26 @@ impl Connections {
     }
 }
 
-/// An origin response body that returns its connection to the pool once
-/// the whole body has arrived. Dropped early, it closes the connection.
+/// A request prepared for HTTP/2 (absolute target, no Host), made fit for
+/// HTTP/1.1 again: origin-form target, Host from the authority.
+fn from_h2(mut req: Request<Body>) -> Request<Body> {
+    let uri = std::mem::take(req.uri_mut());
+    if let Some(a) = uri.authority()
+        && let Ok(v) = http::HeaderValue::from_str(a.as_str())
+    {
+        req.headers_mut().insert(http::header::HOST, v);
+    }
+    *req.uri_mut() = uri
+        .path_and_query()
+        .map_or(http::Uri::from_static("/"), |pq| {
+            http::Uri::try_from(pq.as_str()).unwrap_or(http::Uri::from_static("/"))
+        });
+    req
+}
+
+/// An origin response body that returns its HTTP/1.1 connection to the
+/// pool once the whole body has arrived. Dropped early, it closes the
+/// connection (over HTTP/2: resets the stream; the connection stays).
 pub struct Recycle {
     inner: Incoming,
     home: Option<(SendRequest<Body>, Arc<Connections>)>,

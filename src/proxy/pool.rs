@@ -139,20 +139,19 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A pool over `servers` (at least one).
+    /// A pool over `servers` (at least one), each with its connections.
     pub fn new(
-        servers: Vec<Uri>,
+        servers: Vec<(Uri, super::origin_conns::Connections)>,
         balance: Balance,
         breaker: BreakerConfig,
         max_concurrency: usize,
-        conn: super::origin_conns::ConnSettings,
     ) -> Pool {
         Pool {
             servers: servers
                 .into_iter()
-                .map(|uri| {
+                .map(|(uri, conns)| {
                     Arc::new(Server {
-                        conns: Arc::new(super::origin_conns::Connections::new(&uri, conn)),
+                        conns: Arc::new(conns),
                         uri,
                         outstanding: AtomicUsize::new(0),
                         breaker: Mutex::new(Breaker::Closed { failures: 0 }),
@@ -170,6 +169,11 @@ impl Pool {
     /// The servers.
     pub fn servers(&self) -> &[Arc<Server>] {
         &self.servers
+    }
+
+    /// Does every server speak HTTP/2 (as gRPC needs)?
+    pub fn speaks_h2(&self) -> bool {
+        self.servers.iter().all(|s| s.conns.speaks_h2())
     }
 
     /// The first server's authority, for a Host field naming the origin.
@@ -240,23 +244,24 @@ mod tests {
     use super::*;
 
     fn pool(n: usize, balance: Balance) -> Pool {
+        use crate::proxy::origin_conns::{ConnSettings, Connections, Protocol};
+        let settings = ConnSettings {
+            connect_timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
+            max_idle: 1,
+        };
         let servers = (0..n)
-            .map(|i| format!("http://10.0.0.{i}:80").parse().expect("uri"))
+            .map(|i| {
+                let uri: Uri = format!("http://10.0.0.{i}:80").parse().expect("uri");
+                let conns = Connections::new(&uri, settings, Protocol::Http1, None);
+                (uri, conns)
+            })
             .collect();
-        Pool::new(
-            servers,
-            balance,
-            BreakerConfig {
-                failures: 3,
-                cooldown: Duration::from_secs(10),
-            },
-            0,
-            crate::proxy::origin_conns::ConnSettings {
-                connect_timeout: Duration::from_secs(1),
-                idle_timeout: Duration::from_secs(1),
-                max_idle: 1,
-            },
-        )
+        let breaker = BreakerConfig {
+            failures: 3,
+            cooldown: Duration::from_secs(10),
+        };
+        Pool::new(servers, balance, breaker, 0)
     }
 
     #[test]

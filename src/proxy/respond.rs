@@ -237,6 +237,36 @@ pub fn upstream_error(
     error(node, e.status(), e.public_message(), cs)
 }
 
+/// [`upstream_error`] for a gRPC request: a trailers-only gRPC response
+/// whose grpc-status comes from the failure's kind (`grpc::code_for`).
+pub fn upstream_error_grpc(
+    node: &Node,
+    e: &crate::error::UpstreamError,
+    mut cs: CacheStatus,
+) -> Response<Body> {
+    tracing::warn!(error = %e, detail = e.as_str(), "origin request failed (gRPC)");
+    cs.detail = Some(e.as_str());
+    grpc_error(node, super::grpc::code_for(e), e.public_message(), cs)
+}
+
+/// A trailers-only gRPC error response, with this node's fields added.
+pub fn grpc_error(
+    node: &Node,
+    code: super::grpc::Code,
+    message: &str,
+    cs: CacheStatus,
+) -> Response<Body> {
+    let (parts, body) = super::grpc::error_response(code, message).into_parts();
+    finish(
+        node,
+        parts.status,
+        parts.headers,
+        body,
+        &cs,
+        http::Version::HTTP_11,
+    )
+}
+
 /// An error response with a one-line text body.
 pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) -> Response<Body> {
     let mut headers = HeaderMap::new();

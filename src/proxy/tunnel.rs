@@ -95,7 +95,6 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     }
     let up = &node.cfg.upstream;
     let timeouts = dial::Timeouts {
-        connect: Duration::from_millis(up.connect_timeout_ms),
         head: Duration::from_millis(up.first_byte_timeout_ms),
     };
     let (head, origin_side) = match dial::handshake(&ex.site.origin, req, timeouts).await {

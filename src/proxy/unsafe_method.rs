@@ -1,9 +1,11 @@
 //! Methods the cache does not serve from storage: forwarded as they are;
-//! unsafe ones invalidate what they touch (RFC 9111 §4.4).
+//! unsafe ones invalidate what they touch (RFC 9111 §4.4). gRPC calls pass
+//! through streaming, never stored and invalidating nothing.
 
 use super::exchange::Exchange;
-use super::fetch::{send, store_and_stream};
+use super::fetch::{relay, send, store_and_stream};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
+use super::grpc;
 use super::respond;
 use crate::body::Body;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
@@ -14,6 +16,9 @@ use http::Response;
 pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
     let node = &ex.node;
     let target = &ex.target;
+    if grpc::is_grpc(&ex.parts.headers) {
+        return forward_grpc(ex, body).await;
+    }
     let req = upstream_request(ex, body);
     // Used only when the request is idempotent and bodiless (PUT, DELETE, OPTIONS...).
     let replay = || upstream_request(ex, crate::body::empty());
@@ -42,5 +47,36 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
             store_and_stream(ex, resp, times, cs, false, None).await
         }
         Err(e) => respond::upstream_error(node, &e, cs),
+    }
+}
+
+/// A gRPC call: streamed both ways to an HTTP/2 origin, trailers included,
+/// never stored. A failure before the origin answers is a gRPC error.
+async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
+    let cs = CacheStatus {
+        fwd: Some(Fwd::Method),
+        stored: Some(false),
+        ..Default::default()
+    };
+    if !ex.site.origin.speaks_h2() {
+        tracing::warn!(
+            host = %ex.target.host,
+            "gRPC request for a site whose origin is not HTTP/2; set its protocol to h2c or h2"
+        );
+        let message = "gRPC needs an HTTP/2 origin; this site's origin speaks HTTP/1.1";
+        return respond::grpc_error(&ex.node, grpc::Code::Unavailable, message, cs);
+    }
+    // The client's deadline also bounds the origin exchange.
+    let deadline = grpc::timeout(&ex.parts.headers);
+    let req = upstream_request(ex, body);
+    let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
+    match ex
+        .node
+        .upstream
+        .send_within(origin, pq, req, None, deadline)
+        .await
+    {
+        Ok(resp) => relay(&ex.node, resp, cs),
+        Err(e) => respond::upstream_error_grpc(&ex.node, &e, cs),
     }
 }

@@ -59,10 +59,24 @@ impl Upstream {
         &self,
         pool: &Pool,
         path_and_query: &str,
-        mut req: Request<Body>,
+        req: Request<Body>,
         replay: Option<&Replay<'_>>,
     ) -> Result<Response<TimedBody>, UpstreamError> {
-        *req.version_mut() = http::Version::HTTP_11;
+        self.send_within(pool, path_and_query, req, replay, None)
+            .await
+    }
+
+    /// [`Upstream::send`], with the whole exchange also capped at `cap`
+    /// (a client's own deadline, e.g. gRPC's `grpc-timeout`).
+    pub async fn send_within(
+        &self,
+        pool: &Pool,
+        path_and_query: &str,
+        req: Request<Body>,
+        replay: Option<&Replay<'_>>,
+        cap: Option<Duration>,
+    ) -> Result<Response<TimedBody>, UpstreamError> {
+        // The version is the connection's to set (HTTP/1.1 or HTTP/2).
         // Per-origin concurrency isolation: queue briefly, then 503.
         let permit = match &pool.limit {
             Some(sem) => {
@@ -80,7 +94,12 @@ impl Upstream {
             None => None,
         };
         let started = crate::clock::timer_now();
-        let deadline = self.total_timeout.map(|t| started + t);
+        let total = match (self.total_timeout, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // A cap beyond any representable instant is no cap.
+        let deadline = total.and_then(|t| started.checked_add(t));
         // The head must come within the first-byte timeout and the total deadline.
         let head_limit = deadline.map_or(started + self.first_byte_timeout, |d| {
             d.min(started + self.first_byte_timeout)
@@ -109,11 +128,7 @@ impl Upstream {
             let server = &pool.servers()[idx];
             let mut req = match (next.take(), replay) {
                 (Some(r), _) => r,
-                (None, Some(rebuild)) => {
-                    let mut r = rebuild();
-                    *r.version_mut() = http::Version::HTTP_11;
-                    r
-                }
+                (None, Some(rebuild)) => rebuild(),
                 (None, None) => return Err(unreachable_request(server)),
             };
             *req.uri_mut() = target.clone();

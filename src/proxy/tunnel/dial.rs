@@ -25,8 +25,6 @@ pub enum Answer {
 /// Timeouts for one handshake.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
-    /// TCP connect.
-    pub connect: Duration,
     /// From the request sent to the response head.
     pub head: Duration,
 }
@@ -49,27 +47,16 @@ pub async fn handshake(
         origin: name.clone(),
         reason,
     };
-    let address = match server.uri.authority() {
-        Some(a) => format!("{}:{}", a.host(), a.port_u16().unwrap_or(80)),
-        None => return Err(unreachable("no authority".into())),
-    };
     let exchange = async {
-        let stream = match tokio::time::timeout(
-            timeouts.connect,
-            tokio::net::TcpStream::connect(address.as_str()),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(unreachable(format!("connect: {e}"))),
-            Err(_) => {
-                return Err(UpstreamError::Timeout {
-                    origin: name.clone(),
-                    ms: timeouts.connect.as_millis() as u64,
-                });
-            }
-        };
-        let _ = stream.set_nodelay(true);
+        // The server's own dialer: TCP, then TLS (ALPN http/1.1) for an
+        // https:// origin, within the connect timeout.
+        let stream = server
+            .conns
+            .dialer()
+            .open(false)
+            .await
+            .map_err(|e| unreachable(format!("connect: {e}")))?
+            .io;
         let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
             .handshake::<_, Body>(TokioIo::new(stream))
             .await
