@@ -2,7 +2,10 @@
 //! with command-line overrides. Every field has a default; `validate` names
 //! the field at fault. docs/config.md mirrors this file.
 
+mod https;
+
 pub use crate::http_cache::policy::SetCookie;
+pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ pub struct Config {
     pub origin: Option<String>,
     /// Listener and process settings.
     pub server: ServerConfig,
+    /// TLS listeners (and HTTP/3 beside them). Default: none.
+    pub https: Vec<HttpsConfig>,
     /// Object store budgets and placement.
     pub storage: StorageConfig,
     /// Caching rules.
@@ -522,7 +527,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         field: field.into(),
         message: message.into(),
@@ -622,6 +627,15 @@ impl Config {
             parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
         }
         self.server.validate()?;
+        for (i, h) in self.https.iter().enumerate() {
+            h.validate(i, self.server.listen)?;
+            if self.https[..i].iter().any(|o| o.listen == h.listen) {
+                return Err(invalid(
+                    format!("https[{i}].listen"),
+                    format!("{} is used by another [[https]] listener", h.listen),
+                ));
+            }
+        }
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

@@ -21,3 +21,4 @@ pub mod node;
 pub mod proxy;
 pub mod purger;
 pub mod server;
+pub mod tls;

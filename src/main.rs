@@ -25,6 +25,11 @@ struct Args {
     /// Directory for the disk store and other state (overrides `server.data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Add an HTTPS listener (HTTP/1.1, h2 and HTTP/3) at this address with
+    /// a self-signed certificate for localhost, generated into the data dir
+    /// on first start: for local trial.
+    #[arg(long)]
+    https_listen: Option<SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,12 +115,28 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
     if let Some(d) = &args.data_dir {
         cfg.server.data_dir = d.clone();
     }
+    if let Some(a) = args.https_listen {
+        let mut h = edgecache::config::HttpsConfig::self_signed(a);
+        h.http3 = true;
+        cfg.https.push(h);
+    }
     cfg.validate()?;
     Ok(cfg)
 }
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let running = edgecache::node::start(cfg).await?;
+    let node = running.node();
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading certificates");
+            node.reload_certificates();
+        }
+    });
     running.run(shutdown_signal()).await
 }
 

@@ -2,7 +2,10 @@
 
 use crate::config::Config;
 use crate::proxy::Node;
+use crate::proxy::Scheme;
+use crate::server::connection::FrontEnd;
 use crate::server::{admin, listener};
+use crate::tls;
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,9 +35,55 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The address the admin listener (purge API, metrics) is bound to.
     pub admin_addr: SocketAddr,
+    /// The addresses of the `[[https]]` listeners, in config order.
+    pub https_addrs: Vec<SocketAddr>,
     node: Arc<Node>,
     listener: tokio::net::TcpListener,
     admin: tokio::net::TcpListener,
+    https: Vec<HttpsListener>,
+}
+
+/// One bound `[[https]]` listener.
+struct HttpsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    handshake_timeout: Duration,
+    alt_svc: Option<http::HeaderValue>,
+}
+
+/// Bind `[[https]]` listener `i` and load its certificates (start-up
+/// errors name the file or address at fault).
+async fn bind_https(
+    cfg: &Config,
+    i: usize,
+) -> anyhow::Result<(HttpsListener, Arc<tls::resolver::Resolver>)> {
+    let h = &cfg.https[i];
+    let mut extra = Vec::new();
+    if h.self_signed {
+        extra.push(tls::self_signed::load_or_create(
+            &cfg.server.data_dir.join("tls"),
+        )?);
+    }
+    let resolver = Arc::new(
+        tls::resolver::Resolver::load(format!("https[{i}]"), h.certificates.clone(), extra)
+            .with_context(|| format!("https[{i}].certificates"))?,
+    );
+    let server_cfg =
+        tls::server_config::build(h, resolver.clone(), &tls::server_config::ALPN_TCP, false)
+            .with_context(|| format!("https[{i}]"))?;
+    let tcp = tokio::net::TcpListener::bind(h.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (https[{i}].listen)", h.listen))?;
+    let alt_svc = h
+        .alt_svc()
+        .and_then(|v| http::HeaderValue::from_str(&v).ok());
+    let listener = HttpsListener {
+        tcp,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg)),
+        handshake_timeout: Duration::from_secs(h.handshake_timeout_secs),
+        alt_svc,
+    };
+    Ok((listener, resolver))
 }
 
 /// Open the store and bind the listener. Errors here are start-up errors.
@@ -49,9 +98,22 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {admin_listen} (admin.listen)"))?;
     let admin_addr = admin.local_addr()?;
+    let mut https = Vec::new();
+    let mut resolvers = Vec::new();
+    for i in 0..cfg.https.len() {
+        let (l, r) = bind_https(&cfg, i).await?;
+        https.push(l);
+        resolvers.push(r);
+    }
+    let https_addrs = https
+        .iter()
+        .map(|l| l.tcp.local_addr())
+        .collect::<Result<Vec<_>, _>>()?;
     let store = open_store(&cfg).await?;
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
-    let node = Arc::new(Node::new(cfg, store, Arc::new(purge))?);
+    let mut node = Node::new(cfg, store, Arc::new(purge))?;
+    node.certificates = resolvers;
+    let node = Arc::new(node);
     for pool in node.sites.pools() {
         for server in pool.servers() {
             warn_if_unreachable(server.uri.clone());
@@ -63,9 +125,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         admin_addr,
+        https_addrs,
         node,
         listener,
         admin,
+        https,
     })
 }
 
@@ -73,6 +137,12 @@ impl Running {
     /// The node this process runs (for benchmarks and embedding).
     pub fn node(&self) -> Arc<Node> {
         self.node.clone()
+    }
+
+    /// Reload every listener's certificates from their files (SIGHUP, or
+    /// `POST /admin/tls/reload`); see [`Node::reload_certificates`].
+    pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
+        self.node.reload_certificates()
     }
 
     /// Serve until `shutdown`, drain, then flush and close the store.
@@ -84,7 +154,44 @@ impl Running {
         let admin = tokio::spawn(admin::serve(self.node.clone(), self.admin, async move {
             let _ = admin_stopped.changed().await;
         }));
-        listener::serve(self.node.clone(), self.listener, shutdown, drain).await;
+        let limits = listener::limits(&self.node);
+        let (stop_tls, tls_stopped) = tokio::sync::watch::channel(false);
+        let mut tls_tasks = Vec::new();
+        for (h, addr) in self.https.into_iter().zip(&self.https_addrs) {
+            tracing::info!(%addr, "edgecache listening (HTTPS: HTTP/1.1 and h2 by ALPN)");
+            let fe = FrontEnd::new(self.node.clone(), Scheme::Https, h.alt_svc);
+            let transport = listener::Transport::Tls {
+                acceptor: h.acceptor,
+                handshake_timeout: h.handshake_timeout,
+            };
+            let mut stopped = tls_stopped.clone();
+            tls_tasks.push(tokio::spawn(listener::serve(
+                fe,
+                h.tcp,
+                transport,
+                limits.clone(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+                drain,
+            )));
+        }
+        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None);
+        let plain = listener::serve(
+            fe,
+            self.listener,
+            listener::Transport::Plain,
+            limits,
+            async move {
+                shutdown.await;
+                let _ = stop_tls.send(true);
+            },
+            drain,
+        );
+        plain.await;
+        for t in tls_tasks {
+            let _ = t.await;
+        }
         let _ = stop_admin.send(true);
         let _ = admin.await;
         self.node

@@ -54,9 +54,28 @@ pub struct Node {
     pub keyed_fields: Vec<String>,
     /// Proxies whose X-Forwarded-Proto and Forwarded are passed on.
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
+    /// The certificates of each `[[https]]` listener (set by `node::start`).
+    pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
 }
 
 impl Node {
+    /// Reload every listener's certificates from their files. A listener
+    /// whose files fail keeps the certificates it has; one line is logged
+    /// per listener, and the outcome returned per listener.
+    pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
+        self.certificates
+            .iter()
+            .map(|r| {
+                let outcome = r.reload().map_err(|e| e.to_string());
+                match &outcome {
+                    Ok(n) => tracing::info!(listener = %r.name, certificates = n, "certificates reloaded"),
+                    Err(e) => tracing::error!(listener = %r.name, error = %e, "certificate reload failed; keeping the certificates in use"),
+                }
+                (r.name.clone(), outcome)
+            })
+            .collect()
+    }
+
     /// Assemble a node from a validated config and an open store.
     pub fn new(
         cfg: Config,
@@ -164,6 +183,7 @@ impl Node {
             strip_request_fields,
             keyed_fields,
             trusted_proxies,
+            certificates: Vec::new(),
             surrogate_capability,
             cfg: Arc::new(cfg),
             store,

@@ -266,7 +266,15 @@ mod tests {
         );
         let mut two = h("a");
         two.append("host", "b".parse().expect("valid"));
-        assert!(target(&"/".parse().expect("uri"), &two, http::Version::HTTP_11, Scheme::Http).is_err());
+        assert!(
+            target(
+                &"/".parse().expect("uri"),
+                &two,
+                http::Version::HTTP_11,
+                Scheme::Http
+            )
+            .is_err()
+        );
         assert_eq!(strip_port("[::1]:80"), "[::1]");
     }
 
@@ -276,7 +284,12 @@ mod tests {
     #[test]
     fn scheme_is_the_listeners() {
         let abs = "http://a.example/x".parse().expect("uri");
-        let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_11, Scheme::Https);
+        let t = target(
+            &abs,
+            &HeaderMap::new(),
+            http::Version::HTTP_11,
+            Scheme::Https,
+        );
         assert_eq!(t.expect("ok").scheme, "https");
         let abs = "https://a.example/x".parse().expect("uri");
         let t = target(&abs, &HeaderMap::new(), http::Version::HTTP_2, Scheme::Http);

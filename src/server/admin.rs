@@ -37,6 +37,10 @@ pub fn router(node: Arc<Node>) -> Router {
         Router::new()
             .route("/health", get(|| async { "ok\n" }))
             .route("/metrics", get(metrics))
+            .route(
+                "/admin/tls/reload",
+                axum::routing::post(reload_certificates),
+            )
             .with_state(node),
     )
 }
@@ -219,4 +223,54 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         node.surrogate_key_overflow.load(Ordering::Relaxed),
     );
     out
+}
+
+/// `POST /admin/tls/reload` (an admin token whose hosts include `"*"`):
+/// reload every listener's certificates; 200 when all loaded, 500 with the
+/// failures (the old certificates stay in use) otherwise.
+async fn reload_certificates(
+    State(node): State<Arc<Node>>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !admin_authorized(&node, &headers) {
+        return (
+            http::StatusCode::UNAUTHORIZED,
+            [(http::header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token valid for all hosts is required\n",
+        )
+            .into_response();
+    }
+    let outcomes = node.reload_certificates();
+    let failed = outcomes.iter().any(|(_, r)| r.is_err());
+    let body: Vec<serde_json::Value> = outcomes
+        .into_iter()
+        .map(|(listener, r)| match r {
+            Ok(n) => serde_json::json!({ "listener": listener, "certificates": n }),
+            Err(e) => serde_json::json!({ "listener": listener, "error": e }),
+        })
+        .collect();
+    let status = if failed {
+        http::StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        http::StatusCode::OK
+    };
+    (status, axum::Json(serde_json::json!({ "listeners": body }))).into_response()
+}
+
+/// Does `headers` carry a configured token that covers every host (`"*"`)?
+/// Without tokens nobody is authorized, as for the purge API; SIGHUP
+/// reloads anyway.
+fn admin_authorized(node: &Node, headers: &http::HeaderMap) -> bool {
+    let tokens = Tokens::new(
+        node.cfg
+            .admin
+            .tokens
+            .iter()
+            .map(|t| Token::new(&t.token, t.hosts.clone()))
+            .collect(),
+    );
+    tokens
+        .authenticate(headers)
+        .is_ok_and(|t| t.hosts().iter().any(|h| h == "*"))
 }

@@ -13,7 +13,6 @@ use super::send_timeout::SendTimeout;
 use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
 use crate::proxy::{self, Node, Scheme};
-use tokio::io::{AsyncRead, AsyncWrite};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -22,6 +21,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -92,8 +92,13 @@ impl FrontEnd {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();
         }
-        let mut resp =
-            proxy::handle(self.node.clone(), req.map(crate::body::boxed), peer, self.scheme).await;
+        let mut resp = proxy::handle(
+            self.node.clone(),
+            req.map(crate::body::boxed),
+            peer,
+            self.scheme,
+        )
+        .await;
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }

@@ -1,6 +1,8 @@
-//! The public TCP listener: HTTP/1.1 and h2c on one port, connection caps,
-//! and graceful drain on shutdown. Each connection is served by
-//! [`connection::serve`](super::connection::serve).
+//! The public TCP listeners: HTTP/1.1 and h2c on the plaintext port, TLS
+//! (HTTP/1.1 and h2 by ALPN) on `[[https]]` ports; connection caps shared by
+//! all of them, and graceful drain on shutdown. Each connection is served
+//! by [`connection::serve`](super::connection::serve) or
+//! [`connection::serve_tls`](super::connection::serve_tls).
 
 use super::conn_limits::ConnLimits;
 use super::connection::{self, FrontEnd};
@@ -11,20 +13,39 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How a listener's connections begin.
+#[derive(Clone)]
+pub enum Transport {
+    /// Plaintext: HTTP/1.1 or h2c (prior knowledge), told apart by the first bytes.
+    Plain,
+    /// TLS, then HTTP/1.1 or h2 by ALPN.
+    Tls {
+        /// The listener's TLS configuration.
+        acceptor: tokio_rustls::TlsAcceptor,
+        /// Time allowed for the handshake.
+        handshake_timeout: Duration,
+    },
+}
+
+/// The connection caps of a node, shared by all its listeners.
+pub fn limits(node: &Node) -> Arc<ConnLimits> {
+    ConnLimits::new(
+        node.cfg.server.max_connections,
+        node.cfg.server.max_connections_per_ip,
+    )
+}
+
 /// Serve `listener` until `shutdown` resolves, then stop accepting and let
 /// in-flight requests finish for at most `drain`. Returns true when every
 /// connection finished within the drain time.
 pub async fn serve(
-    node: Arc<Node>,
+    fe: Arc<FrontEnd>,
     listener: TcpListener,
+    transport: Transport,
+    limits: Arc<ConnLimits>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> bool {
-    let limits = ConnLimits::new(
-        node.cfg.server.max_connections,
-        node.cfg.server.max_connections_per_ip,
-    );
-    let fe = FrontEnd::new(node, crate::proxy::Scheme::Http, None);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -39,7 +60,22 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection::serve(fe.clone(), stream, peer, permit, stop_rx.clone()));
+                match &transport {
+                    Transport::Plain => {
+                        tokio::spawn(connection::serve(fe.clone(), stream, peer, permit, stop_rx.clone()));
+                    }
+                    Transport::Tls { acceptor, handshake_timeout } => {
+                        tokio::spawn(connection::serve_tls(
+                            fe.clone(),
+                            stream,
+                            peer,
+                            permit,
+                            acceptor.clone(),
+                            *handshake_timeout,
+                            stop_rx.clone(),
+                        ));
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
