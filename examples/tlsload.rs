@@ -80,6 +80,12 @@ enum Mode {
     },
     /// Open `count` keep-alive connections and hold them idle.
     Hold {
+        /// Plain TCP (no TLS): the same connections without TLS, for comparison.
+        #[arg(long)]
+        plain: bool,
+        /// Send no request: hold the connection right after the handshake.
+        #[arg(long)]
+        no_request: bool,
         /// Connections to open.
         #[arg(long, default_value_t = 10_000)]
         count: usize,
@@ -343,7 +349,14 @@ async fn handshake_mode(t: Arc<Target>, concurrency: usize, duration: f64) -> Re
     Ok(())
 }
 
-async fn hold_mode(t: Arc<Target>, concurrency: usize, count: usize, hold_secs: f64) -> Result<()> {
+async fn hold_mode(
+    t: Arc<Target>,
+    concurrency: usize,
+    count: usize,
+    hold_secs: f64,
+    plain: bool,
+    no_request: bool,
+) -> Result<()> {
     let start = Instant::now();
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -361,8 +374,24 @@ async fn hold_mode(t: Arc<Target>, concurrency: usize, count: usize, hold_secs: 
                     break;
                 }
                 let r: Result<TcpStream> = async {
-                    let tcp = t.tcp(n).await?;
+                    let mut tcp = t.tcp(n).await?;
+                    if plain {
+                        if !no_request {
+                            tcp.write_all(&t.request_keepalive).await?;
+                            let status = read_response(&mut tcp, &mut buf).await?;
+                            if status != 200 {
+                                bail!("status {status}");
+                            }
+                        }
+                        return Ok(tcp);
+                    }
                     let mut tls = t.connector.connect(t.name.clone(), tcp).await?;
+                    if no_request {
+                        // The handshake is complete once connect returns;
+                        // the server's tickets stay unread in the socket.
+                        let (tcp, _client_state) = tls.into_inner();
+                        return Ok(tcp);
+                    }
                     tls.write_all(&t.request_keepalive).await?;
                     let status = read_response(&mut tls, &mut buf).await?;
                     if status != 200 {
@@ -442,7 +471,12 @@ fn main() -> Result<()> {
         });
         match args.mode {
             Mode::Handshake { duration } => handshake_mode(t, args.concurrency, duration).await,
-            Mode::Hold { count, hold_secs } => hold_mode(t, args.concurrency, count, hold_secs).await,
+            Mode::Hold {
+                count,
+                hold_secs,
+                plain,
+                no_request,
+            } => hold_mode(t, args.concurrency, count, hold_secs, plain, no_request).await,
         }
     })
 }
