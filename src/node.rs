@@ -49,6 +49,10 @@ struct HttpsListener {
     acceptor: tokio_rustls::TlsAcceptor,
     handshake_timeout: Duration,
     alt_svc: Option<http::HeaderValue>,
+    /// The HTTP/3 endpoint on the same address, when `http3` is on.
+    quic: Option<quinn::Endpoint>,
+    /// Its certificates.
+    certs: Arc<tls::resolver::Resolver>,
 }
 
 /// Bind `[[https]]` listener `i` and load its certificates (start-up
@@ -75,9 +79,21 @@ async fn bind_https(
         .await
         .with_context(|| format!("cannot listen on {} (https[{i}].listen)", h.listen))?;
     let alt_svc = h
-        .alt_svc()
+        .alt_svc(tcp.local_addr()?.port())
         .and_then(|v| http::HeaderValue::from_str(&v).ok());
+    let quic = if h.http3 {
+        let addr = tcp.local_addr()?;
+        let streams = cfg.server.h2_max_concurrent_streams;
+        Some(
+            crate::server::h3::bind(h, addr, resolver.clone(), streams)
+                .with_context(|| format!("cannot listen on UDP {addr} for HTTP/3 (https[{i}])"))?,
+        )
+    } else {
+        None
+    };
     let listener = HttpsListener {
+        quic,
+        certs: resolver.clone(),
         tcp,
         acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server_cfg)),
         handshake_timeout: Duration::from_secs(h.handshake_timeout_secs),
@@ -159,7 +175,37 @@ impl Running {
         let mut tls_tasks = Vec::new();
         for (h, addr) in self.https.into_iter().zip(&self.https_addrs) {
             tracing::info!(%addr, "edgecache listening (HTTPS: HTTP/1.1 and h2 by ALPN)");
-            let fe = FrontEnd::new(self.node.clone(), Scheme::Https, h.alt_svc);
+            if let Some(endpoint) = h.quic {
+                tracing::info!(%addr, "edgecache listening (HTTP/3 over QUIC, UDP)");
+                let fe = FrontEnd::new(
+                    self.node.clone(),
+                    Scheme::Https,
+                    None,
+                    Some(h.certs.clone()),
+                );
+                let mut stopped = tls_stopped.clone();
+                let limits = limits.clone();
+                tls_tasks.push(tokio::spawn(async move {
+                    crate::server::h3::serve(
+                        fe,
+                        endpoint,
+                        h.handshake_timeout,
+                        limits,
+                        async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        },
+                        drain,
+                    )
+                    .await;
+                    true
+                }));
+            }
+            let fe = FrontEnd::new(
+                self.node.clone(),
+                Scheme::Https,
+                h.alt_svc,
+                Some(h.certs.clone()),
+            );
             let transport = listener::Transport::Tls {
                 acceptor: h.acceptor,
                 handshake_timeout: h.handshake_timeout,
@@ -176,7 +222,7 @@ impl Running {
                 drain,
             )));
         }
-        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None);
+        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None, None);
         let plain = listener::serve(
             fe,
             self.listener,

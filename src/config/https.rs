@@ -124,15 +124,11 @@ impl HttpsConfig {
         }
     }
 
-    /// The `Alt-Svc` value this listener advertises, if any.
-    pub fn alt_svc(&self) -> Option<String> {
-        (self.http3 && self.alt_svc_max_age_secs > 0).then(|| {
-            format!(
-                "h3=\":{}\"; ma={}",
-                self.listen.port(),
-                self.alt_svc_max_age_secs
-            )
-        })
+    /// The `Alt-Svc` value (RFC 7838 §3) this listener advertises once
+    /// bound to `port`, if any.
+    pub fn alt_svc(&self, port: u16) -> Option<String> {
+        (self.http3 && self.alt_svc_max_age_secs > 0)
+            .then(|| format!("h3=\":{port}\"; ma={}", self.alt_svc_max_age_secs))
     }
 
     /// Check listener `i`; the error names the field.

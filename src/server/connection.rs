@@ -13,6 +13,7 @@ use super::send_timeout::SendTimeout;
 use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
 use crate::proxy::{self, Node, Scheme};
+use crate::tls::resolver::Resolver;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -32,6 +33,8 @@ pub struct FrontEnd {
     scheme: Scheme,
     /// `Alt-Svc` added to every response (an HTTP/3 listener on this port).
     alt_svc: Option<http::HeaderValue>,
+    /// A TLS listener's certificates, to hold requests to their SNI.
+    certs: Option<Arc<Resolver>>,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     first_bytes: Duration,
@@ -46,7 +49,12 @@ pub struct FrontEnd {
 impl FrontEnd {
     /// Builders and limits for `node`'s `[server]` settings, for a listener
     /// of `scheme` that advertises `alt_svc` (if any) on every response.
-    pub fn new(node: Arc<Node>, scheme: Scheme, alt_svc: Option<http::HeaderValue>) -> Arc<Self> {
+    pub fn new(
+        node: Arc<Node>,
+        scheme: Scheme,
+        alt_svc: Option<http::HeaderValue>,
+        certs: Option<Arc<Resolver>>,
+    ) -> Arc<Self> {
         let s: &ServerConfig = &node.cfg.server;
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
@@ -79,18 +87,87 @@ impl FrontEnd {
             node,
             scheme,
             alt_svc,
+            certs,
         })
     }
 
-    /// Check a request, then hand it to the proxy.
-    async fn handle(
+    /// Check an HTTP/3 request, then hand it to the proxy.
+    pub async fn handle_h3(
         &self,
-        req: http::Request<Incoming>,
+        req: http::Request<crate::body::Body>,
         peer: SocketAddr,
+        sni: Option<&str>,
     ) -> http::Response<crate::body::Body> {
         if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
             tracing::debug!(%peer, reason = r.as_str(), "request refused");
             return r.response();
+        }
+        if let Some(r) = self.misdirected(&req, sni) {
+            tracing::debug!(%peer, "request for a host outside the connection's certificate");
+            return r;
+        }
+        proxy::handle(self.node.clone(), req, peer, self.scheme).await
+    }
+
+    /// 421 for a request whose host would have been served another
+    /// certificate than the one the connection's SNI chose (RFC 9110
+    /// §15.5.20, RFC 9113 §9.1.1): no domain fronting, and a client
+    /// certificate accepted for one name is not used for another. Hosts
+    /// sharing the certificate may share the connection.
+    fn misdirected<B>(
+        &self,
+        req: &http::Request<B>,
+        sni: Option<&str>,
+    ) -> Option<http::Response<crate::body::Body>> {
+        let (certs, sni) = (self.certs.as_ref()?, sni?);
+        let from_header;
+        let host = match req.uri().host() {
+            Some(h) => h,
+            None => {
+                let raw = req.headers().get(http::header::HOST)?.as_bytes();
+                from_header = http::uri::Authority::try_from(raw).ok()?;
+                from_header.host()
+            }
+        };
+        if certs.serves(sni, crate::http_cache::canonical::host(host)) {
+            return None;
+        }
+        let mut resp = http::Response::new(crate::body::full(
+            "421 Misdirected Request: this connection's certificate does not cover that host\n",
+        ));
+        *resp.status_mut() = http::StatusCode::MISDIRECTED_REQUEST;
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain"),
+        );
+        Some(resp)
+    }
+
+    /// The send timeout of `[server]`.
+    pub fn send_timeout(&self) -> Duration {
+        self.send_timeout
+    }
+
+    /// The largest request head accepted, in bytes.
+    pub fn max_head_bytes(&self) -> usize {
+        self.node.cfg.server.max_request_head_bytes
+    }
+
+    /// Check a request, then hand it to the proxy. `sni` is the name the
+    /// client's TLS handshake asked for, if any.
+    async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+        sni: Option<&str>,
+    ) -> http::Response<crate::body::Body> {
+        if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
+            tracing::debug!(%peer, reason = r.as_str(), "request refused");
+            return r.response();
+        }
+        if let Some(r) = self.misdirected(&req, sni) {
+            tracing::debug!(%peer, "request for a host outside the connection's certificate");
+            return r;
         }
         let mut resp = proxy::handle(
             self.node.clone(),
@@ -139,8 +216,8 @@ pub async fn serve(
     };
     let io = Prefixed::new(prefix, SendTimeout::new(stream, fe.send_timeout));
     let result = match protocol {
-        Protocol::Http1 => serve_h1(fe, io, peer, stop).await,
-        Protocol::Http2 => serve_h2(fe, io, peer, stop).await,
+        Protocol::Http1 => serve_h1(fe, io, peer, None, stop).await,
+        Protocol::Http2 => serve_h2(fe, io, peer, None, stop).await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
@@ -176,10 +253,11 @@ pub async fn serve_tls(
         }
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
     let result = if h2 {
-        serve_h2(fe, tls, peer, stop).await
+        serve_h2(fe, tls, peer, sni, stop).await
     } else {
-        serve_h1(fe, tls, peer, stop).await
+        serve_h1(fe, tls, peer, sni, stop).await
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
@@ -190,6 +268,7 @@ async fn serve_h1<I>(
     fe: Arc<FrontEnd>,
     io: I,
     peer: SocketAddr,
+    sni: Option<Arc<str>>,
     mut stop: watch::Receiver<bool>,
 ) -> hyper::Result<()>
 where
@@ -199,7 +278,7 @@ where
     let io = StrictH1::new(io, fe.trailers, framing.clone());
     let fe2 = fe.clone();
     let svc = service_fn(move |req| {
-        let (fe, framing) = (fe2.clone(), framing.clone());
+        let (fe, framing, sni) = (fe2.clone(), framing.clone(), sni.clone());
         async move {
             let n = framing.next_request();
             // Boxed: hyper keeps one slot for this service future per
@@ -207,7 +286,7 @@ where
             // sized for the future; unboxed, the proxy's request future
             // (about 5.3 KiB) stayed allocated on every idle keep-alive
             // connection. Boxed, it lives only while a request does.
-            let resp = Box::pin(fe.handle(req, peer)).await;
+            let resp = Box::pin(fe.handle(req, peer, sni.as_deref())).await;
             if framing.body_was_malformed(n) {
                 // The proxy saw a failed request body and answered 502.
                 return Ok::<_, Infallible>(
@@ -232,6 +311,7 @@ async fn serve_h2<I>(
     fe: Arc<FrontEnd>,
     io: I,
     peer: SocketAddr,
+    sni: Option<Arc<str>>,
     mut stop: watch::Receiver<bool>,
 ) -> hyper::Result<()>
 where
@@ -240,9 +320,9 @@ where
     let streams = StreamCount::new();
     let (fe2, streams2) = (fe.clone(), streams.clone());
     let svc = service_fn(move |req| {
-        let (fe, guard) = (fe2.clone(), streams2.start());
+        let (fe, guard, sni) = (fe2.clone(), streams2.start(), sni.clone());
         async move {
-            let resp = fe.handle(req, peer).await;
+            let resp = fe.handle(req, peer, sni.as_deref()).await;
             Ok::<_, Infallible>(resp.map(|b| CountedBody::new(b, guard)))
         }
     });

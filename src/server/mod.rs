@@ -6,6 +6,8 @@ pub mod connection;
 pub mod first_bytes;
 pub mod h1_framing;
 pub mod h2_idle;
+pub mod h3;
+pub mod h3_stream;
 pub mod listener;
 pub mod request_checks;
 pub mod send_timeout;

@@ -115,6 +115,15 @@ impl Resolver {
     }
 }
 
+impl Resolver {
+    /// May a connection whose handshake named `sni` serve a request for
+    /// `host`? Yes when `host` would get the same certificate.
+    pub fn serves(&self, sni: &str, host: &str) -> bool {
+        let set = self.current.load();
+        Arc::ptr_eq(set.pick(Some(sni)), set.pick(Some(host)))
+    }
+}
+
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         Some(self.current.load().pick(hello.server_name()).clone())

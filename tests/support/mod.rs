@@ -5,6 +5,7 @@
 pub mod process;
 pub mod raw_client;
 pub mod raw_origin;
+pub mod tls;
 
 use bytes::Bytes;
 use edgecache::body::{self, Body};
@@ -153,6 +154,8 @@ pub fn test_config(origin: &str, dir: &Path) -> Config {
 pub struct TestNode {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The `[[https]]` listeners' addresses (TCP; HTTP/3 on the same UDP port).
+    pub https_addrs: Vec<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -162,6 +165,7 @@ impl TestNode {
         let running = edgecache::node::start(cfg).await.expect("node starts");
         let addr = running.addr;
         let admin_addr = running.admin_addr;
+        let https_addrs = running.https_addrs.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(running.run(async move {
             let _ = rx.await;
@@ -169,6 +173,7 @@ impl TestNode {
         TestNode {
             addr,
             admin_addr,
+            https_addrs,
             stop: Some(tx),
             task: Some(task),
         }
