@@ -357,7 +357,7 @@ start_edgecache() {
     ROOT_PID[edgecache]=$!
     wait_port "$EDGECACHE_TLS_PORT" "${ROOT_PID[edgecache]}" edgecache
     wait_port "$EDGECACHE_ADMIN_PORT" "${ROOT_PID[edgecache]}" edgecache
-    if [ "$H3_ON" = 1 ] && [ -z "$(ss -Hun "( sport = :$EDGECACHE_TLS_PORT )")" ]; then
+    if [ "$H3_ON" = 1 ] && [ -z "$(ss -Huan "( sport = :$EDGECACHE_TLS_PORT )")" ]; then
         log "WARNING: edgecache accepted http3 = true but has no UDP socket on $EDGECACHE_TLS_PORT: h3_1k skipped"
         H3_ON=0
     fi
