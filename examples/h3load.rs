@@ -106,8 +106,8 @@ fn client_config(group: &str) -> Result<quinn::ClientConfig> {
         .with_custom_certificate_verifier(Arc::new(NoCertCheck(provider)))
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h3".to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .context("QUIC client config")?;
+    let quic =
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls).context("QUIC client config")?;
     Ok(quinn::ClientConfig::new(Arc::new(quic)))
 }
 

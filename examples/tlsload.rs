@@ -158,7 +158,11 @@ impl ServerCertVerifier for NoCertCheck {
 
 /// A TLS 1.3-only client config offering exactly one key-exchange group,
 /// with resumption disabled (every handshake is a full one).
-fn client_config(group: &str, verify_signature: bool, alpn: &[&[u8]]) -> Result<rustls::ClientConfig> {
+fn client_config(
+    group: &str,
+    verify_signature: bool,
+    alpn: &[&[u8]],
+) -> Result<rustls::ClientConfig> {
     let kx = match group {
         "x25519" => aws_lc_rs::kx_group::X25519,
         "p256" => aws_lc_rs::kx_group::SECP256R1,
@@ -209,7 +213,10 @@ impl Target {
 
 /// Reads one HTTP/1.1 response (head and Content-Length body); returns the
 /// status code.
-async fn read_response<S: tokio::io::AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Result<u16> {
+async fn read_response<S: tokio::io::AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<u16> {
     buf.clear();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -429,7 +436,10 @@ async fn hold_mode(
     if let Some(e) = &first_error {
         println!("first error: {e}");
     }
-    println!("READY opened={} errors={errors} secs={open_secs:.3}", held.len());
+    println!(
+        "READY opened={} errors={errors} secs={open_secs:.3}",
+        held.len()
+    );
     tokio::time::sleep(Duration::from_secs_f64(hold_secs)).await;
     // Still open: nothing to read and no EOF.
     let mut alive = 0usize;
@@ -460,7 +470,8 @@ fn main() -> Result<()> {
             "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             args.path, args.host
         );
-        let request_keepalive = format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", args.path, args.host);
+        let request_keepalive =
+            format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", args.path, args.host);
         let t = Arc::new(Target {
             addr: args.addr,
             name,
