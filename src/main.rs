@@ -60,7 +60,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EDGECACHE_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,foyer=warn,foyer_storage=warn")
+                tracing_subscriber::EnvFilter::new(
+                    "info,foyer=warn,foyer_storage=warn,rustls=error,quinn=warn,quinn_proto=warn",
+                )
             }),
         )
         .with_writer(std::io::stderr)
