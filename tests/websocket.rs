@@ -606,3 +606,39 @@ async fn an_http11_tunnel_keeps_its_connection_counted() {
     );
     node.stop().await;
 }
+
+/// wss: the same tunnel through an `[[https]]` listener (TLS, ALPN
+/// http/1.1); the origin is told the client used https.
+#[tokio::test]
+async fn wss_through_the_tls_listener_echoes() {
+    let origin = WsOrigin::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = support::tls::self_signed(dir.path(), "c", &["localhost"]);
+    let mut cfg = test_config(&origin.url(), dir.path());
+    let mut h = edgecache::config::HttpsConfig::self_signed("127.0.0.1:0".parse().expect("addr"));
+    h.self_signed = false;
+    h.certificates = vec![edgecache::config::CertificateConfig {
+        cert_file: cert.cert_file.clone(),
+        key_file: cert.key_file.clone(),
+    }];
+    cfg.https.push(h);
+    let node = TestNode::start(cfg).await;
+    let tls = support::tls::connect(
+        node.https_addrs[0],
+        "localhost",
+        support::tls::client_config(&[&cert.der], &[b"http/1.1"]),
+    )
+    .await
+    .expect("tls");
+    let req = "wss://localhost/secure".into_client_request().expect("request");
+    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))
+        .await
+        .expect("handshake in time")
+        .expect("switched");
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    echoes(&mut ws).await;
+    let seen = origin.handshakes();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["x-forwarded-proto"], "https");
+    node.stop().await;
+}
