@@ -18,7 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(about = "HTTP/3 load client (benches/load/tls.sh)")]
@@ -159,7 +159,7 @@ async fn run(args: Args) -> Result<()> {
         conns.push(send);
     }
 
-    let start = Instant::now();
+    let start = edgecache::clock::instant();
     let end = start + Duration::from_secs_f64(args.duration);
     let mut tasks = Vec::new();
     for send in &conns {
@@ -169,8 +169,8 @@ async fn run(args: Args) -> Result<()> {
             let expect = args.expect_bytes;
             tasks.push(tokio::spawn(async move {
                 let mut t = Tally::default();
-                while Instant::now() < end {
-                    let t0 = Instant::now();
+                while edgecache::clock::instant() < end {
+                    let t0 = edgecache::clock::instant();
                     let r: Result<(u16, usize)> = async {
                         let req = http::Request::get(uri.clone()).body(())?;
                         let mut stream = send.send_request(req).await?;

@@ -37,7 +37,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::TlsConnector;
@@ -264,7 +264,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 async fn handshake_mode(t: Arc<Target>, concurrency: usize, duration: f64) -> Result<()> {
-    let start = Instant::now();
+    let start = edgecache::clock::instant();
     let end = start + Duration::from_secs_f64(duration);
     let counter = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -279,9 +279,9 @@ async fn handshake_mode(t: Arc<Target>, concurrency: usize, duration: f64) -> Re
             let mut first_error: Option<String> = None;
             let mut negotiated: Option<String> = None;
             let mut buf = Vec::with_capacity(8192);
-            while Instant::now() < end {
+            while edgecache::clock::instant() < end {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                let t0 = Instant::now();
+                let t0 = edgecache::clock::instant();
                 let r: Result<u16> = async {
                     let tcp = t.tcp(n).await?;
                     let mut tls = t.connector.connect(t.name.clone(), tcp).await?;
@@ -364,7 +364,7 @@ async fn hold_mode(
     plain: bool,
     no_request: bool,
 ) -> Result<()> {
-    let start = Instant::now();
+    let start = edgecache::clock::instant();
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {

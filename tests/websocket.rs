@@ -630,7 +630,9 @@ async fn wss_through_the_tls_listener_echoes() {
     )
     .await
     .expect("tls");
-    let req = "wss://localhost/secure".into_client_request().expect("request");
+    let req = "wss://localhost/secure"
+        .into_client_request()
+        .expect("request");
     let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(req, tls))
         .await
         .expect("handshake in time")
