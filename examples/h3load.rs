@@ -9,13 +9,14 @@
 //!
 //! Output ends with one `RESULT key=value ...` line for scripts.
 
+#[path = "support/no_cert_check.rs"]
+mod no_cert_check;
+
 use anyhow::{Context, Result, bail};
 use bytes::Buf;
 use clap::Parser;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use no_cert_check::NoCertCheck;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,45 +50,6 @@ struct Args {
     expect_bytes: usize,
 }
 
-/// Accepts any certificate: a local self-signed load target.
-#[derive(Debug)]
-struct NoCertCheck(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoCertCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 fn client_config(group: &str) -> Result<quinn::ClientConfig> {
     let kx = match group {
         "x25519" => aws_lc_rs::kx_group::X25519,
@@ -103,7 +65,10 @@ fn client_config(group: &str) -> Result<quinn::ClientConfig> {
         .with_protocol_versions(&[&rustls::version::TLS13])
         .context("TLS 1.3 config")?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoCertCheck(provider)))
+        .with_custom_certificate_verifier(Arc::new(NoCertCheck {
+            provider,
+            verify_signature: false,
+        }))
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let quic =
