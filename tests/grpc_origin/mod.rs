@@ -1,6 +1,8 @@
 //! The gRPC servers behind the node in tests/grpc.rs: a hand-written tonic
 //! service (no protoc: the message type and routing are written out as
-//! generated code would be) and an h2c origin that never answers.
+//! generated code would be) and an h2c origin that never answers. Also
+//! used by tests/grpc_tls.rs, which needs only some of it.
+#![allow(dead_code)]
 
 use futures_util::StreamExt;
 use parking_lot::Mutex;
