@@ -674,7 +674,7 @@ impl Config {
         self.server.validate()?;
         for (i, h) in self.https.iter().enumerate() {
             h.validate(i, self.server.listen)?;
-            if self.https[..i].iter().any(|o| o.listen == h.listen) {
+            if h.listen.port() != 0 && self.https[..i].iter().any(|o| o.listen == h.listen) {
                 return Err(invalid(
                     format!("https[{i}].listen"),
                     format!("{} is used by another [[https]] listener", h.listen),
@@ -1002,6 +1002,22 @@ mod tests {
                 "sites[0].tls_server_name",
             ),
             ("origin = \"http://x/path\"", "origin"),
+            (
+                "[[https]]\nlisten = \"127.0.0.1:8443\"",
+                "https[0].certificates",
+            ),
+            (
+                "[server]\nlisten = \"127.0.0.1:8443\"\n[[https]]\nlisten = \"127.0.0.1:8443\"\nself_signed = true",
+                "https[0].listen",
+            ),
+            (
+                "[[https]]\nlisten = \"127.0.0.1:8443\"\nself_signed = true\nhandshake_timeout_secs = 0",
+                "https[0].handshake_timeout_secs",
+            ),
+            (
+                "[[https]]\nlisten = \"127.0.0.1:8443\"\nself_signed = true\nmin_tls_version = \"1.1\"",
+                "min_tls_version",
+            ),
             ("[storage]\nmemory_bytes = 5", "storage.memory_bytes"),
             (
                 "[storage]\nwrite_policy = \"sometimes\"",

@@ -504,3 +504,62 @@ async fn http3_uploads_reach_the_origin() {
     assert_eq!(got.body, "echo:one,two,three");
     node.stop().await;
 }
+
+/// The real binary reloads its certificates on SIGHUP.
+#[tokio::test]
+async fn sighup_reloads_certificates_in_the_real_binary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let old = t::self_signed(dir.path(), "site", &["site.test"]);
+    let origin = origin().await;
+    let config = dir.path().join("edgecache.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "origin = \"{}\"\n[[https]]\nlisten = \"127.0.0.1:0\"\ncertificates = [{{ cert_file = \"{}\", key_file = \"{}\" }}]\n",
+            origin.url(),
+            old.cert_file.display(),
+            old.key_file.display()
+        ),
+    )
+    .expect("config");
+    let data = dir.path().join("data");
+    let mut proc = support::process::spawn(&["--config", config.to_str().expect("utf-8")], &data);
+    let https_line = || {
+        proc.log
+            .lock()
+            .lines()
+            .find(|l| l.contains("listening (HTTPS"))
+            .and_then(|l| l.split("addr=").nth(1).map(|a| a.trim().to_string()))
+    };
+    let mut addr = None;
+    for _ in 0..200 {
+        addr = https_line();
+        if addr.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let addr: std::net::SocketAddr = addr.expect("HTTPS listener logged").parse().expect("addr");
+    let new = t::self_signed(dir.path(), "site", &["site.test"]);
+    proc.signal("-HUP");
+    let both = t::client_config(&[&old.der, &new.der], &[]);
+    let mut served = None;
+    for _ in 0..200 {
+        let tls = t::connect(addr, "site.test", both.clone())
+            .await
+            .expect("tls");
+        served = Some(t::peer_cert(&tls));
+        if served.as_ref() == Some(&new.der) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        served,
+        Some(new.der.clone()),
+        "new certificate after SIGHUP"
+    );
+    assert!(proc.log.lock().contains("certificates reloaded"));
+    proc.signal("-TERM");
+    assert!(proc.wait(30).success());
+}

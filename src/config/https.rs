@@ -140,7 +140,8 @@ impl HttpsConfig {
                 "list at least one { cert_file, key_file }, or set self_signed = true for a local trial",
             ));
         }
-        if self.listen == plain {
+        // Port 0 asks the system for a free port: never a clash.
+        if self.listen == plain && plain.port() != 0 {
             return Err(invalid(
                 field("listen"),
                 format!("{} is already server.listen", self.listen),
