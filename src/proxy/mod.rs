@@ -44,6 +44,10 @@ use storage::Purged;
 
 /// Handle one request from `client`, received on a listener of `scheme`
 /// (which the front end knows; the client's own `:scheme` is not trusted).
+///
+/// Every step but the lookup is awaited boxed: a hit awaits only the
+/// lookup, so this future (which hyper keeps a slot for on every HTTP/1.1
+/// connection) has the size of the hit path's state, not the miss path's.
 pub async fn handle(
     node: Arc<Node>,
     req: Request<Body>,
@@ -75,7 +79,7 @@ pub async fn handle(
 
     // 2. `PURGE <url>` from an allowed network, when turned on.
     if parts.method.as_str() == "PURGE" {
-        return purge_method::handle(&node, &parts, &target, client).await;
+        return Box::pin(purge_method::handle(&node, &parts, &target, client)).await;
     }
     let ex = Exchange::new(node, parts, target, site, client);
     let node = &ex.node;
@@ -83,17 +87,17 @@ pub async fn handle(
     // WebSocket (an HTTP/1.1 Upgrade, an HTTP/2 extended CONNECT) becomes a
     // byte tunnel to the origin: never cached, collapsed nor purged.
     if let Some(ask) = tunnel::asks(&ex.parts) {
-        return tunnel::open(&ex, ask).await;
+        return Box::pin(tunnel::open(&ex, ask)).await;
     }
 
     // 3. Unsafe and other non-cacheable methods go straight through (§4.4
     //    invalidation); so does a GET or HEAD with a body, never stored nor
     //    served from the cache.
     if ex.parts.method != Method::GET && ex.parts.method != Method::HEAD {
-        return unsafe_method::forward(&ex, body).await;
+        return Box::pin(unsafe_method::forward(&ex, body)).await;
     }
     if ex.has_body() {
-        return fetch::pass(&ex, body, NoCacheReason::RequestBody).await;
+        return Box::pin(fetch::pass(&ex, body, NoCacheReason::RequestBody)).await;
     }
 
     // 4. Look the request up. Hit-for-pass: nothing storable came for this
@@ -151,7 +155,7 @@ pub async fn handle(
                     if ex.directives.only_if_cached() {
                         return only_if_cached_miss(node);
                     }
-                    return revalidate::foreground(&ex, *entry, reason).await;
+                    return Box::pin(revalidate::foreground(&ex, *entry, reason)).await;
                 }
             };
             let cs = CacheStatus {
@@ -186,14 +190,14 @@ pub async fn handle(
         match node.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
             Join::Follow(flight) => {
-                if let Some(resp) = follow(&ex, &flight, fwd).await {
+                if let Some(resp) = Box::pin(follow(&ex, &flight, fwd)).await {
                     return resp;
                 }
             }
             Join::Alone => {}
         }
     }
-    fetch::miss(&ex, body, fwd, leader).await
+    Box::pin(fetch::miss(&ex, body, fwd, leader)).await
 }
 
 /// GETs and HEADs collapse; ranges and `no-store` requests go alone.
