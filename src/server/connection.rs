@@ -104,15 +104,27 @@ impl FrontEnd {
         peer: SocketAddr,
         sni: Option<&str>,
     ) -> http::Response<crate::body::Body> {
-        if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
-            tracing::debug!(%peer, reason = r.as_str(), "request refused");
-            return r.response();
-        }
-        if let Some(r) = self.misdirected(&req, sni) {
-            tracing::debug!(%peer, "request for a host outside the connection's certificate");
-            return r;
+        if let Some(refused) = self.refuse(&req, peer, sni) {
+            return refused;
         }
         proxy::handle(self.node.clone(), req, peer, self.scheme).await
+    }
+
+    /// The front end's own answer to a request it will not pass on: the
+    /// request checks (400, 414, 431) and the certificate check (421).
+    fn refuse<B>(
+        &self,
+        req: &http::Request<B>,
+        peer: SocketAddr,
+        sni: Option<&str>,
+    ) -> Option<http::Response<crate::body::Body>> {
+        if let Err(r) = request_checks::check(req, self.max_uri_bytes) {
+            tracing::debug!(%peer, reason = r.as_str(), "request refused");
+            return Some(r.response());
+        }
+        let r = self.misdirected(req, sni)?;
+        tracing::debug!(%peer, "request for a host outside the connection's certificate");
+        Some(r)
     }
 
     /// 421 for a request whose host would have been served another
@@ -172,13 +184,8 @@ impl FrontEnd {
         peer: SocketAddr,
         sni: Option<&str>,
     ) -> http::Response<crate::body::Body> {
-        if let Err(r) = request_checks::check(&req, self.max_uri_bytes) {
-            tracing::debug!(%peer, reason = r.as_str(), "request refused");
-            return r.response();
-        }
-        if let Some(r) = self.misdirected(&req, sni) {
-            tracing::debug!(%peer, "request for a host outside the connection's certificate");
-            return r;
+        if let Some(refused) = self.refuse(&req, peer, sni) {
+            return refused;
         }
         let mut resp = proxy::handle(
             self.node.clone(),
