@@ -12,11 +12,10 @@
 #[path = "support/no_cert_check.rs"]
 mod no_cert_check;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bytes::Buf;
 use clap::Parser;
 use no_cert_check::NoCertCheck;
-use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,16 +50,7 @@ struct Args {
 }
 
 fn client_config(group: &str) -> Result<quinn::ClientConfig> {
-    let kx = match group {
-        "x25519" => aws_lc_rs::kx_group::X25519,
-        "p256" => aws_lc_rs::kx_group::SECP256R1,
-        "x25519mlkem768" => aws_lc_rs::kx_group::X25519MLKEM768,
-        other => bail!("unknown group {other} (x25519, p256, x25519mlkem768)"),
-    };
-    let provider = Arc::new(CryptoProvider {
-        kx_groups: vec![kx],
-        ..aws_lc_rs::default_provider()
-    });
+    let provider = no_cert_check::provider_with_group(group)?;
     let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .context("TLS 1.3 config")?

@@ -34,7 +34,6 @@ mod no_cert_check;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use no_cert_check::NoCertCheck;
-use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::ServerName;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -104,16 +103,7 @@ fn client_config(
     verify_signature: bool,
     alpn: &[&[u8]],
 ) -> Result<rustls::ClientConfig> {
-    let kx = match group {
-        "x25519" => aws_lc_rs::kx_group::X25519,
-        "p256" => aws_lc_rs::kx_group::SECP256R1,
-        "x25519mlkem768" => aws_lc_rs::kx_group::X25519MLKEM768,
-        other => bail!("unknown group {other} (x25519, p256, x25519mlkem768)"),
-    };
-    let provider = Arc::new(CryptoProvider {
-        kx_groups: vec![kx],
-        ..aws_lc_rs::default_provider()
-    });
+    let provider = no_cert_check::provider_with_group(group)?;
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .context("TLS 1.3 config")?

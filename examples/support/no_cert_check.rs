@@ -1,8 +1,9 @@
 //! Shared by the load clients in examples/: a certificate verifier for a
-//! local, self-signed load target.
+//! local, self-signed load target, and a provider offering one key-exchange
+//! group (so both servers under test do the same key exchange).
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
@@ -68,4 +69,18 @@ impl ServerCertVerifier for NoCertCheck {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// aws-lc-rs offering only `group` (`x25519`, `p256` or `x25519mlkem768`).
+pub fn provider_with_group(group: &str) -> anyhow::Result<Arc<CryptoProvider>> {
+    let kx = match group {
+        "x25519" => aws_lc_rs::kx_group::X25519,
+        "p256" => aws_lc_rs::kx_group::SECP256R1,
+        "x25519mlkem768" => aws_lc_rs::kx_group::X25519MLKEM768,
+        other => anyhow::bail!("unknown group {other} (x25519, p256, x25519mlkem768)"),
+    };
+    Ok(Arc::new(CryptoProvider {
+        kx_groups: vec![kx],
+        ..aws_lc_rs::default_provider()
+    }))
 }

@@ -4,7 +4,7 @@
 //! certificate checking on unless a site explicitly turns it off.
 
 use super::origin_conns::Protocol;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, invalid};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -205,21 +205,17 @@ impl TlsConfigs {
     }
 }
 
-fn invalid(field: String, message: String) -> ConfigError {
-    ConfigError::Invalid { field, message }
-}
-
 /// The CA certificates in the PEM file at `path`.
 fn load_ca_file(path: &Path, field: &str) -> Result<RootCertStore, ConfigError> {
     let shown = path.display();
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| invalid(field.into(), format!("cannot read {shown}: {e}")))?;
+        .map_err(|e| invalid(field, format!("cannot read {shown}: {e}")))?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
         return Err(invalid(
-            field.into(),
+            field,
             format!("{shown} holds no usable CA certificate"),
         ));
     }

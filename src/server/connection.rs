@@ -207,7 +207,7 @@ fn websocket_anywhere(cfg: &crate::config::Config) -> bool {
 }
 
 /// Resolves when the listener stops (or is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 

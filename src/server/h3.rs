@@ -4,7 +4,7 @@
 //! 0-RTT is off (early data could be replayed, RFC 8470).
 
 use super::conn_limits::{ConnLimits, ConnPermit};
-use super::connection::FrontEnd;
+use super::connection::{FrontEnd, stopped};
 use super::h2_idle::StreamCount;
 use super::h3_stream;
 use crate::config::HttpsConfig;
@@ -185,9 +185,4 @@ async fn request(
     if let Err(e) = h3_stream::send_response(&mut send, resp, fe.send_timeout()).await {
         tracing::debug!(%peer, error = %e, "HTTP/3 response not fully sent");
     }
-}
-
-/// Resolves when the listener stops (or is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }
