@@ -302,7 +302,8 @@ pub struct UpstreamConfig {
     pub health_check_path: Option<String>,
     /// Seconds between active health checks. Default: 5.
     pub health_check_interval_secs: u64,
-    /// Seconds an idle pooled connection is kept. Default: 90.
+    /// Seconds an idle pooled connection is kept: below the origin's own
+    /// keep-alive timeout (Node.js and Apache close after 5 s). Default: 4.
     pub pool_idle_timeout_secs: u64,
     /// Idle pooled connections kept per origin server. Default: 256.
     pub pool_max_idle_per_host: usize,
@@ -524,7 +525,7 @@ impl Default for UpstreamConfig {
             health_check_path: None,
             health_check_interval_secs: 5,
             total_timeout_ms: 0,
-            pool_idle_timeout_secs: 90,
+            pool_idle_timeout_secs: 4,
             pool_max_idle_per_host: 256,
             preserve_host: true,
             x_forwarded_for: true,

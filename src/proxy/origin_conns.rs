@@ -7,6 +7,11 @@
 //! miss paths: one pool per server, no per-request pool key, and a request
 //! that was never written (the origin closed an idle connection just as it
 //! was reused) is sent again on another connection, whatever its method.
+//! A bodiless idempotent request that was written onto a reused connection
+//! the origin closed before answering (its keep-alive timeout ran out as we
+//! wrote) is sent once more on a fresh connection: nothing was answered, so
+//! sending it again is safe (RFC 9110 §9.2.2), and it is not the origin's
+//! fault, so it never counts against its circuit breaker.
 
 use super::origin_dial::Dialer;
 use super::origin_h2::{H2Connection, H2Outcome};
@@ -69,6 +74,11 @@ pub enum SendError {
     Tls(String),
     /// HTTP failure on an open connection.
     Http(hyper::Error),
+    /// A reused keep-alive connection was closed by the origin before it
+    /// answered, and the request could not be sent again (it had a body or
+    /// was not idempotent). A race with the origin's idle timeout, not a
+    /// sign that the server is down.
+    Stale(hyper::Error),
 }
 
 impl SendError {
@@ -84,7 +94,61 @@ impl SendError {
         match self {
             SendError::Connect(_) | SendError::Tls(_) => true,
             SendError::Http(h) => h.is_incomplete_message() || h.is_canceled() || h.is_closed(),
+            SendError::Stale(_) => true,
         }
+    }
+
+    /// Is this the keep-alive race rather than a failing server?
+    pub fn is_stale(&self) -> bool {
+        matches!(self, SendError::Stale(_))
+    }
+}
+
+/// Did the origin close a connection, or reset it, before any response
+/// arrived (rather than send something malformed, or time out)?
+fn closed_before_response(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return true;
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            );
+        }
+        src = inner.source();
+    }
+    false
+}
+
+/// What is needed to write a bodiless request again.
+struct Head {
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+}
+
+impl Head {
+    /// The head of `req` if it may be sent again after the origin closed a
+    /// reused connection on it: idempotent, with no body.
+    fn of_replayable(req: &Request<Body>) -> Option<Head> {
+        (req.method().is_idempotent() && http_body::Body::is_end_stream(req.body())).then(|| Head {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            headers: req.headers().clone(),
+        })
+    }
+
+    fn rebuild(self) -> Request<Body> {
+        let mut req = Request::new(crate::body::empty());
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.headers_mut() = self.headers;
+        *req.version_mut() = http::Version::HTTP_11;
+        req
     }
 }
 
@@ -93,7 +157,10 @@ impl std::fmt::Display for SendError {
         match self {
             SendError::Connect(m) => write!(f, "connect: {m}"),
             SendError::Tls(m) => write!(f, "tls: {m}"),
-            SendError::Http(e) => {
+            SendError::Http(e) | SendError::Stale(e) => {
+                if matches!(self, SendError::Stale(_)) {
+                    write!(f, "reused connection closed by the origin: ")?;
+                }
                 write!(f, "{e}")?;
                 let mut src = std::error::Error::source(e);
                 while let Some(inner) = src {
@@ -183,10 +250,21 @@ impl Connections {
             }
         }
         *req.version_mut() = http::Version::HTTP_11;
+        let mut fresh_only = false;
         loop {
-            let (mut sender, reused) = match self.take_idle().await {
+            let idle = if fresh_only {
+                None
+            } else {
+                self.take_idle().await
+            };
+            let (mut sender, reused) = match idle {
                 Some(s) => (s, true),
                 None => (self.connect().await?, false),
+            };
+            let head = if reused {
+                Head::of_replayable(&req)
+            } else {
+                None
             };
             match sender.try_send_request(req).await {
                 Ok(resp) => return Ok(self.recycle_with(resp, sender)),
@@ -194,7 +272,20 @@ impl Connections {
                     // Never written: the reused connection was closing. Another
                     // connection takes it (a fresh one ends this loop).
                     Some(unsent) if reused => req = unsent,
-                    _ => return Err(SendError::Http(e.into_error())),
+                    _ => {
+                        let e = e.into_error();
+                        if !reused || !closed_before_response(&e) {
+                            return Err(SendError::Http(e));
+                        }
+                        // Written, then closed unanswered: once more on a
+                        // fresh connection if that is safe.
+                        let Some(head) = head else {
+                            return Err(SendError::Stale(e));
+                        };
+                        tracing::debug!(error = %e, "origin closed a reused connection; sending again on a fresh one");
+                        req = head.rebuild();
+                        fresh_only = true;
+                    }
                 },
             }
         }

@@ -161,7 +161,13 @@ impl Upstream {
                     });
                 }
                 Ok(Err(e)) => {
-                    in_flight.record(false, now);
+                    // The keep-alive race is not the server's fault: a lone
+                    // server's breaker must not open on it.
+                    if e.is_stale() {
+                        drop(in_flight);
+                    } else {
+                        in_flight.record(false, now);
+                    }
                     if replay.is_some()
                         && e.before_response()
                         && attempt < self.max_retries
