@@ -1,6 +1,9 @@
 //! The `edgecache` binary: arguments -> config -> start -> wait for a signal -> drain.
 
-use clap::{Parser, Subcommand};
+mod cli;
+mod sd_notify;
+
+use clap::Parser;
 use edgecache::config::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +14,7 @@ use std::process::ExitCode;
 #[command(version, about)]
 struct Args {
     /// Config file (TOML). See docs/config.md.
-    #[arg(long, short = 'c', env = "EDGECACHE_CONFIG")]
+    #[arg(long, short = 'c', env = "EDGECACHE_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Default origin, e.g. http://127.0.0.1:8000 (overrides `origin`).
     #[arg(long)]
@@ -31,31 +34,13 @@ struct Args {
     #[arg(long)]
     https_listen: Option<SocketAddr>,
     #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Validate a config file and exit; errors name the field at fault.
-    CheckConfig {
-        /// The file to check.
-        file: PathBuf,
-    },
+    command: Option<cli::Command>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Some(Command::CheckConfig { file }) = &args.command {
-        return match Config::load(file) {
-            Ok(_) => {
-                println!("{}: ok", file.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("edgecache: {e}");
-                ExitCode::from(2)
-            }
-        };
+    if let Some(cmd) = &args.command {
+        return cli::run(cmd, args.config.as_deref());
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -128,6 +113,7 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let running = edgecache::node::start(cfg).await?;
+    sd_notify::ready();
     let node = running.node();
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
@@ -139,7 +125,9 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             node.reload_certificates();
         }
     });
-    running.run(shutdown_signal()).await
+    running
+        .run(sd_notify::stopping_after(shutdown_signal()))
+        .await
 }
 
 async fn shutdown_signal() {
