@@ -1,0 +1,114 @@
+//! systemd readiness of the real binary: with `NOTIFY_SOCKET` set (a path,
+//! or an `@abstract` name), the node sends `READY=1` once its listeners
+//! answer and `STOPPING=1` when SIGTERM starts the drain, then exits 0.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A free loopback port. The node needs the port before it starts, so that
+/// the test can connect the instant READY=1 arrives (the log line with the
+/// bound address comes only after it).
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+}
+
+/// The next datagram, within 30 s.
+fn next_message(rx: &UnixDatagram) -> String {
+    rx.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut buf = [0u8; 512];
+    let n = rx.recv(&mut buf).expect("a notification within 30 s");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// `GET /health` on the admin listener: its status line.
+fn health_status(admin: SocketAddr) -> String {
+    let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(5)).expect("admin answers");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines().next().unwrap_or("").to_string()
+}
+
+fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (public, admin) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgecache"))
+        .args(["--origin", "http://127.0.0.1:9", "--listen"])
+        .arg(public.to_string())
+        .arg("--admin-listen")
+        .arg(admin.to_string())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("NOTIFY_SOCKET", notify_socket)
+        .env("EDGECACHE_LOG", "warn")
+        .env_remove("EDGECACHE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn edgecache");
+
+    let ready = next_message(rx);
+    // Right away, before anything else: both listeners answer.
+    TcpStream::connect_timeout(&public, Duration::from_secs(5)).expect("public listener answers");
+    assert_eq!(health_status(admin), "HTTP/1.1 200 OK");
+    assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
+    assert!(
+        ready
+            .lines()
+            .any(|l| l == format!("MAINPID={}", child.id())),
+        "{ready:?}"
+    );
+
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -TERM");
+    let stopping = next_message(rx);
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
+    for _ in 0..200 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "clean exit after the drain: {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("edgecache did not exit within 10 s of SIGTERM");
+}
+
+#[test]
+fn notifies_ready_once_listening_and_stopping_on_sigterm_over_a_socket_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify.sock");
+    let rx = UnixDatagram::bind(&path).expect("bind notify socket");
+    lifecycle(path.to_str().expect("utf-8"), &rx);
+}
+
+#[test]
+fn notifies_over_an_abstract_socket() {
+    use std::os::linux::net::SocketAddrExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Unique per run: the temp dir's name.
+    let name = format!(
+        "edgecache-test-{}",
+        dir.path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+    );
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("name");
+    let rx = UnixDatagram::bind_addr(&addr).expect("bind abstract socket");
+    lifecycle(&format!("@{name}"), &rx);
+}
