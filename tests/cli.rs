@@ -373,7 +373,8 @@ struct ReloadCall {
 }
 
 /// An admin endpoint answering `POST /admin/reload` per its contract:
-/// token `good-…` 200, `restart-…` 200 naming fields, `badcfg-…` 422,
+/// token `good-…` 200, `restart-…` 200 naming fields, `certerr-…` 200
+/// with a certificate that failed, `badcfg-…` 422,
 /// `narrow-…` 403, anything else 401.
 async fn reload_endpoint() -> (SocketAddr, Arc<parking_lot::Mutex<Vec<ReloadCall>>>) {
     use http_body_util::Full;
@@ -408,6 +409,10 @@ async fn reload_endpoint() -> (SocketAddr, Arc<parking_lot::Mutex<Vec<ReloadCall
                             Some("restart") => (
                                 200,
                                 r#"{"reloaded":true,"restart_needed":["server.listen","storage.disk_bytes"]}"#,
+                            ),
+                            Some("certerr") => (
+                                200,
+                                r#"{"reloaded":true,"restart_needed":[],"certificate_errors":["https[0]: /etc/edgecache/a.pem: no such file"]}"#,
                             ),
                             Some("badcfg") => (
                                 422,
@@ -452,6 +457,12 @@ async fn reload_reports_each_answer_of_the_endpoint() {
             0,
             "reloaded; these changes take effect only after a restart: server.listen, storage.disk_bytes",
             "",
+        ),
+        (
+            "certerr-token-0123456789",
+            1,
+            "reloaded: the new config is in force",
+            "edgecache: the config was reloaded, but these listeners keep their previous certificates: https[0]: /etc/edgecache/a.pem: no such file",
         ),
         (
             "badcfg-token-0123456789",

@@ -1,7 +1,10 @@
 //! `edgecache reload`: `POST /admin/reload`, which re-reads the node's
-//! config file. 200 `{"reloaded": true, "restart_needed": [...]}`; 422
-//! `{"error": "..."}` when the new config fails validation (the running
-//! config stays); 401/403 for a bad token.
+//! config file. 200 `{"reloaded": true, "restart_needed": [...],
+//! "certificate_errors": [...]}`; 422 `{"error": "..."}` when the new
+//! config fails validation (the running config stays); 401/403 for a bad
+//! token. Certificates that failed to load fail the command (exit 1) even
+//! though the rest was reloaded: a rotation that did not happen must not
+//! look like success.
 
 use super::admin_client::{AdminArgs, AdminClient};
 use super::error::CliError;
@@ -53,6 +56,17 @@ pub async fn run(args: &ReloadArgs, config: Option<&Path>) -> Result<(), CliErro
         )));
     }
     println!("{}", describe(&json));
+    let certificate_errors: Vec<&str> = json
+        .get("certificate_errors")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !certificate_errors.is_empty() {
+        return Err(CliError::Failed(format!(
+            "the config was reloaded, but these listeners keep their previous certificates: {}",
+            certificate_errors.join("; ")
+        )));
+    }
     Ok(())
 }
 

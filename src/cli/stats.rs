@@ -3,9 +3,10 @@
 //! byte time and the busiest sites. Reads the labelled families
 //! (`edgecache_requests_total{site,protocol,status}`,
 //! `edgecache_cache_results_total{site,outcome,reason}`,
-//! `edgecache_response_bytes_total{site,source}`,
-//! `edgecache_origin_first_byte_seconds`) and falls back to the store's
-//! unlabelled counters on nodes that export only those.
+//! `edgecache_response_body_bytes_total{site,source}` (or
+//! `edgecache_response_bytes_total`), `edgecache_origin_first_byte_seconds`)
+//! and falls back to the store's unlabelled counters on nodes that export
+//! only those.
 
 use super::admin_client::{AdminArgs, AdminClient};
 use super::error::CliError;
@@ -40,9 +41,16 @@ pub async fn run(args: &StatsArgs, config: Option<&Path>) -> Result<(), CliError
 
 const REQUESTS: &str = "edgecache_requests_total";
 const RESULTS: &str = "edgecache_cache_results_total";
-const BYTES: &str = "edgecache_response_bytes_total";
+/// Bytes by source, under either name.
+const BYTES: [&str; 2] = [
+    "edgecache_response_body_bytes_total",
+    "edgecache_response_bytes_total",
+];
 const FIRST_BYTE: &str = "edgecache_origin_first_byte_seconds";
-const OUTCOMES: [&str; 5] = ["hit", "stale", "miss", "pass", "error"];
+/// Outcomes in display order; any other outcome follows them.
+const OUTCOMES: [&str; 6] = ["hit", "stale", "revalidated", "miss", "pass", "error"];
+/// Outcomes answered with a body from the cache.
+const FROM_CACHE: [&str; 3] = ["hit", "stale", "revalidated"];
 const SOURCES: [&str; 4] = ["memory", "disk", "origin", "generated"];
 
 /// The summary text, one line per topic, for whatever families `e` has.
@@ -92,22 +100,25 @@ fn requests_line(e: &Exposition, out: &mut String) {
 
 fn hit_ratio_line(e: &Exposition, out: &mut String) {
     if e.sum(RESULTS).is_some() {
-        let by = e.by_label(RESULTS, "outcome");
-        let count = |o: &str| {
-            by.iter()
-                .find(|(k, _)| k == o)
-                .map(|(_, n)| *n)
-                .unwrap_or(0.0)
+        let mut by = e.by_label(RESULTS, "outcome");
+        let rank = |o: &str| {
+            OUTCOMES
+                .iter()
+                .position(|k| *k == o)
+                .unwrap_or(OUTCOMES.len())
         };
+        by.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then_with(|| a.0.cmp(&b.0)));
         let all: f64 = by.iter().map(|(_, n)| n).sum();
-        let parts: Vec<String> = OUTCOMES
+        let cached: f64 = by
             .iter()
-            .map(|o| format!("{o} {}", count(o)))
-            .collect();
+            .filter(|(o, _)| FROM_CACHE.contains(&o.as_str()))
+            .map(|(_, n)| n)
+            .sum();
+        let parts: Vec<String> = by.iter().map(|(o, n)| format!("{o} {n}")).collect();
         let _ = writeln!(
             out,
-            "hit ratio        {}  ({}; hit+stale of all)",
-            percent(count("hit") + count("stale"), all),
+            "hit ratio        {}  ({}; hit+stale+revalidated of all)",
+            percent(cached, all),
             parts.join(", ")
         );
         return;
@@ -136,10 +147,10 @@ fn hit_ratio_line(e: &Exposition, out: &mut String) {
 }
 
 fn bytes_line(e: &Exposition, out: &mut String) {
-    let Some(total) = e.sum(BYTES) else {
+    let Some((name, total)) = BYTES.iter().find_map(|n| Some((*n, e.sum(n)?))) else {
         return;
     };
-    let by = e.by_label(BYTES, "source");
+    let by = e.by_label(name, "source");
     let count = |s: &str| {
         by.iter()
             .find(|(k, _)| k == s)
@@ -150,13 +161,12 @@ fn bytes_line(e: &Exposition, out: &mut String) {
         .iter()
         .map(|s| format!("{s} {}", bytes(count(s))))
         .collect();
-    let cached = count("memory") + count("disk");
     let _ = writeln!(
         out,
         "bytes served     {}  ({}; byte hit ratio {})",
         bytes(total),
         parts.join(", "),
-        percent(cached, cached + count("origin"))
+        percent(count("memory") + count("disk"), total)
     );
 }
 
@@ -220,9 +230,9 @@ edgecache_cache_results_total{site="shop.test",outcome="hit",reason=""} 70
 edgecache_cache_results_total{site="shop.test",outcome="stale",reason="swr"} 5
 edgecache_cache_results_total{site="shop.test",outcome="miss",reason="uri-miss"} 20
 edgecache_cache_results_total{site="blog.test",outcome="pass",reason="method"} 5
-edgecache_response_bytes_total{site="shop.test",source="memory"} 2097152
-edgecache_response_bytes_total{site="shop.test",source="disk"} 1048576
-edgecache_response_bytes_total{site="shop.test",source="origin"} 1048576
+edgecache_response_body_bytes_total{site="shop.test",source="memory"} 2097152
+edgecache_response_body_bytes_total{site="shop.test",source="disk"} 1048576
+edgecache_response_body_bytes_total{site="shop.test",source="origin"} 1048576
 edgecache_origin_first_byte_seconds_bucket{site="shop.test",le="+Inf"} 20
 edgecache_origin_first_byte_seconds_sum{site="shop.test"} 0.5
 edgecache_origin_first_byte_seconds_count{site="shop.test"} 20
@@ -231,7 +241,7 @@ edgecache_origin_first_byte_seconds_count{site="shop.test"} 20
         let s = summary(&Exposition::parse(text), 5);
         assert!(s.contains("requests         100  (2xx 98, 5xx 2)"), "{s}");
         assert!(
-            s.contains("hit ratio        75.0%  (hit 70, stale 5, miss 20, pass 5, error 0;"),
+            s.contains("hit ratio        75.0%  (hit 70, stale 5, miss 20, pass 5; hit+stale+revalidated of all)"),
             "{s}"
         );
         assert!(
@@ -241,6 +251,23 @@ edgecache_origin_first_byte_seconds_count{site="shop.test"} 20
         assert!(s.contains("mean 25.0 ms over 20 fetches"), "{s}");
         assert!(
             s.contains("top sites        shop.test 92, blog.test 8"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn counts_revalidated_as_served_from_cache_and_keeps_unknown_outcomes() {
+        let text = "edgecache_cache_results_total{site=\"a\",outcome=\"miss\",reason=\"\"} 2\n\
+                    edgecache_cache_results_total{site=\"a\",outcome=\"collapsed\",reason=\"\"} 1\n\
+                    edgecache_cache_results_total{site=\"a\",outcome=\"revalidated\",reason=\"\"} 1\n\
+                    edgecache_response_bytes_total{site=\"a\",source=\"generated\"} 10\n";
+        let s = summary(&Exposition::parse(text), 5);
+        assert!(
+            s.contains("hit ratio        25.0%  (revalidated 1, miss 2, collapsed 1;"),
+            "{s}"
+        );
+        assert!(
+            s.contains("bytes served     10 B  (memory 0 B, disk 0 B, origin 0 B, generated 10 B; byte hit ratio 0.0%)"),
             "{s}"
         );
     }
