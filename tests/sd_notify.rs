@@ -18,13 +18,18 @@ fn free_port() -> SocketAddr {
         .expect("addr")
 }
 
-/// The next datagram, within 30 s.
-fn next_message(rx: &UnixDatagram) -> String {
+/// The next datagram, within 30 s; on failure, the node's log.
+fn next_message(rx: &UnixDatagram, log: &std::path::Path) -> String {
     rx.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let mut buf = [0u8; 512];
-    let n = rx.recv(&mut buf).expect("a notification within 30 s");
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    match rx.recv(&mut buf) {
+        Ok(n) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+        Err(e) => panic!(
+            "no notification within 30 s ({e}); node log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        ),
+    }
 }
 
 /// `GET /health` on the admin listener: its status line.
@@ -41,6 +46,7 @@ fn health_status(admin: SocketAddr) -> String {
 
 fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("node.log");
     let (public, admin) = (free_port(), free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgecache"))
         .args(["--origin", "http://127.0.0.1:9", "--listen"])
@@ -48,16 +54,16 @@ fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
         .arg("--admin-listen")
         .arg(admin.to_string())
         .arg("--data-dir")
-        .arg(dir.path())
+        .arg(dir.path().join("data"))
         .env("NOTIFY_SOCKET", notify_socket)
-        .env("EDGECACHE_LOG", "warn")
+        .env("EDGECACHE_LOG", "info")
         .env_remove("EDGECACHE_CONFIG")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn edgecache");
 
-    let ready = next_message(rx);
+    let ready = next_message(rx, &log);
     // Right away, before anything else: both listeners answer.
     TcpStream::connect_timeout(&public, Duration::from_secs(5)).expect("public listener answers");
     assert_eq!(health_status(admin), "HTTP/1.1 200 OK");
@@ -75,7 +81,7 @@ fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
         .expect("kill")
         .success();
     assert!(ok, "kill -TERM");
-    let stopping = next_message(rx);
+    let stopping = next_message(rx, &log);
     assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
     for _ in 0..200 {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -85,7 +91,10 @@ fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
-    panic!("edgecache did not exit within 10 s of SIGTERM");
+    panic!(
+        "edgecache did not exit within 10 s of SIGTERM; log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 }
 
 #[test]

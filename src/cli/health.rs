@@ -7,7 +7,7 @@ use super::error::CliError;
 use std::path::Path;
 
 /// `edgecache health` flags.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct HealthArgs {
     #[command(flatten)]
     pub admin: AdminArgs,

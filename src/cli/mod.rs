@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// An operator subcommand.
-#[derive(clap::Subcommand, Debug)]
+#[derive(clap::Subcommand, Debug, Clone)]
 pub enum Command {
     /// Validate a config file (and load its certificates) and exit; errors
     /// name the field at fault.

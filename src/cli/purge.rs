@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 /// `edgecache purge` flags.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct PurgeArgs {
     /// What to purge.
     #[command(subcommand)]
@@ -24,7 +24,7 @@ pub struct PurgeArgs {
 }
 
 /// What a purge covers.
-#[derive(clap::Subcommand, Debug)]
+#[derive(clap::Subcommand, Debug, Clone)]
 pub enum Target {
     /// Surrogate keys (Surrogate-Key / Cache-Tag values).
     Key {

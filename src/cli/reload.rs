@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// `edgecache reload` flags.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ReloadArgs {
     /// Print the API's JSON answer as it came.
     #[arg(long)]

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// `edgecache stats` flags.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct StatsArgs {
     /// Print the raw /metrics text instead of the summary.
     #[arg(long)]
