@@ -113,20 +113,21 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
     let running = edgecache::node::start(cfg).await?;
-    sd_notify::ready();
     let node = running.node();
+    // Installed before READY=1: systemd may send SIGHUP right after it, and
+    // SIGHUP's default action ends the process.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
+        let Ok(mut hup) = hup else {
             return;
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP received: reloading certificates");
-            node.reload_certificates();
+            sd_notify::reloading_while(async { node.reload_certificates() }).await;
         }
     });
     running
-        .run(sd_notify::stopping_after(shutdown_signal()))
+        .run(sd_notify::serving_until(shutdown_signal()))
         .await
 }
 

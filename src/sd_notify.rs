@@ -12,6 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 
 /// The node is serving: listeners bound, store open (also ends a reload).
+/// At start, [`serving_until`] sends it.
 pub fn ready() {
     send_logged(&format!(
         "READY=1\nSTATUS=serving\nMAINPID={}",
@@ -20,8 +21,6 @@ pub fn ready() {
 }
 
 /// A reload has started; call [`ready`] when it is done.
-// Called around the config reload on SIGHUP once that lands in main.rs.
-#[allow(dead_code)]
 pub fn reloading() {
     send_logged(&format!(
         "RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC={}",
@@ -29,15 +28,34 @@ pub fn reloading() {
     ));
 }
 
+/// Run `reload` between `RELOADING=1` and `READY=1` (READY=1 also when it
+/// fails: the node keeps serving with the config it had), e.g.
+/// `sd_notify::reloading_while(live.reload()).await`.
+pub async fn reloading_while<T>(reload: impl Future<Output = T>) -> T {
+    reloading();
+    let outcome = reload.await;
+    ready();
+    outcome
+}
+
 /// The node has begun to drain and will exit.
 pub fn stopping() {
     send_logged("STOPPING=1\nSTATUS=draining");
 }
 
-/// Wait for `shutdown`, then send `STOPPING=1`: wraps the shutdown signal
-/// handed to the node so the drain is announced as it starts.
-pub async fn stopping_after(shutdown: impl Future<Output = ()>) {
-    shutdown.await;
+/// Wrap the node's shutdown future: `READY=1` on its first poll, which
+/// comes when the public listener starts accepting (every other listener
+/// is serving by then), and `STOPPING=1` when it completes, as the drain
+/// starts. The inner future is polled once before READY=1, so the signal
+/// handlers it installs (SIGTERM, SIGINT) are in place before systemd may
+/// send them.
+pub async fn serving_until(shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(shutdown.as_mut().poll(cx))).await;
+    if first.is_pending() {
+        ready();
+        shutdown.await;
+    }
     stopping();
 }
 
@@ -84,7 +102,6 @@ pub fn send(socket: &OsStr, state: &str) -> io::Result<()> {
 /// CLOCK_MONOTONIC in microseconds, which systemd compares against the
 /// time it sent SIGHUP (only systemd reads this value; no decision of the
 /// node depends on it).
-#[allow(dead_code)]
 fn monotonic_usec() -> u64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     (t.tv_sec as u64) * 1_000_000 + (t.tv_nsec as u64) / 1_000

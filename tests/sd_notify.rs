@@ -1,6 +1,8 @@
 //! systemd readiness of the real binary: with `NOTIFY_SOCKET` set (a path,
 //! or an `@abstract` name), the node sends `READY=1` once its listeners
-//! answer and `STOPPING=1` when SIGTERM starts the drain, then exits 0.
+//! answer, `RELOADING=1` (with `MONOTONIC_USEC`) then `READY=1` around a
+//! SIGHUP reload, and `STOPPING=1` when SIGTERM starts the drain, then
+//! exits 0.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -63,24 +65,45 @@ fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
         .spawn()
         .expect("spawn edgecache");
 
+    let pid = child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+
     let ready = next_message(rx, &log);
-    // Right away, before anything else: both listeners answer.
-    TcpStream::connect_timeout(&public, Duration::from_secs(5)).expect("public listener answers");
-    assert_eq!(health_status(admin), "HTTP/1.1 200 OK");
     assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
     assert!(
-        ready
-            .lines()
-            .any(|l| l == format!("MAINPID={}", child.id())),
+        ready.lines().any(|l| l == format!("MAINPID={pid}")),
         "{ready:?}"
     );
+    // `systemctl reload` may come the instant READY=1 is in: the SIGHUP
+    // handler must be installed by then (SIGHUP's default ends the process).
+    signal("-HUP");
+    // Both listeners answer.
+    TcpStream::connect_timeout(&public, Duration::from_secs(5)).expect("public listener answers");
+    assert_eq!(health_status(admin), "HTTP/1.1 200 OK");
 
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill")
-        .success();
-    assert!(ok, "kill -TERM");
+    let reloading = next_message(rx, &log);
+    assert!(
+        reloading.lines().any(|l| l == "RELOADING=1"),
+        "{reloading:?}"
+    );
+    let usec = reloading
+        .lines()
+        .find_map(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(usec.is_some_and(|u| u > 0), "{reloading:?}");
+    let reloaded = next_message(rx, &log);
+    assert!(reloaded.lines().any(|l| l == "READY=1"), "{reloaded:?}");
+    assert_eq!(health_status(admin), "HTTP/1.1 200 OK", "still serving");
+    assert!(child.try_wait().expect("wait").is_none(), "still running");
+
+    signal("-TERM");
     let stopping = next_message(rx, &log);
     assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping:?}");
     for _ in 0..200 {
