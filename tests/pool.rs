@@ -59,11 +59,9 @@ async fn flaky_origin(up: Arc<AtomicBool>) -> (String, Arc<std::sync::atomic::At
             }
             let listener = bind(port).listen(64).expect("listen");
             while up.load(Ordering::SeqCst) {
-                let accepted = tokio::time::timeout(
-                    std::time::Duration::from_millis(20),
-                    listener.accept(),
-                )
-                .await;
+                let accepted =
+                    tokio::time::timeout(std::time::Duration::from_millis(20), listener.accept())
+                        .await;
                 let Ok(Ok((mut s, _))) = accepted else {
                     continue;
                 };
