@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// edgecache: a caching CDN node (RFC 9111 reverse proxy cache).
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 struct Args {
     /// Config file (TOML). See docs/config.md.
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cfg)) {
+    match rt.block_on(run(cfg, args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edgecache: {e:#}");
@@ -111,19 +111,37 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
     Ok(cfg)
 }
 
-async fn run(cfg: Config) -> anyhow::Result<()> {
-    let running = edgecache::node::start(cfg).await?;
-    let node = running.node();
-    // Installed before READY=1: systemd may send SIGHUP right after it, and
-    // SIGHUP's default action ends the process.
+async fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
+    // A reload reads the file again and re-applies the command line.
+    let source = Box::new(move || load_config(&args));
+    let running = edgecache::node::start_reloadable(cfg, source).await?;
+    let live = running.live();
+    let hup_live = live.clone();
+    // Installed before READY=1: systemd (or logrotate) may signal right after
+    // it, and the default action of SIGHUP and SIGUSR1 ends the process.
     let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    let usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1());
     tokio::spawn(async move {
         let Ok(mut hup) = hup else {
             return;
         };
         while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP received: reloading certificates");
-            sd_notify::reloading_while(async { node.reload_certificates() }).await;
+            tracing::info!(
+                "SIGHUP received: reloading the configuration and certificates, reopening the access log"
+            );
+            hup_live.node().access_log.reopen();
+            if let Err(e) = sd_notify::reloading_while(hup_live.reload()).await {
+                tracing::error!(error = %e, "configuration reload refused; the running configuration stays");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let Ok(mut usr1) = usr1 else {
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1 received: reopening the access log");
+            live.node().access_log.reopen();
         }
     });
     running

@@ -89,8 +89,9 @@ fn requests_line(e: &Exposition, out: &mut String) {
         );
         return;
     };
-    let classes: Vec<String> = e
-        .by_label(REQUESTS, "status")
+    let mut classes = e.by_label(REQUESTS, "status");
+    classes.sort_by(|a, b| a.0.cmp(&b.0));
+    let classes: Vec<String> = classes
         .into_iter()
         .filter(|(_, n)| *n > 0.0)
         .map(|(class, n)| format!("{} {n}", if class.is_empty() { "?" } else { &class }))
@@ -223,8 +224,8 @@ mod tests {
     #[test]
     fn summarises_the_labelled_families() {
         let text = r#"# TYPE edgecache_requests counter
-edgecache_requests_total{site="shop.test",protocol="h1",status="2xx"} 90
 edgecache_requests_total{site="shop.test",protocol="h2",status="5xx"} 2
+edgecache_requests_total{site="shop.test",protocol="h1",status="2xx"} 90
 edgecache_requests_total{site="blog.test",protocol="h1",status="2xx"} 8
 edgecache_cache_results_total{site="shop.test",outcome="hit",reason=""} 70
 edgecache_cache_results_total{site="shop.test",outcome="stale",reason="swr"} 5

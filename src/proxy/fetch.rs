@@ -288,10 +288,14 @@ pub async fn send(
     let node = &ex.node;
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
+    let started = clock::instant();
     let result = node
         .upstream
         .send(&ex.site.origin, &ex.target.path_and_query, req, replay)
         .await;
+    if result.is_ok() {
+        ex.origin_answered(clock::instant().saturating_duration_since(started));
+    }
     (result, (request_time, clock::now(), purge_seq))
 }
 

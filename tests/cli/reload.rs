@@ -1,7 +1,11 @@
-//! `edgecache reload` against an in-test endpoint that answers per the
-//! `POST /admin/reload` contract (200, 200 with certificate errors, 422, 403, 401).
+//! `edgecache reload` against a reloadable node (200, 200 naming what needs
+//! a restart, 422 naming the field, 401 for a token without `"*"`), and
+//! against an in-test endpoint for the answers a node gives rarely (200
+//! with certificate errors, 403).
 
-use crate::edgecache;
+use crate::support::TestNode;
+use crate::{OPERATOR, SHOP, config, edgecache, tagging_origin};
+use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -148,4 +152,62 @@ async fn reload_reports_each_answer_of_the_endpoint() {
         calls.lock().last().and_then(|c| c.authorization.clone()),
         Some("Bearer good-token-from-env-0123".into())
     );
+}
+
+#[tokio::test]
+async fn reload_reports_what_a_real_node_answered() {
+    let origin = tagging_origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(&origin.url(), dir.path());
+    let shared = Arc::new(Mutex::new(cfg.clone()));
+    let source = shared.clone();
+    let node = TestNode::start_reloadable(
+        cfg,
+        Box::new(move || {
+            let c = source.lock().clone();
+            c.validate()?;
+            Ok(c)
+        }),
+    )
+    .await;
+    let admin = node.admin_addr.to_string();
+    let reload = |token: &'static str| {
+        let admin = admin.clone();
+        async move { edgecache(&["reload", "--admin", &admin, "--token", token]).await }
+    };
+
+    let out = reload(OPERATOR).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(out.stdout.trim(), "reloaded: the new config is in force");
+
+    shared.lock().server.listen = "127.0.0.1:1".parse().expect("addr");
+    let out = reload(OPERATOR).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "reloaded; these changes take effect only after a restart: server.listen"
+    );
+
+    shared.lock().upstream.breaker_failures = 0;
+    let out = reload(OPERATOR).await;
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.starts_with(
+            "edgecache: the node rejected the new config and keeps running with the old one: "
+        ) && out.stderr.contains("upstream.breaker_failures"),
+        "{out:?}"
+    );
+
+    // The shop token does not cover every host.
+    let out = reload(SHOP).await;
+    assert_eq!(out.code, Some(4), "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the node does not accept this admin token (a bearer token valid for all hosts is required)"),
+        "{out:?}"
+    );
+    // Still serving, with the old config.
+    let got = crate::support::get(&node.url("/after")).await;
+    assert_eq!(got.status, 200);
+    node.stop().await;
 }
