@@ -10,8 +10,11 @@ pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
 pub use websocket::WebSocketConfig;
 
+// `::tracing` is the logging crate; this module is the `[tracing]` section.
+mod tracing;
 mod websocket;
 
 /// The whole configuration file.
@@ -40,6 +43,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// WebSocket pass-through: tunnel limits and idle timeout.
     pub websocket: WebSocketConfig,
+    /// OpenTelemetry traces: sampling, propagation and OTLP export.
+    pub tracing: TracingConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -683,6 +688,7 @@ impl Config {
             }
         }
         self.websocket.validate()?;
+        self.tracing.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

@@ -22,3 +22,4 @@ pub mod proxy;
 pub mod purger;
 pub mod server;
 pub mod tls;
+pub mod trace;

@@ -129,6 +129,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
     let mut node = Node::new(cfg, store, Arc::new(purge))?;
     node.certificates = resolvers;
+    node.tracer = crate::trace::Tracer::start(&node.cfg.tracing);
     let node = Arc::new(node);
     for pool in node.sites.pools() {
         for server in pool.servers() {

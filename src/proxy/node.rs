@@ -58,6 +58,9 @@ pub struct Node {
     pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
     /// WebSocket tunnels: limits, counters, the drain signal.
     pub tunnels: Arc<super::tunnel::Tunnels>,
+    /// Spans and their export queue (set by `node::start`; disabled until
+    /// then). It must outlive a config reload: carry it to the new node.
+    pub tracer: Arc<crate::trace::Tracer>,
 }
 
 impl Node {
@@ -183,6 +186,7 @@ impl Node {
             .collect::<Result<Vec<_>, _>>()?;
         let tunnels = super::tunnel::Tunnels::new(&cfg.websocket);
         Ok(Node {
+            tracer: crate::trace::Tracer::disabled(),
             tunnels,
             strip_request_fields,
             keyed_fields,

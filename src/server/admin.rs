@@ -241,6 +241,25 @@ async fn metrics(State(node): State<Arc<Node>>) -> String {
         "gauge",
         ws.open() as u64,
     );
+    let tr = &node.tracer;
+    counter(
+        "trace_spans_exported_total",
+        "Spans the OTLP collector accepted.",
+        "counter",
+        tr.spans_exported.load(Ordering::Relaxed),
+    );
+    counter(
+        "trace_spans_dropped_total",
+        "Spans lost: the export queue was full, or their export failed.",
+        "counter",
+        tr.spans_dropped.load(Ordering::Relaxed),
+    );
+    counter(
+        "trace_export_failures_total",
+        "OTLP export requests that failed (collector unreachable, error answer, timeout).",
+        "counter",
+        tr.export_failures.load(Ordering::Relaxed),
+    );
     counter(
         "surrogate_key_overflow_total",
         "Surrogate keys dropped for exceeding the per-object limits.",

@@ -15,6 +15,7 @@ use crate::config::ServerConfig;
 use crate::proxy::tunnel::ConnHold;
 use crate::proxy::{self, Node, Scheme};
 use crate::tls::resolver::Resolver;
+use crate::trace;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -107,7 +108,10 @@ impl FrontEnd {
         if let Some(refused) = self.refuse(&req, peer, sni) {
             return refused;
         }
-        proxy::handle(self.node.clone(), req, peer, self.scheme).await
+        let mut req = req;
+        let span = trace::start_server(&self.node, &mut req, peer, self.scheme);
+        let resp = proxy::handle(self.node.clone(), req, peer, self.scheme).await;
+        trace::end_server(span, &self.node, resp)
     }
 
     /// The front end's own answer to a request it will not pass on: the
@@ -187,13 +191,16 @@ impl FrontEnd {
         if let Some(refused) = self.refuse(&req, peer, sni) {
             return refused;
         }
-        let mut resp = proxy::handle(
+        let mut req = req;
+        let span = trace::start_server(&self.node, &mut req, peer, self.scheme);
+        let resp = proxy::handle(
             self.node.clone(),
             req.map(crate::body::boxed),
             peer,
             self.scheme,
         )
         .await;
+        let mut resp = trace::end_server(span, &self.node, resp);
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }
