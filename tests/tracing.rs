@@ -192,11 +192,17 @@ fn kind(span: &Span) -> SpanKind {
 }
 
 fn server_spans(spans: &[Span]) -> Vec<&Span> {
-    spans.iter().filter(|s| kind(s) == SpanKind::Server).collect()
+    spans
+        .iter()
+        .filter(|s| kind(s) == SpanKind::Server)
+        .collect()
 }
 
 fn client_spans(spans: &[Span]) -> Vec<&Span> {
-    spans.iter().filter(|s| kind(s) == SpanKind::Client).collect()
+    spans
+        .iter()
+        .filter(|s| kind(s) == SpanKind::Client)
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -231,13 +237,19 @@ fn origin_traceparent(origin: &Origin, path: &str) -> Option<String> {
 async fn miss_then_hit_export_linked_spans_with_cache_attributes() {
     for protocol in [OtlpProtocol::Http, OtlpProtocol::Grpc] {
         let collector = Collector::start(protocol).await;
-        let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "hello")).await;
+        let origin =
+            Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "hello")).await;
         let dir = tempfile::tempdir().expect("dir");
         let mut cfg = traced_config(&origin.url(), dir.path(), &collector.url());
         cfg.tracing.protocol = protocol;
         let node = TestNode::start(cfg).await;
 
-        let miss = send("GET", &node.url("/a?x=1"), &[("user-agent", "trace-test/1")]).await;
+        let miss = send(
+            "GET",
+            &node.url("/a?x=1"),
+            &[("user-agent", "trace-test/1")],
+        )
+        .await;
         assert_eq!(miss.status, 200);
         let hit = send("GET", &node.url("/a?x=1"), &[]).await;
         assert!(hit.cache_status().contains("hit"), "{}", hit.cache_status());
@@ -273,19 +285,28 @@ async fn miss_then_hit_export_linked_spans_with_cache_attributes() {
         assert_eq!(attr_str(miss_span, "server.address"), Some("127.0.0.1"));
         assert_eq!(attr_str(miss_span, "client.address"), Some("127.0.0.1"));
         assert_eq!(attr_str(miss_span, "network.protocol.version"), Some("1.1"));
-        assert_eq!(attr_str(miss_span, "user_agent.original"), Some("trace-test/1"));
+        assert_eq!(
+            attr_str(miss_span, "user_agent.original"),
+            Some("trace-test/1")
+        );
         assert_eq!(
             attr_str(miss_span, "edgecache.cache_status"),
             miss.header("cache-status")
         );
         assert_eq!(attr_str(miss_span, "edgecache.cache.fwd"), Some("uri-miss"));
         assert_eq!(attr_bool(miss_span, "edgecache.cache.stored"), Some(true));
-        assert_eq!(attr_bool(miss_span, "edgecache.cache.collapsed"), Some(false));
+        assert_eq!(
+            attr_bool(miss_span, "edgecache.cache.collapsed"),
+            Some(false)
+        );
         assert_eq!(attr_int(miss_span, "edgecache.cache.ttl"), Some(60));
         assert_eq!(attr_str(miss_span, "edgecache.site"), Some("default"));
         assert_eq!(attr_int(miss_span, "edgecache.purge_seq"), Some(0));
         let key = attr_str(miss_span, "edgecache.key").expect("the object key");
-        assert!(key.len() >= 32 && key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+        assert!(
+            key.len() >= 32 && key.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{key}"
+        );
         assert_eq!(attr_int(miss_span, "http.response.body.size"), Some(5));
         assert!(miss_span.status.is_none(), "a 200 is not an error");
         // The hit: the same key, no origin exchange.
@@ -300,11 +321,7 @@ async fn miss_then_hit_export_linked_spans_with_cache_attributes() {
             attr_int(client, "server.port"),
             Some(i64::from(origin.addr.port()))
         );
-        let want = format!(
-            "00-{}-{}-01",
-            hex(&client.trace_id),
-            hex(&client.span_id)
-        );
+        let want = format!("00-{}-{}-01", hex(&client.trace_id), hex(&client.span_id));
         assert_eq!(origin_traceparent(&origin, "/a?x=1"), Some(want));
         node.stop().await;
     }
@@ -380,7 +397,12 @@ async fn tracing_off_adds_no_traceparent_and_passes_the_clients_through() {
     let dir = tempfile::tempdir().expect("dir");
     let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
     let theirs = format!("00-{INCOMING_TRACE}-{INCOMING_PARENT}-01");
-    send("GET", &node.url("/theirs"), &[("traceparent", theirs.as_str())]).await;
+    send(
+        "GET",
+        &node.url("/theirs"),
+        &[("traceparent", theirs.as_str())],
+    )
+    .await;
     send("GET", &node.url("/none"), &[]).await;
     assert_eq!(origin_traceparent(&origin, "/theirs"), Some(theirs));
     assert_eq!(origin_traceparent(&origin, "/none"), None);

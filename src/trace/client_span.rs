@@ -133,7 +133,8 @@ impl ClientSpan {
             Err(e) => Err(e.as_str()),
         };
         let failed = outcome.as_ref().map_or(true, |(s, _)| s.is_server_error());
-        if !self.sampled && !(r.record_errors && failed) {
+        let exported = self.sampled || (r.record_errors && failed);
+        if !exported {
             return;
         }
         let (address, port) = split_authority(&r.authority, r.origin);

@@ -316,7 +316,12 @@ mod tests {
             (&["1abc=x"], None, "simple key must start with a letter"),
             (&["Rojo=x"], None, "upper-case key"),
             (&["rojo=a=b"], None, "`=` in a value"),
-            (&["rojo=x "], None, "value ending in a space"),
+            (
+                &["rojo=x "],
+                Some("rojo=x"),
+                "trailing OWS is not part of the value",
+            ),
+            (&["rojo=a\tb"], None, "a tab in a value (chr is %x20-7E)"),
             (&["rojo"], None, "no `=`"),
             (&["rojo=1,rojo=2"], None, "a key twice"),
             (&["t@toolongsystemid=x"], None, "system-id over 14 chars"),
