@@ -241,6 +241,8 @@ impl Running {
         }
         let _ = stop_admin.send(true);
         let _ = admin.await;
+        // Every request is done: send the spans still queued.
+        self.node.tracer.shutdown().await;
         self.node
             .store
             .close()

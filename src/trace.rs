@@ -37,6 +37,12 @@ pub struct Tracer {
     /// `None` when tracing is off.
     settings: Option<Settings>,
     queue: Option<mpsc::Sender<SpanRecord>>,
+    /// Tells the exporter to send what is queued and stop.
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    /// The exporter task, awaited by [`Tracer::shutdown`].
+    exporter: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// How long the final export may take.
+    export_timeout: std::time::Duration,
     /// Spans the collector accepted.
     pub spans_exported: AtomicU64,
     /// Spans lost: the queue was full, or their export failed.
@@ -63,6 +69,9 @@ impl Tracer {
         Arc::new(Tracer {
             settings: None,
             queue: None,
+            stop: None,
+            exporter: parking_lot::Mutex::new(None),
+            export_timeout: std::time::Duration::ZERO,
             spans_exported: AtomicU64::new(0),
             spans_dropped: AtomicU64::new(0),
             export_failures: AtomicU64::new(0),
@@ -84,17 +93,38 @@ impl Tracer {
             trust: cfg.trust_incoming,
         };
         let (tx, rx) = mpsc::channel(cfg.max_queue_spans);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let export_timeout = std::time::Duration::from_millis(cfg.export_timeout_ms);
         let cfg = cfg.clone();
         Arc::new_cyclic(|weak| {
-            tokio::spawn(exporter::run(rx, weak.clone(), cfg));
+            let task = tokio::spawn(exporter::run(rx, stopped, weak.clone(), cfg));
             Tracer {
                 settings: Some(settings),
                 queue: Some(tx),
+                stop: Some(stop),
+                exporter: parking_lot::Mutex::new(Some(task)),
+                export_timeout,
                 spans_exported: AtomicU64::new(0),
                 spans_dropped: AtomicU64::new(0),
                 export_failures: AtomicU64::new(0),
             }
         })
+    }
+
+    /// Send the spans still queued (within `export_timeout_ms`) and stop
+    /// the exporter; spans finished afterwards are dropped and counted.
+    /// For the end of the process: the node calls it once it has drained.
+    pub async fn shutdown(&self) {
+        let Some(stop) = &self.stop else {
+            return;
+        };
+        let _ = stop.send(true);
+        let task = self.exporter.lock().take();
+        if let Some(task) = task {
+            // The final export is bounded by export_timeout; allow a little more.
+            let limit = self.export_timeout + std::time::Duration::from_secs(1);
+            let _ = tokio::time::timeout(limit, task).await;
+        }
     }
 
     /// Is tracing on?

@@ -517,3 +517,25 @@ async fn collector_down_costs_spans_not_requests() {
     }
     node.stop().await;
 }
+
+/// Spans still queued when the node stops are sent: the batch would wait a
+/// minute to fill, and the stop sends it at once.
+#[tokio::test]
+async fn queued_spans_are_sent_when_the_node_stops() {
+    let collector = Collector::start(OtlpProtocol::Http).await;
+    let origin = Origin::start(|_| reply(200, &[], "x")).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut cfg = traced_config(&origin.url(), dir.path(), &collector.url());
+    cfg.tracing.flush_interval_ms = 60_000;
+    let node = TestNode::start(cfg).await;
+    assert_eq!(send("GET", &node.url("/last"), &[]).await.status, 200);
+    node.stop().await;
+    let spans = collector
+        .wait_for("the server span, sent at stop", |s| {
+            server_spans(s)
+                .iter()
+                .any(|s| attr_str(s, "url.path") == Some("/last"))
+        })
+        .await;
+    assert_eq!(client_spans(&spans).len(), 1);
+}
