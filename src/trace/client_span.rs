@@ -11,7 +11,7 @@
 use super::context::TraceContext;
 use super::ids::{SpanId, TraceId};
 use super::record::{ClientFacts, Detail, SpanRecord};
-use super::server_span::elapsed_nanos;
+use super::server_span::wall_times;
 use super::{Tracer, traceparent};
 use crate::body::Body;
 use crate::error::UpstreamError;
@@ -39,7 +39,6 @@ struct Recording {
     tracer: Arc<Tracer>,
     parent: SpanId,
     record_errors: bool,
-    start_unix_nanos: u64,
     start: Instant,
     method: Method,
     origin: &'static str,
@@ -66,7 +65,6 @@ impl ClientSpan {
                     tracer: tracer.clone(),
                     parent: ctx.span_id,
                     record_errors: ctx.record_errors,
-                    start_unix_nanos: crate::clock::unix_nanos(),
                     start: crate::clock::instant(),
                     method: req.method().clone(),
                     origin: match origin.servers().first().and_then(|s| s.uri.scheme_str()) {
@@ -138,14 +136,15 @@ impl ClientSpan {
             return;
         }
         let (address, port) = split_authority(&r.authority, r.origin);
+        let (start_unix_nanos, end_unix_nanos) = wall_times(r.start);
         let record = SpanRecord {
             trace_id: self.trace_id,
             span_id: self.span_id,
             parent: Some(r.parent),
             sampled: self.sampled,
             tracestate: self.tracestate,
-            start_unix_nanos: r.start_unix_nanos,
-            end_unix_nanos: r.start_unix_nanos.saturating_add(elapsed_nanos(r.start)),
+            start_unix_nanos,
+            end_unix_nanos,
             method: r.method,
             detail: Detail::Client(Box::new(ClientFacts {
                 origin: format!("{}://{}", r.origin, r.authority),

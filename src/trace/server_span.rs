@@ -32,7 +32,6 @@ pub struct ServerSpan {
     parent: Option<SpanId>,
     sampled: bool,
     tracestate: Option<HeaderValue>,
-    start_unix_nanos: u64,
     start: Instant,
     method: Method,
     uri: Uri,
@@ -94,7 +93,6 @@ pub fn start_server<B>(
         parent: parent.map(|p| p.span_id),
         sampled,
         tracestate,
-        start_unix_nanos: crate::clock::unix_nanos(),
         start: crate::clock::instant(),
         method: req.method().clone(),
         uri: req.uri().clone(),
@@ -113,6 +111,11 @@ pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -
         return resp;
     };
     let status = resp.status();
+    if !span.sampled && !status.is_server_error() {
+        // Kept only in case of an error, and the head says success: done.
+        // (A body that then fails mid-stream goes unexported.)
+        return resp;
+    }
     let cache_status = resp.headers().get("cache-status").cloned();
     // Known now to be exported: note what only the node knows.
     let facts = (span.sampled || status.is_server_error())
@@ -194,16 +197,15 @@ impl TracedBody {
         if !span.sampled && !failed {
             return;
         }
+        let (start_unix_nanos, end_unix_nanos) = wall_times(span.start);
         let record = SpanRecord {
             trace_id: span.trace_id,
             span_id: span.span_id,
             parent: span.parent,
             sampled: span.sampled,
             tracestate: span.tracestate,
-            start_unix_nanos: span.start_unix_nanos,
-            end_unix_nanos: span
-                .start_unix_nanos
-                .saturating_add(elapsed_nanos(span.start)),
+            start_unix_nanos,
+            end_unix_nanos,
             method: span.method,
             detail: Detail::Server(Box::new(ServerFacts {
                 uri: span.uri,
@@ -223,10 +225,14 @@ impl TracedBody {
     }
 }
 
-/// Nanoseconds since `start`.
-pub(super) fn elapsed_nanos(start: Instant) -> u64 {
-    let d = crate::clock::instant().saturating_duration_since(start);
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+/// A span's (start, end) in nanoseconds since the Unix epoch, for a span
+/// that started at `start` and ends now. Only the monotonic clock is read
+/// when a span starts: most spans are never exported.
+pub(super) fn wall_times(start: Instant) -> (u64, u64) {
+    let elapsed = crate::clock::instant().saturating_duration_since(start);
+    let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let end = crate::clock::unix_nanos();
+    (end.saturating_sub(elapsed), end)
 }
 
 impl http_body::Body for TracedBody {
