@@ -18,3 +18,11 @@ pub fn instant() -> Instant {
 pub fn timer_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
+
+/// Wall-clock nanoseconds since the Unix epoch (0 before it), for span
+/// timestamps.
+pub fn unix_nanos() -> u64 {
+    now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}

@@ -13,8 +13,11 @@ pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
 pub use websocket::WebSocketConfig;
 
+// `::tracing` is the logging crate; this module is the `[tracing]` section.
+mod tracing;
 mod websocket;
 
 /// The whole configuration file.
@@ -45,6 +48,8 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     /// The access log: one line per request.
     pub access_log: AccessLogConfig,
+    /// OpenTelemetry traces: sampling, propagation and OTLP export.
+    pub tracing: TracingConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -706,6 +711,7 @@ impl Config {
         }
         self.websocket.validate()?;
         self.access_log.validate()?;
+        self.tracing.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

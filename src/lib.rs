@@ -26,3 +26,4 @@ pub mod purger;
 pub mod reload;
 pub mod server;
 pub mod tls;
+pub mod trace;

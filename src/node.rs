@@ -258,6 +258,8 @@ impl Running {
         }
         let _ = stop_admin.send(true);
         let _ = admin.await;
+        // Every request is done: send the spans still queued.
+        node.tracer.shutdown().await;
         // Every node shares the one store.
         node.store.close().await.context("flushing the store")?;
         tracing::info!("store flushed; bye");

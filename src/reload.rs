@@ -57,6 +57,9 @@ pub fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<String> {
     keep!(storage.eviction);
     // The node-wide tunnel cap and its drain signal.
     keep!(websocket);
+    // The tracer and its export queue.
+    keep!(tracing);
+    keep!(access_log.queue_lines);
     changed
 }
 

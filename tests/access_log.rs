@@ -238,3 +238,27 @@ async fn a_stalled_writer_drops_and_counts_lines_and_blocks_no_request() {
     let _ = std::fs::File::open(dir.path().join("stuck.log"));
     node.stop().await;
 }
+
+/// The log line names the request's trace, so a log line leads to its spans.
+#[tokio::test]
+async fn the_line_carries_the_trace_id() {
+    let origin = origin().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.access_log.enabled = true;
+    cfg.access_log.path = Some(log.clone());
+    cfg.tracing.enabled = true;
+    cfg.tracing.sample_ratio = 1.0;
+    cfg.tracing.trust_incoming = edgecache::config::TrustIncoming::Always;
+    // No collector: spans are dropped and counted; the log is unaffected.
+    cfg.tracing.endpoint = Some("http://127.0.0.1:9".into());
+    let node = TestNode::start(cfg).await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent = format!("00-{trace}-00f067aa0ba902b7-01");
+    send("GET", &node.url("/t"), &[("traceparent", parent.as_str())]).await;
+    let got = lines(&log, 1).await;
+    let line: serde_json::Value = serde_json::from_str(&got[0]).expect("JSON");
+    assert_eq!(line["trace_id"], trace, "{line}");
+    node.stop().await;
+}

@@ -158,7 +158,7 @@ done
 
 lines=$(wc -l <"$RUN/ops/access.log" 2>/dev/null || echo 0)
 exports=$(cat "$RUN/otlp-exports" 2>/dev/null || echo 0)
-spans=$(curl -s "http://127.0.0.1:$OPS_ADMIN/metrics" | awk '/^edgecache_tracing_spans_exported_total / {print $2}')
+spans=$(curl -s "http://127.0.0.1:$OPS_ADMIN/metrics" | awk '/^edgecache_trace_spans_exported_total / {print $2}')
 dropped=$(curl -s "http://127.0.0.1:$OPS_ADMIN/metrics" | awk '/^edgecache_access_log_dropped_total / {print $2}')
 awk -F, -v lines="$lines" -v exports="$exports" -v spans="${spans:-?}" -v dropped="${dropped:-?}" \
     -v sample="$SAMPLE" -v rounds="$ROUNDS" -v dur="$DURATION" '

@@ -220,6 +220,25 @@ impl Collector for NodeCollector {
             "WebSocket tunnels open now (handshakes in progress included).",
             ws.open() as u64,
         )?;
+        let tr = &node.tracer;
+        c(
+            &mut e,
+            "trace_spans_exported",
+            "Spans the OTLP collector accepted.",
+            tr.spans_exported.load(Ordering::Relaxed),
+        )?;
+        c(
+            &mut e,
+            "trace_spans_dropped",
+            "Spans lost: the export queue was full, or their export failed.",
+            tr.spans_dropped.load(Ordering::Relaxed),
+        )?;
+        c(
+            &mut e,
+            "trace_export_failures",
+            "OTLP export requests that failed (collector unreachable, error answer, timeout).",
+            tr.export_failures.load(Ordering::Relaxed),
+        )?;
         let (written, dropped, failed) = node.access_log.counts();
         c(
             &mut e,

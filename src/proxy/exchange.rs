@@ -87,6 +87,10 @@ impl Exchange {
         *req.uri_mut() = self.parts.uri.clone();
         *req.version_mut() = self.parts.version;
         *req.headers_mut() = headers;
+        // The refresh's origin exchange joins the request's trace.
+        if let Some(ctx) = self.parts.extensions.get::<crate::trace::TraceContext>() {
+            req.extensions_mut().insert(ctx.clone());
+        }
         let (parts, ()) = req.into_parts();
         Exchange {
             node: self.node.clone(),

@@ -17,6 +17,7 @@ use crate::http_cache::cached_response::http_date;
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::invalidation;
 use crate::http_cache::storable::{NoCacheReason, RequestFacts};
+use crate::trace::ClientSpan;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -286,13 +287,28 @@ pub async fn send(
     Timing,
 ) {
     let node = &ex.node;
+    let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
+    let mut req = req;
+    let span = ClientSpan::start(&node.tracer, &ex.parts.extensions, &mut req, origin, pq);
+    // A retry's request carries the same trace fields, and is counted.
+    let traced = replay.zip(span.as_ref()).map(|(rebuild, span)| {
+        move || {
+            let mut req = rebuild();
+            span.resend(&mut req);
+            req
+        }
+    });
+    let replay = match &traced {
+        Some(t) => Some(t as &Replay<'_>),
+        None => replay,
+    };
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     let started = clock::instant();
-    let result = node
-        .upstream
-        .send(&ex.site.origin, &ex.target.path_and_query, req, replay)
-        .await;
+    let result = node.upstream.send(origin, pq, req, replay).await;
+    if let Some(span) = span {
+        span.end(&result);
+    }
     if result.is_ok() {
         ex.origin_answered(clock::instant().saturating_duration_since(started));
     }

@@ -30,6 +30,8 @@ pub struct Lasting {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The access log's writer.
     pub access_log: Arc<crate::access_log::AccessLog>,
+    /// Spans and their export queue.
+    pub tracer: Arc<crate::trace::Tracer>,
 }
 
 impl Lasting {
@@ -48,6 +50,7 @@ impl Lasting {
             upstream_counters: Default::default(),
             metrics: crate::metrics::Metrics::new(),
             access_log: crate::access_log::AccessLog::start(&cfg.access_log),
+            tracer: crate::trace::Tracer::start(&cfg.tracing),
         }
     }
 }
@@ -107,6 +110,8 @@ pub struct Node {
     pub unrouted_log: super::normalize::LogRule,
     /// Is any request logged (the global switch, or any site's)?
     pub logs_any: bool,
+    /// Spans and their export queue (shared by every node of this process).
+    pub tracer: Arc<crate::trace::Tracer>,
 }
 
 impl Node {
@@ -138,6 +143,7 @@ impl Node {
             upstream_counters: self.upstream.counters(),
             metrics: self.metrics.clone(),
             access_log: self.access_log.clone(),
+            tracer: self.tracer.clone(),
         }
     }
 
@@ -151,6 +157,7 @@ impl Node {
             upstream_counters,
             metrics,
             access_log,
+            tracer,
         } = lasting;
         let sites = Sites::from_config(&cfg, &metrics)?;
         // Requests that match no site.
@@ -263,6 +270,7 @@ impl Node {
             unrouted,
             access_log,
             unrouted_log,
+            tracer,
             tunnels,
             strip_request_fields,
             keyed_fields,

@@ -10,6 +10,7 @@ use super::respond;
 use crate::body::Body;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::{invalidation, key};
+use crate::trace::ClientSpan;
 use http::Response;
 
 /// Forward a request whose method is not GET or HEAD.
@@ -68,14 +69,19 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
     }
     // The client's deadline also bounds the origin exchange.
     let deadline = grpc::timeout(&ex.parts.headers);
-    let req = upstream_request(ex, body);
+    let mut req = upstream_request(ex, body);
     let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
-    match ex
+    let tracer = &ex.node.tracer;
+    let span = ClientSpan::start(tracer, &ex.parts.extensions, &mut req, origin, pq);
+    let result = ex
         .node
         .upstream
         .send_within(origin, pq, req, None, deadline)
-        .await
-    {
+        .await;
+    if let Some(span) = span {
+        span.end(&result);
+    }
+    match result {
         Ok(resp) => relay(&ex.node, resp, cs),
         Err(e) => respond::upstream_error_grpc(&ex.node, &e, cs),
     }

@@ -17,6 +17,7 @@ use crate::live::Live;
 use crate::proxy::tunnel::ConnHold;
 use crate::proxy::{self, Node, Scheme};
 use crate::tls::resolver::Resolver;
+use crate::trace;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
@@ -108,10 +109,16 @@ impl FrontEnd {
         sni: Option<&str>,
     ) -> http::Response<Observed> {
         let node = self.live.node();
-        let start = observe::begin(&node, &req, peer, Some("TLSv1.3"));
+        let mut req = req;
+        let mut start = observe::begin(&node, &req, peer, Some("TLSv1.3"));
         let resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
-            None => proxy::handle(node.clone(), req, peer, self.scheme).await,
+            None => {
+                let span = trace::start_server(&node, &mut req, peer, self.scheme);
+                start.note_trace(&req);
+                let resp = proxy::handle(node.clone(), req, peer, self.scheme).await;
+                trace::end_server(span, &node, resp)
+            }
         };
         observe::finish(&node, start, resp)
     }
@@ -192,11 +199,17 @@ impl FrontEnd {
         tls: Option<&'static str>,
     ) -> http::Response<Observed> {
         let node = self.live.node();
-        let start = observe::begin(&node, &req, peer, tls);
+        let mut req = req;
+        let mut start = observe::begin(&node, &req, peer, tls);
         let mut resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
             None => {
-                proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme).await
+                let span = trace::start_server(&node, &mut req, peer, self.scheme);
+                start.note_trace(&req);
+                let resp =
+                    proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme)
+                        .await;
+                trace::end_server(span, &node, resp)
             }
         };
         if let Some(v) = &self.alt_svc {

@@ -42,6 +42,18 @@ struct LogStart {
     trace_id: Option<String>,
 }
 
+impl Start {
+    /// Note the request's trace id for its log line (after the server span
+    /// has put its context in the request's extensions).
+    pub fn note_trace<B>(&mut self, req: &Request<B>) {
+        if let Some(log) = &mut self.log
+            && let Some(cx) = req.extensions().get::<crate::trace::TraceContext>()
+        {
+            log.trace_id = Some(format!("{:032x}", cx.trace_id.0));
+        }
+    }
+}
+
 /// Note a request's arrival. `tls`: the connection's TLS version, if any.
 pub fn begin<B>(
     node: &Node,

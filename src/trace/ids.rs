@@ -1,0 +1,97 @@
+//! Trace and span ids (W3C Trace Context level 1 §3.2.2.3, §3.2.2.4): random,
+//! never all zeros. Drawn from a per-thread generator seeded once from the
+//! system's secure random source, so an id costs a few arithmetic
+//! operations and no system call.
+
+use std::cell::Cell;
+
+/// A 16-byte trace id; never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TraceId(pub u128);
+
+/// An 8-byte span id; never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SpanId(pub u64);
+
+impl TraceId {
+    /// A fresh random trace id.
+    pub fn random() -> TraceId {
+        loop {
+            let id = (u128::from(next_u64()) << 64) | u128::from(next_u64());
+            if id != 0 {
+                return TraceId(id);
+            }
+        }
+    }
+
+    /// The id's bytes, most significant first (as OTLP and `traceparent` carry them).
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// The low 8 bytes, from which the sampling decision is made (as the
+    /// OpenTelemetry `TraceIdRatioBased` sampler does).
+    pub fn low(self) -> u64 {
+        self.0 as u64
+    }
+}
+
+impl SpanId {
+    /// A fresh random span id.
+    pub fn random() -> SpanId {
+        loop {
+            let id = next_u64();
+            if id != 0 {
+                return SpanId(id);
+            }
+        }
+    }
+
+    /// The id's bytes, most significant first.
+    pub fn to_bytes(self) -> [u8; 8] {
+        self.0.to_be_bytes()
+    }
+}
+
+thread_local! {
+    static STATE: Cell<u64> = Cell::new(seed());
+}
+
+/// A seed from the secure random source (the clock if that fails).
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut b).is_ok() {
+        return u64::from_le_bytes(b);
+    }
+    crate::clock::unix_nanos() ^ 0x9E37_79B9_7F4A_7C15
+}
+
+/// SplitMix64: a fast, well-distributed generator (not for secrets: trace
+/// ids only need to be unique and unpredictable enough to not collide).
+pub fn next_u64() -> u64 {
+    STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_nonzero_and_distinct() {
+        let a: Vec<u128> = (0..1000).map(|_| TraceId::random().0).collect();
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), a.len());
+        assert!(a.iter().all(|id| *id != 0));
+        assert_eq!(TraceId(1).to_bytes()[15], 1);
+        assert_eq!(SpanId(0x0102).to_bytes(), [0, 0, 0, 0, 0, 0, 1, 2]);
+    }
+}

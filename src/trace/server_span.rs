@@ -1,0 +1,280 @@
+//! The server span: one per request, started by the front end before the
+//! proxy sees the request and ended when the response body ends (or is
+//! dropped), where its status and size are known.
+//!
+//! Cost: tracing off, one branch. On, a request neither sampled nor kept
+//! for errors gets no span (a context is stored only to continue a trusted
+//! parent's trace). A recorded span is a fixed-size struct of cheap clones
+//! (method, URI and two field values share the request's buffers); the
+//! strings are built by the exporter task, and only for exported spans.
+
+use super::context::TraceContext;
+use super::ids::{SpanId, TraceId};
+use super::record::{BodyEnd, Detail, NodeFacts, ServerFacts, SpanRecord};
+use super::{Tracer, cache_outcome, traceparent};
+use crate::body::{self, Body};
+use crate::config::TrustIncoming;
+use crate::proxy::{Node, Scheme};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
+use http_body::{Frame, SizeHint};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// A request's server span, from its start to its response head.
+pub struct ServerSpan {
+    tracer: Arc<Tracer>,
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent: Option<SpanId>,
+    sampled: bool,
+    tracestate: Option<HeaderValue>,
+    start: Instant,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    host: Option<HeaderValue>,
+    user_agent: Option<HeaderValue>,
+    peer: SocketAddr,
+    scheme: Scheme,
+}
+
+/// Start the server span for `req` from `peer` on a listener of `scheme`,
+/// and store its [`TraceContext`] in the request's extensions. `None` when
+/// nothing is to be recorded (tracing off, or not sampled and errors not
+/// kept).
+pub fn start_server<B>(
+    node: &Node,
+    req: &mut Request<B>,
+    peer: SocketAddr,
+    scheme: Scheme,
+) -> Option<ServerSpan> {
+    let tracer = &node.tracer;
+    let s = tracer.settings.as_ref()?;
+    let trusted = |node: &Node| match s.trust {
+        TrustIncoming::Always => true,
+        TrustIncoming::Never => false,
+        TrustIncoming::TrustedProxies => node.trusts_proxy(peer.ip()),
+    };
+    let parent = if req.headers().contains_key(traceparent::TRACEPARENT) && trusted(node) {
+        traceparent::parent(req.headers())
+    } else {
+        None
+    };
+    let trace_id = parent.map_or_else(TraceId::random, |p| p.trace_id);
+    let sampled = match parent {
+        Some(p) => p.sampled,
+        None => tracer.sampled(s, trace_id),
+    };
+    let record = sampled || s.always_sample_errors;
+    if !record && parent.is_none() {
+        // The origin request (if any) starts an unsampled trace itself.
+        return None;
+    }
+    let span_id = SpanId::random();
+    let tracestate = parent.and_then(|_| traceparent::state(req.headers()));
+    req.extensions_mut().insert(TraceContext {
+        trace_id,
+        span_id,
+        sampled,
+        record_errors: !sampled && record,
+        tracestate: tracestate.clone(),
+    });
+    if !record {
+        return None;
+    }
+    Some(ServerSpan {
+        tracer: tracer.clone(),
+        trace_id,
+        span_id,
+        parent: parent.map(|p| p.span_id),
+        sampled,
+        tracestate,
+        start: crate::clock::instant(),
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        host: req.headers().get(header::HOST).cloned(),
+        user_agent: req.headers().get(header::USER_AGENT).cloned(),
+        peer,
+        scheme,
+    })
+}
+
+/// Hand `resp` to the span: its body is wrapped so the span ends with it.
+/// Without a span, `resp` is returned as it is.
+pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -> Response<Body> {
+    let Some(span) = span else {
+        return resp;
+    };
+    let status = resp.status();
+    if !span.sampled && !status.is_server_error() {
+        // Kept only in case of an error, and the head says success: done.
+        // (A body that then fails mid-stream goes unexported.)
+        return resp;
+    }
+    let cache_status = resp.headers().get("cache-status").cloned();
+    // Known now to be exported: note what only the node knows.
+    let facts = (span.sampled || status.is_server_error())
+        .then(|| node_facts(node, &span, cache_status.as_ref()));
+    resp.map(|inner| {
+        body::boxed(TracedBody {
+            inner,
+            bytes: 0,
+            open: Some(Open {
+                span,
+                status,
+                cache_status,
+                facts,
+            }),
+        })
+    })
+}
+
+/// The site, key and purge sequence of a request, for its span.
+fn node_facts(node: &Node, span: &ServerSpan, cache_status: Option<&HeaderValue>) -> NodeFacts {
+    let mut headers = http::HeaderMap::new();
+    if let Some(h) = &span.host {
+        headers.insert(header::HOST, h.clone());
+    }
+    let target =
+        crate::proxy::normalize::target(&span.uri, &headers, span.version, span.scheme).ok();
+    let exposed = cache_status
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| cache_outcome::parse(v).key.map(str::to_string));
+    let key = exposed.or_else(|| {
+        let t = target.as_ref()?;
+        Some(crate::http_cache::key::primary(t.scheme, &t.authority, &t.path_and_query).to_hex())
+    });
+    NodeFacts {
+        site: target.and_then(|t| site_label(&node.cfg, &t.host)),
+        key,
+        purge_seq: node.purge.current_seq(),
+    }
+}
+
+/// The site serving `host`: the first host of its `[[sites]]` entry, or
+/// `default` for the top-level origin.
+fn site_label(cfg: &crate::config::Config, host: &str) -> Option<String> {
+    cfg.sites
+        .iter()
+        .find(|s| s.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))
+        .and_then(|s| s.hosts.first().cloned())
+        .or_else(|| cfg.origin.as_ref().map(|_| "default".to_string()))
+}
+
+/// The span waiting for its response body to end.
+struct Open {
+    span: ServerSpan,
+    status: StatusCode,
+    cache_status: Option<HeaderValue>,
+    facts: Option<NodeFacts>,
+}
+
+/// A response body that ends its server span when it ends, fails or is
+/// dropped.
+struct TracedBody {
+    inner: Body,
+    bytes: u64,
+    open: Option<Open>,
+}
+
+impl TracedBody {
+    fn finish(&mut self, end: BodyEnd) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let Open {
+            span,
+            status,
+            cache_status,
+            facts,
+        } = open;
+        let failed = status.is_server_error() || matches!(end, BodyEnd::Failed(_));
+        if !span.sampled && !failed {
+            return;
+        }
+        let (start_unix_nanos, end_unix_nanos) = wall_times(span.start);
+        let record = SpanRecord {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            parent: span.parent,
+            sampled: span.sampled,
+            tracestate: span.tracestate,
+            start_unix_nanos,
+            end_unix_nanos,
+            method: span.method,
+            detail: Detail::Server(Box::new(ServerFacts {
+                uri: span.uri,
+                version: span.version,
+                host: span.host,
+                user_agent: span.user_agent,
+                peer: span.peer,
+                scheme: span.scheme,
+                status,
+                cache_status,
+                body_bytes: self.bytes,
+                end,
+                node: facts,
+            })),
+        };
+        span.tracer.submit(record);
+    }
+}
+
+/// A span's (start, end) in nanoseconds since the Unix epoch, for a span
+/// that started at `start` and ends now. Only the monotonic clock is read
+/// when a span starts: most spans are never exported.
+pub(super) fn wall_times(start: Instant) -> (u64, u64) {
+    let elapsed = crate::clock::instant().saturating_duration_since(start);
+    let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+    let end = crate::clock::unix_nanos();
+    (end.saturating_sub(elapsed), end)
+}
+
+impl http_body::Body for TracedBody {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.bytes += d.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(e))) => this.finish(BodyEnd::Failed(e.to_string())),
+            Poll::Ready(None) => this.finish(BodyEnd::Complete),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for TracedBody {
+    fn drop(&mut self) {
+        // A body the server never polled because it was empty ended well.
+        let end = if http_body::Body::is_end_stream(&self.inner) {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::Aborted
+        };
+        self.finish(end);
+    }
+}
