@@ -62,16 +62,14 @@ impl Record {
     }
 
     fn json(&self, out: &mut String) {
-        out.push('{');
-        field(out, "time", &httpdate_rfc3339(self.time));
-        out.push(',');
-        field(out, "client", &self.client.ip().to_string());
-        out.push(',');
+        out.push_str("{\"time\":\"");
+        rfc3339(self.time, out);
+        let _ = write!(out, "\",\"client\":\"{}\",", self.client.ip());
         field(out, "host", &lossy(self.host.as_ref()));
         out.push(',');
         field(out, "method", self.method.as_str());
         out.push(',');
-        field(out, "target", &self.target.to_string());
+        field(out, "target", &target(&self.target));
         let _ = write!(
             out,
             ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3},\"ttfb_ms\":{:.3},\"origin_ms\":",
@@ -113,7 +111,7 @@ impl Record {
             self.client.ip(),
             clf_time(self.time),
             self.method,
-            quoted(&self.target.to_string()),
+            quoted(&target(&self.target)),
             match self.protocol {
                 "h2" => "HTTP/2.0",
                 "h3" => "HTTP/3.0",
@@ -134,9 +132,19 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn lossy(v: Option<&http::HeaderValue>) -> String {
-    v.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default()
+fn lossy(v: Option<&http::HeaderValue>) -> std::borrow::Cow<'_, str> {
+    v.map_or(std::borrow::Cow::Borrowed(""), |v| {
+        String::from_utf8_lossy(v.as_bytes())
+    })
+}
+
+/// The request target as received, without copying it when it is in
+/// origin form (as almost every one is).
+fn target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
+    match (uri.scheme(), uri.path_and_query()) {
+        (None, Some(pq)) => std::borrow::Cow::Borrowed(pq.as_str()),
+        _ => std::borrow::Cow::Owned(uri.to_string()),
+    }
 }
 
 /// `"name":"value"` with the value escaped for JSON.
@@ -200,15 +208,16 @@ fn split(t: SystemTime) -> (i64, u32, u32, u64, u32) {
     (y, m, d, secs % 86_400, since.subsec_millis())
 }
 
-/// `2026-12-01T18:25:55.123Z`.
-fn httpdate_rfc3339(t: SystemTime) -> String {
+/// `2026-12-01T18:25:55.123Z`, appended to `out`.
+fn rfc3339(t: SystemTime, out: &mut String) {
     let (y, m, d, s, ms) = split(t);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
         s / 3600,
         s / 60 % 60,
         s % 60
-    )
+    );
 }
 
 /// `01/Dec/2026:18:25:55 +0000`.

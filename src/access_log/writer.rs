@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::time::Duration;
 
 enum Sink {
@@ -70,34 +70,38 @@ fn run(rx: Receiver<Record>, shared: &Shared) {
     };
     w.sink = Sink::open(&w.target);
     loop {
-        let first = match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(r) => Some(r),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                let _ = w.sink.flush();
-                return;
-            }
-        };
         if shared.reopen.swap(false, Ordering::AcqRel) {
             let _ = w.sink.flush();
             w.target = shared.target.lock().clone();
             w.sink = Sink::open(&w.target);
             w.warned = false;
         }
-        let Some(first) = first else {
-            continue;
-        };
-        w.write(&first, shared);
-        // Write what else is queued, then flush once the queue has run dry:
-        // lines reach the file promptly without a write per line under load.
-        while let Ok(r) = rx.try_recv() {
-            w.write(&r, shared);
+        // Take what is queued, then flush once: one write per batch, not
+        // per line. The thread polls rather than blocking on the queue, so
+        // a request never pays for waking it.
+        let mut wrote = false;
+        loop {
+            match rx.try_recv() {
+                Ok(r) => {
+                    w.write(&r, shared);
+                    wrote = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    let _ = w.sink.flush();
+                    return;
+                }
+            }
         }
-        if w.sink.flush().is_err() {
+        if wrote && w.sink.flush().is_err() {
             shared.failed.fetch_add(1, Ordering::Relaxed);
         }
+        std::thread::sleep(POLL);
     }
 }
+
+/// How often the writer takes the queued lines: the longest a line waits.
+const POLL: Duration = Duration::from_millis(50);
 
 struct Writer {
     target: Target,
