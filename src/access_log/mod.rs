@@ -5,6 +5,7 @@
 //! rename-then-signal works.
 
 mod record;
+mod text;
 mod writer;
 
 pub use record::Record;

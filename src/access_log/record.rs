@@ -1,8 +1,9 @@
 //! One access-log line: what is known of a request when its response has
 //! been sent, and its two renderings (JSON, combined log format).
 
+use super::text;
 use crate::config::LogFormat;
-use std::fmt::Write;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -63,176 +64,102 @@ impl Record {
 
     fn json(&self, out: &mut String) {
         out.push_str("{\"time\":\"");
-        rfc3339(self.time, out);
-        let _ = write!(out, "\",\"client\":\"{}\",", self.client.ip());
-        field(out, "host", &lossy(self.host.as_ref()));
-        out.push(',');
-        field(out, "method", self.method.as_str());
-        out.push(',');
-        field(out, "target", &target(&self.target));
-        let _ = write!(
-            out,
-            ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3},\"ttfb_ms\":{:.3},\"origin_ms\":",
-            self.status,
-            self.bytes_in,
-            self.bytes_out,
-            ms(self.duration),
-            ms(self.first_byte),
-        );
+        text::rfc3339(out, self.time);
+        out.push_str("\",\"client\":\"");
+        text::ip(out, self.client.ip());
+        out.push_str("\",\"host\":\"");
+        text::json_str(out, &lossy(self.host.as_ref()));
+        out.push_str("\",\"method\":\"");
+        text::json_str(out, self.method.as_str());
+        out.push_str("\",\"target\":\"");
+        text::json_str(out, &target(&self.target));
+        out.push_str("\",\"status\":");
+        text::num(out, u64::from(self.status));
+        out.push_str(",\"bytes_in\":");
+        text::num(out, self.bytes_in);
+        out.push_str(",\"bytes_out\":");
+        text::num(out, self.bytes_out);
+        out.push_str(",\"duration_ms\":");
+        text::millis(out, self.duration);
+        out.push_str(",\"ttfb_ms\":");
+        text::millis(out, self.first_byte);
+        out.push_str(",\"origin_ms\":");
         match self.origin {
-            Some(d) => {
-                let _ = write!(out, "{:.3}", ms(d));
-            }
+            Some(d) => text::millis(out, d),
             None => out.push_str("null"),
         }
-        out.push(',');
-        field(out, "cache_status", &lossy(self.cache_status.as_ref()));
-        out.push(',');
-        field(out, "site", &self.site);
-        out.push(',');
-        field(out, "trace_id", self.trace_id.as_deref().unwrap_or(""));
-        out.push(',');
-        field(out, "protocol", self.protocol);
-        out.push(',');
-        field(out, "tls", self.tls.unwrap_or(""));
-        out.push(',');
-        field(out, "referer", &lossy(self.referer.as_ref()));
-        out.push(',');
-        field(out, "user_agent", &lossy(self.user_agent.as_ref()));
-        let _ = write!(out, ",\"aborted\":{}}}", self.aborted);
+        let strings = [
+            ("cache_status", lossy(self.cache_status.as_ref())),
+            ("site", Cow::Borrowed(&*self.site)),
+            (
+                "trace_id",
+                Cow::Borrowed(self.trace_id.as_deref().unwrap_or("")),
+            ),
+            ("protocol", Cow::Borrowed(self.protocol)),
+            ("tls", Cow::Borrowed(self.tls.unwrap_or(""))),
+            ("referer", lossy(self.referer.as_ref())),
+            ("user_agent", lossy(self.user_agent.as_ref())),
+        ];
+        for (name, value) in strings {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":\"");
+            text::json_str(out, &value);
+            out.push('"');
+        }
+        out.push_str(if self.aborted {
+            ",\"aborted\":true}"
+        } else {
+            ",\"aborted\":false}"
+        });
     }
 
     /// `client - - [time] "METHOD target PROTO" status bytes "referer" "ua"`,
-    /// then `"cache-status" duration_ms site`.
+    /// then `"cache-status" duration_ms "site"`.
     fn combined(&self, out: &mut String) {
-        let _ = write!(
-            out,
-            "{} - - [{}] \"{} {} {}\" {} {} \"{}\" \"{}\" \"{}\" {:.3} \"{}\"",
-            self.client.ip(),
-            clf_time(self.time),
-            self.method,
-            quoted(&target(&self.target)),
-            match self.protocol {
-                "h2" => "HTTP/2.0",
-                "h3" => "HTTP/3.0",
-                _ => "HTTP/1.1",
-            },
-            self.status,
-            self.bytes_out,
-            quoted(&lossy(self.referer.as_ref())),
-            quoted(&lossy(self.user_agent.as_ref())),
-            quoted(&lossy(self.cache_status.as_ref())),
-            ms(self.duration),
-            quoted(&self.site),
-        );
+        text::ip(out, self.client.ip());
+        out.push_str(" - - [");
+        text::clf_time(out, self.time);
+        out.push_str("] \"");
+        text::clf_str(out, self.method.as_str());
+        out.push(' ');
+        text::clf_str(out, &target(&self.target));
+        out.push_str(match self.protocol {
+            "h2" => " HTTP/2.0\" ",
+            "h3" => " HTTP/3.0\" ",
+            _ => " HTTP/1.1\" ",
+        });
+        text::num(out, u64::from(self.status));
+        out.push(' ');
+        text::num(out, self.bytes_out);
+        for v in [
+            lossy(self.referer.as_ref()),
+            lossy(self.user_agent.as_ref()),
+            lossy(self.cache_status.as_ref()),
+        ] {
+            out.push_str(" \"");
+            text::clf_str(out, &v);
+            out.push('"');
+        }
+        out.push(' ');
+        text::millis(out, self.duration);
+        out.push_str(" \"");
+        text::clf_str(out, &self.site);
+        out.push('"');
     }
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn lossy(v: Option<&http::HeaderValue>) -> std::borrow::Cow<'_, str> {
-    v.map_or(std::borrow::Cow::Borrowed(""), |v| {
-        String::from_utf8_lossy(v.as_bytes())
-    })
+fn lossy(v: Option<&http::HeaderValue>) -> Cow<'_, str> {
+    v.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// The request target as received, without copying it when it is in
 /// origin form (as almost every one is).
-fn target(uri: &http::Uri) -> std::borrow::Cow<'_, str> {
+fn target(uri: &http::Uri) -> Cow<'_, str> {
     match (uri.scheme(), uri.path_and_query()) {
-        (None, Some(pq)) => std::borrow::Cow::Borrowed(pq.as_str()),
-        _ => std::borrow::Cow::Owned(uri.to_string()),
+        (None, Some(pq)) => Cow::Borrowed(pq.as_str()),
+        _ => Cow::Owned(uri.to_string()),
     }
-}
-
-/// `"name":"value"` with the value escaped for JSON.
-fn field(out: &mut String, name: &str, value: &str) {
-    out.push('"');
-    out.push_str(name);
-    out.push_str("\":\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// A value fit to sit between double quotes in a combined-format line:
-/// quotes, backslashes and control characters escaped (as nginx does), so
-/// a hostile client cannot forge fields or lines.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn split(t: SystemTime) -> (i64, u32, u32, u64, u32) {
-    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (y, m, d) = civil((secs / 86_400) as i64);
-    (y, m, d, secs % 86_400, since.subsec_millis())
-}
-
-/// `2026-12-01T18:25:55.123Z`, appended to `out`.
-fn rfc3339(t: SystemTime, out: &mut String) {
-    let (y, m, d, s, ms) = split(t);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    );
-}
-
-/// `01/Dec/2026:18:25:55 +0000`.
-fn clf_time(t: SystemTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, m, d, s, _) = split(t);
-    format!(
-        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
 }
 
 #[cfg(test)]
@@ -293,16 +220,5 @@ mod tests {
             line,
             "192.0.2.7 - - [01/Dec/2025:18:25:55 +0000] \"GET /a?b=c HTTP/2.0\" 200 1234 \"\" \"a\\\" 200 \\\"b\\\\\" \"edgecache; hit; ttl=59\" 1.500 \"example\"\n"
         );
-    }
-
-    #[test]
-    fn civil_dates() {
-        for (days, date) in [
-            (0, (1970, 1, 1)),
-            (11_016, (2000, 2, 29)),
-            (20_423, (2025, 12, 1)),
-        ] {
-            assert_eq!(civil(days), date);
-        }
     }
 }
