@@ -108,9 +108,9 @@ impl FrontEnd {
         if let Some(refused) = self.refuse(&req, peer, sni) {
             return refused;
         }
-        let mut req = req;
-        let span = trace::start_server(&self.node, &mut req, peer, self.scheme);
-        let resp = proxy::handle(self.node.clone(), req, peer, self.scheme).await;
+        let span = trace::start_server(&self.node, &req, peer, self.scheme);
+        let resp = proxy::handle(self.node.clone(), req, peer, self.scheme);
+        let resp = trace::within(&span, resp).await;
         trace::end_server(span, &self.node, resp)
     }
 
@@ -191,15 +191,14 @@ impl FrontEnd {
         if let Some(refused) = self.refuse(&req, peer, sni) {
             return refused;
         }
-        let mut req = req;
-        let span = trace::start_server(&self.node, &mut req, peer, self.scheme);
+        let span = trace::start_server(&self.node, &req, peer, self.scheme);
         let resp = proxy::handle(
             self.node.clone(),
             req.map(crate::body::boxed),
             peer,
             self.scheme,
-        )
-        .await;
+        );
+        let resp = trace::within(&span, resp).await;
         let mut resp = trace::end_server(span, &self.node, resp);
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
