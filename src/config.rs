@@ -2,8 +2,11 @@
 //! with command-line overrides. Every field has a default; `validate` names
 //! the field at fault. docs/config.md mirrors this file.
 
+mod access_log;
 mod https;
 mod origin_protocol;
+
+pub use access_log::{AccessLogConfig, LogFormat};
 
 pub use crate::http_cache::policy::SetCookie;
 pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
@@ -43,6 +46,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// WebSocket pass-through: tunnel limits and idle timeout.
     pub websocket: WebSocketConfig,
+    /// The access log: one line per request.
+    pub access_log: AccessLogConfig,
     /// OpenTelemetry traces: sampling, propagation and OTLP export.
     pub tracing: TracingConfig,
 }
@@ -348,6 +353,8 @@ pub struct UpstreamConfig {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
+    /// The site's name in metrics and logs. Default: its first host.
+    pub name: Option<String>,
     /// Host names served by this site (no port; case-insensitive). Required.
     pub hosts: Vec<String>,
     /// Origin URL, `http://host:port`, or several comma-separated servers. Required.
@@ -361,6 +368,10 @@ pub struct SiteConfig {
     pub max_concurrency: Option<usize>,
     /// Accept WebSocket upgrades for this site. Default: the `[websocket] enabled` value.
     pub websocket: Option<bool>,
+    /// Log this site's requests. Default: the `[access_log] enabled` value.
+    pub access_log: Option<bool>,
+    /// Fraction of this site's requests logged. Default: the `[access_log] sample` value.
+    pub access_log_sample: Option<f64>,
     /// `http1`, `h2c` or `h2` for this site's origin (see `[upstream]
     /// protocol`). Default: the `[upstream] protocol` value.
     pub protocol: Option<crate::proxy::origin_conns::Protocol>,
@@ -676,6 +687,17 @@ impl Config {
             }
             let servers = parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
             origin_protocol::check_site(i, s, &self.upstream, &servers)?;
+            if let Some(v) = s.access_log_sample {
+                access_log::check_sample(&format!("sites[{i}].access_log_sample"), v)?;
+            }
+            if let Some(n) = &s.name
+                && (n.is_empty() || n.len() > 128 || n.chars().any(|c| c.is_control()))
+            {
+                return Err(invalid(
+                    format!("sites[{i}].name"),
+                    "must be 1 to 128 characters, none of them control characters",
+                ));
+            }
         }
         self.server.validate()?;
         for (i, h) in self.https.iter().enumerate() {
@@ -688,6 +710,7 @@ impl Config {
             }
         }
         self.websocket.validate()?;
+        self.access_log.validate()?;
         self.tracing.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {

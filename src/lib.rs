@@ -11,15 +11,19 @@
 //!   -> proxy::respond        Age, Via, Cache-Status, client preconditions
 //! ```
 
+pub mod access_log;
 pub mod body;
 pub mod cidr;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http_cache;
+pub mod live;
+pub mod metrics;
 pub mod node;
 pub mod proxy;
 pub mod purger;
+pub mod reload;
 pub mod server;
 pub mod tls;
 pub mod trace;

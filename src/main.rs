@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// edgecache: a caching CDN node (RFC 9111 reverse proxy cache).
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 struct Args {
     /// Config file (TOML). See docs/config.md.
@@ -34,7 +34,7 @@ struct Args {
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 enum Command {
     /// Validate a config file and exit; errors name the field at fault.
     CheckConfig {
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(cfg)) {
+    match rt.block_on(run(cfg, args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("edgecache: {e:#}");
@@ -126,17 +126,36 @@ fn load_config(args: &Args) -> Result<Config, edgecache::config::ConfigError> {
     Ok(cfg)
 }
 
-async fn run(cfg: Config) -> anyhow::Result<()> {
-    let running = edgecache::node::start(cfg).await?;
-    let node = running.node();
+async fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
+    // A reload reads the file again and re-applies the command line.
+    let source = Box::new(move || load_config(&args));
+    let running = edgecache::node::start_reloadable(cfg, source).await?;
+    let live = running.live();
+    let hup_live = live.clone();
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         else {
             return;
         };
         while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP received: reloading certificates");
-            node.reload_certificates();
+            tracing::info!(
+                "SIGHUP received: reloading the configuration and certificates, reopening the access log"
+            );
+            hup_live.node().access_log.reopen();
+            if let Err(e) = hup_live.reload().await {
+                tracing::error!(error = %e, "configuration reload refused; the running configuration stays");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let Ok(mut usr1) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        else {
+            return;
+        };
+        while usr1.recv().await.is_some() {
+            tracing::info!("SIGUSR1 received: reopening the access log");
+            live.node().access_log.reopen();
         }
     });
     running.run(shutdown_signal()).await

@@ -1,8 +1,9 @@
 //! Starting and stopping a node: open the store, bind, serve, drain, flush.
 
 use crate::config::Config;
-use crate::proxy::Node;
+use crate::live::{ConfigSource, Live};
 use crate::proxy::Scheme;
+use crate::proxy::{Lasting, Node};
 use crate::server::connection::FrontEnd;
 use crate::server::{admin, listener};
 use crate::tls;
@@ -37,7 +38,7 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     /// The addresses of the `[[https]]` listeners, in config order.
     pub https_addrs: Vec<SocketAddr>,
-    node: Arc<Node>,
+    live: Arc<Live>,
     listener: tokio::net::TcpListener,
     admin: tokio::net::TcpListener,
     https: Vec<HttpsListener>,
@@ -103,7 +104,15 @@ async fn bind_https(
 }
 
 /// Open the store and bind the listener. Errors here are start-up errors.
+/// A reload re-applies `cfg` as it is (see [`start_reloadable`]).
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let fixed = cfg.clone();
+    start_reloadable(cfg, Box::new(move || Ok(fixed.clone()))).await
+}
+
+/// [`start`], with reloads reading their config from `source` (the config
+/// file and the command-line overrides, validated).
+pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Result<Running> {
     let listen = cfg.server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -127,23 +136,24 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .collect::<Result<Vec<_>, _>>()?;
     let store = open_store(&cfg).await?;
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
-    let mut node = Node::new(cfg, store, Arc::new(purge))?;
-    node.certificates = resolvers;
-    node.tracer = crate::trace::Tracer::start(&node.cfg.tracing);
-    let node = Arc::new(node);
-    for pool in node.sites.pools() {
-        for server in pool.servers() {
-            warn_if_unreachable(server.uri.clone());
-        }
-        if let Some(path) = node.cfg.upstream.health_check_path.clone() {
-            spawn_health_checks(node.clone(), pool, path);
-        }
-    }
+    let lasting = Lasting::first(&cfg, store, Arc::new(purge), resolvers);
+    let node = Arc::new(Node::new(cfg, lasting)?);
+    watch_origins(&node, true);
+    let metrics = node.metrics.clone();
+    let live = Live::new(
+        node,
+        source,
+        Box::new(|node: &Arc<Node>| {
+            watch_origins(node, false);
+            node.access_log.configure(&node.cfg.access_log);
+        }),
+    );
+    metrics.node.watch(Arc::downgrade(&live));
     Ok(Running {
         addr,
         admin_addr,
         https_addrs,
-        node,
+        live,
         listener,
         admin,
         https,
@@ -151,27 +161,34 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
 }
 
 impl Running {
-    /// The node this process runs (for benchmarks and embedding).
+    /// The node this process runs now (for benchmarks and embedding).
     pub fn node(&self) -> Arc<Node> {
-        self.node.clone()
+        self.live.node()
     }
 
-    /// Reload every listener's certificates from their files (SIGHUP, or
-    /// `POST /admin/tls/reload`); see [`Node::reload_certificates`].
+    /// The node in force and its reload (SIGHUP, `POST /admin/reload`).
+    pub fn live(&self) -> Arc<Live> {
+        self.live.clone()
+    }
+
+    /// Reload every listener's certificates from their files (`POST
+    /// /admin/tls/reload`); see [`Node::reload_certificates`].
     pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
-        self.node.reload_certificates()
+        self.live.node().reload_certificates()
     }
 
     /// Serve until `shutdown`, drain, then flush and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let drain = Duration::from_secs(self.node.cfg.server.drain_timeout_secs);
+        let node = self.live.node();
+        let drain = Duration::from_secs(node.cfg.server.drain_timeout_secs);
         tracing::info!(addr = %self.addr, "edgecache listening (HTTP/1.1 and h2c)");
         tracing::info!(admin = %self.admin_addr, "admin listening (purge API, /metrics, /health)");
         let (stop_admin, mut admin_stopped) = tokio::sync::watch::channel(false);
-        let admin = tokio::spawn(admin::serve(self.node.clone(), self.admin, async move {
+        let admin = tokio::spawn(admin::serve(self.live.clone(), self.admin, async move {
             let _ = admin_stopped.changed().await;
         }));
-        let limits = listener::limits(&self.node);
+        let limits = listener::limits(&node);
+        node.metrics.node.watch_connections(limits.clone());
         let (stop_tls, tls_stopped) = tokio::sync::watch::channel(false);
         let mut tls_tasks = Vec::new();
         for (h, addr) in self.https.into_iter().zip(&self.https_addrs) {
@@ -179,7 +196,7 @@ impl Running {
             if let Some(endpoint) = h.quic {
                 tracing::info!(%addr, "edgecache listening (HTTP/3 over QUIC, UDP)");
                 let fe = FrontEnd::new(
-                    self.node.clone(),
+                    self.live.clone(),
                     Scheme::Https,
                     None,
                     Some(h.certs.clone()),
@@ -202,7 +219,7 @@ impl Running {
                 }));
             }
             let fe = FrontEnd::new(
-                self.node.clone(),
+                self.live.clone(),
                 Scheme::Https,
                 h.alt_svc,
                 Some(h.certs.clone()),
@@ -223,7 +240,7 @@ impl Running {
                 drain,
             )));
         }
-        let fe = FrontEnd::new(self.node.clone(), Scheme::Http, None, None);
+        let fe = FrontEnd::new(self.live.clone(), Scheme::Http, None, None);
         let plain = listener::serve(
             fe,
             self.listener,
@@ -242,25 +259,50 @@ impl Running {
         let _ = stop_admin.send(true);
         let _ = admin.await;
         // Every request is done: send the spans still queued.
-        self.node.tracer.shutdown().await;
-        self.node
-            .store
-            .close()
-            .await
-            .context("flushing the store")?;
+        node.tracer.shutdown().await;
+        // Every node shares the one store.
+        node.store.close().await.context("flushing the store")?;
         tracing::info!("store flushed; bye");
         Ok(())
     }
 }
 
+/// Start watching a node's origins: a reachability warning at start-up,
+/// and active health checks when configured.
+fn watch_origins(node: &Arc<Node>, at_start: bool) {
+    for pool in node.sites.pools() {
+        if at_start {
+            for server in pool.servers() {
+                warn_if_unreachable(server.uri.clone());
+            }
+        }
+        if let Some(path) = node.cfg.upstream.health_check_path.clone() {
+            spawn_health_checks(Arc::downgrade(node), pool, path);
+        }
+    }
+}
+
 /// Active health checks: probe every server of `pool` at the configured
-/// interval and feed the results to its circuit breaker.
-fn spawn_health_checks(node: Arc<Node>, pool: Arc<crate::proxy::pool::Pool>, path: String) {
-    let every = Duration::from_secs(node.cfg.upstream.health_check_interval_secs.max(1));
+/// interval and feed the results to its circuit breaker, for as long as
+/// its node serves requests (a reload replaces it).
+fn spawn_health_checks(
+    node: std::sync::Weak<Node>,
+    pool: Arc<crate::proxy::pool::Pool>,
+    path: String,
+) {
+    let Some(every) = node
+        .upgrade()
+        .map(|n| Duration::from_secs(n.cfg.upstream.health_check_interval_secs.max(1)))
+    else {
+        return;
+    };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            let Some(node) = node.upgrade() else {
+                return;
+            };
             for (i, server) in pool.servers().iter().enumerate() {
                 let ok = node.upstream.probe(server, &path).await;
                 if ok != server.healthy() {

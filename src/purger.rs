@@ -33,6 +33,7 @@ fn host_key(host: &str) -> String {
 
 impl Purger for NodePurger {
     fn purge_keys(&self, hosts: &[String], keys: &[String], mode: Mode) -> Result<u64, String> {
+        self.node.metrics.purge("key", soft(mode));
         let hosts: Vec<String> = hosts
             .iter()
             .map(|h| if h == "*" { h.clone() } else { host_key(h) })
@@ -54,6 +55,7 @@ impl Purger for NodePurger {
     }
 
     fn purge_url(&self, host: &str, path_and_query: &str, mode: Mode) -> Result<u64, String> {
+        self.node.metrics.purge("url", soft(mode));
         // Every spelling of the URL is keyed as one (dot segments, encoded
         // unreserved characters, host case, trailing dot).
         let host = host_key(host);
@@ -83,6 +85,7 @@ impl Purger for NodePurger {
     }
 
     fn purge_prefix(&self, host: &str, prefix: &str, mode: Mode) -> Result<u64, String> {
+        self.node.metrics.purge("prefix", soft(mode));
         let host = host_key(host);
         let host = host.as_str();
         let prefix = canonical::path_and_query(prefix);
@@ -97,6 +100,7 @@ impl Purger for NodePurger {
     }
 
     fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String> {
+        self.node.metrics.purge("all", soft(mode));
         let host = host_key(host);
         let host = host.as_str();
         let id = self

@@ -37,14 +37,81 @@ async fn a_dead_server_is_retried_around_then_skipped() {
     node.stop().await;
 }
 
-/// A raw origin that drops connections while `up` is false.
+/// An origin that is unreachable (not listening: connections are refused)
+/// while `up` is false, and answers 200 while it is true. Returns its URL
+/// and the number of connections it has accepted.
 async fn flaky_origin(up: Arc<AtomicBool>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    support::raw_origin::start(move |_| {
-        up.load(Ordering::SeqCst).then(|| {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\n\r\nback".to_vec()
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bind = |port: u16| {
+        let s = tokio::net::TcpSocket::new_v4().expect("socket");
+        s.set_reuseaddr(true).expect("reuseaddr");
+        s.bind(([127, 0, 0, 1], port).into()).expect("bind");
+        s
+    };
+    let port = bind(0).local_addr().expect("addr").port();
+    let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = conns.clone();
+    tokio::spawn(async move {
+        loop {
+            if !up.load(Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                continue;
+            }
+            let listener = bind(port).listen(64).expect("listen");
+            while up.load(Ordering::SeqCst) {
+                let accepted =
+                    tokio::time::timeout(std::time::Duration::from_millis(20), listener.accept())
+                        .await;
+                let Ok(Ok((mut s, _))) = accepted else {
+                    continue;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => seen.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nback")
+                        .await;
+                    let _ = s.shutdown().await;
+                });
+            }
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), conns)
+}
+
+/// A lone server that accepts connections but closes them unanswered (as
+/// the cache-tests origin does on purpose) is reachable: like a 5xx, that
+/// never opens its breaker, so the next request is still sent.
+#[tokio::test]
+async fn a_single_server_closing_connections_keeps_being_asked() {
+    let (url, heads) = support::raw_origin::start(|n| {
+        (n % 2 == 1).then(|| {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nCache-Control: no-store\r\n\r\nok".to_vec()
         })
     })
-    .await
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = test_config(&url, dir.path());
+    cfg.upstream.breaker_failures = 1;
+    cfg.upstream.retries = 0;
+    let node = TestNode::start(cfg).await;
+    for i in 0..6 {
+        let got = get(&node.url(&format!("/c{i}"))).await;
+        assert!(
+            !got.cache_status().contains("origin-circuit-open"),
+            "request {i}: {}",
+            got.cache_status()
+        );
+    }
+    assert!(heads.load(Ordering::SeqCst) >= 6);
+    node.stop().await;
 }
 
 #[tokio::test]

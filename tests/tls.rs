@@ -559,6 +559,13 @@ async fn sighup_reloads_certificates_in_the_real_binary() {
         Some(new.der.clone()),
         "new certificate after SIGHUP"
     );
+    // The log line may reach the test's reader just after the swap.
+    for _ in 0..200 {
+        if proc.log.lock().contains("certificates reloaded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     assert!(proc.log.lock().contains("certificates reloaded"));
     proc.signal("-TERM");
     assert!(proc.wait(30).success());

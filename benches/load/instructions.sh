@@ -9,6 +9,8 @@
 #   benches/load/instructions.sh /nostore        # pass-through
 #   RUNTIME=current_thread benches/load/instructions.sh
 #   EDGECACHE_BIN=/path/to/edgecache N1=2000 N2=12000 benches/load/instructions.sh
+#   EXTRA_TOML="$(printf '[access_log]\nenabled = true\npath = \"/tmp/a.log\"\n')" benches/load/instructions.sh
+#       (appended to the node's config: measure a feature's cost per request)
 #   KEEP=1 benches/load/instructions.sh /nostore   # keep the callgrind files
 #       (callgrind_annotate --inclusive=yes DIR/run-12000/callgrind.out)
 set -euo pipefail
@@ -55,6 +57,7 @@ data_dir = "$dir/data"
 runtime = "${RUNTIME:-multi_thread}"
 [admin]
 listen = "127.0.0.1:$((PORT + 2))"
+${EXTRA_TOML:-}
 TOML
     valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" "$BIN" --config "$dir/edgecache.toml" >"$dir/log" 2>&1 &
     local vp=$!

@@ -16,6 +16,7 @@ pub mod field_list;
 pub mod freshness;
 pub mod invalidation;
 pub mod key;
+pub mod outcome;
 pub mod policy;
 pub mod range;
 pub mod storable;

@@ -29,6 +29,9 @@ pub struct Exchange {
     pub directives: RequestDirectives,
     /// The primary cache key (§2).
     pub primary: ObjectKey,
+    /// Microseconds the origin took to its response head, plus one (0:
+    /// the origin was not asked). For the access log.
+    origin_micros: std::sync::atomic::AtomicU64,
 }
 
 /// Request fields that carry credentials: a request the node makes on
@@ -59,6 +62,7 @@ impl Exchange {
             client,
             directives,
             primary,
+            origin_micros: Default::default(),
         }
     }
 
@@ -96,6 +100,30 @@ impl Exchange {
             client: self.client,
             directives: RequestDirectives::default(),
             primary: self.primary,
+            origin_micros: Default::default(),
+        }
+    }
+
+    /// Note an origin exchange's latency to its response head: in the
+    /// site's histogram, and for this request's log line.
+    pub fn origin_answered(&self, latency: std::time::Duration) {
+        self.site
+            .metrics
+            .origin_first_byte
+            .observe(latency.as_secs_f64());
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX - 1);
+        self.origin_micros
+            .store(micros + 1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The origin's latency to its response head, when it was asked.
+    pub fn origin_first_byte(&self) -> Option<std::time::Duration> {
+        match self
+            .origin_micros
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            m => Some(std::time::Duration::from_micros(m - 1)),
         }
     }
 

@@ -304,9 +304,13 @@ pub async fn send(
     };
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
+    let started = clock::instant();
     let result = node.upstream.send(origin, pq, req, replay).await;
     if let Some(span) = span {
         span.end(&result);
+    }
+    if result.is_ok() {
+        ex.origin_answered(clock::instant().saturating_duration_since(started));
     }
     (result, (request_time, clock::now(), purge_seq))
 }

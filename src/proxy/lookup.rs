@@ -14,7 +14,7 @@ use crate::http_cache::decision::Facts;
 use crate::http_cache::{key, vary};
 use http::HeaderMap;
 use std::sync::Arc;
-use storage::{ObjectKey, Payload, StoredObject};
+use storage::{ObjectKey, Payload, StoredObject, Tier};
 
 /// A stored response that matches the request.
 #[derive(Clone, Debug)]
@@ -27,6 +27,8 @@ pub struct Entry {
     pub body: Payload,
     /// Its reuse facts under the node's policy.
     pub facts: Arc<Facts>,
+    /// The store tier it was read from.
+    pub tier: Tier,
 }
 
 impl Entry {
@@ -37,6 +39,7 @@ impl Entry {
             facts: Arc::new(Facts::of(&meta, &node.policy)),
             meta: Arc::new(meta),
             body,
+            tier: Tier::Memory,
         }
     }
 
@@ -114,11 +117,11 @@ pub async fn find(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Looku
 
 async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Lookup {
     let store = &node.store;
-    let Some(obj) = store.get(&primary).await else {
+    let Some((obj, tier)) = store.get_tiered(&primary).await else {
         return Lookup::UriMiss;
     };
     // The stored response under `key`, when it is one.
-    let response = |key: ObjectKey, obj: &StoredObject, d: &Decoded| -> Option<Entry> {
+    let response = |key: ObjectKey, obj: &StoredObject, d: &Decoded, tier: Tier| -> Option<Entry> {
         let Decoded::Response { facts, .. } = d else {
             return None;
         };
@@ -130,21 +133,22 @@ async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Loo
             meta: Arc::new(meta),
             body: obj.body.clone(),
             facts: facts.clone(),
+            tier,
         })
     };
     let d = decoded(&obj, node);
     match &*d {
-        Decoded::Response { .. } => match response(primary, &obj, &d) {
+        Decoded::Response { .. } => match response(primary, &obj, &d, tier) {
             Some(e) if e.meta.variant.is_empty() => Lookup::Hit(Box::new(e)),
             _ => Lookup::VaryMiss(Vec::new()),
         },
         Decoded::VaryIndex(names) => {
             let selected = vary::selected(names, request);
             let vkey = key::variant(&primary, &selected);
-            let Some(vobj) = store.get(&vkey).await else {
+            let Some((vobj, tier)) = store.get_tiered(&vkey).await else {
                 return Lookup::VaryMiss(names.clone());
             };
-            match response(vkey, &vobj, &decoded(&vobj, node)) {
+            match response(vkey, &vobj, &decoded(&vobj, node), tier) {
                 Some(e) if vary::matches(&e.meta.variant, request) => Lookup::Hit(Box::new(e)),
                 _ => Lookup::VaryMiss(names.clone()),
             }

@@ -19,6 +19,7 @@ pub mod pool;
 pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
+pub mod served;
 pub mod timed_body;
 pub mod tunnel;
 pub mod unsafe_method;
@@ -36,7 +37,7 @@ use collapse::{Flight, Join};
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
-pub use node::Node;
+pub use node::{Lasting, Node};
 pub use normalize::Scheme;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -82,22 +83,33 @@ pub async fn handle(
         return Box::pin(purge_method::handle(&node, &parts, &target, client)).await;
     }
     let ex = Exchange::new(node, parts, target, site, client);
+    let mut resp = serve(&ex, body).await;
+    if let Some(s) = resp.extensions_mut().get_mut::<served::Served>() {
+        s.site = Some(ex.site.metrics.clone());
+        s.log = Some(ex.site.log);
+        s.origin_first_byte = ex.origin_first_byte();
+    }
+    resp
+}
+
+/// Serve a request routed to its site: every step after routing.
+async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     let node = &ex.node;
 
     // WebSocket (an HTTP/1.1 Upgrade, an HTTP/2 extended CONNECT) becomes a
     // byte tunnel to the origin: never cached, collapsed nor purged.
     if let Some(ask) = tunnel::asks(&ex.parts) {
-        return Box::pin(tunnel::open(&ex, ask)).await;
+        return Box::pin(tunnel::open(ex, ask)).await;
     }
 
     // 3. Unsafe and other non-cacheable methods go straight through (§4.4
     //    invalidation); so does a GET or HEAD with a body, never stored nor
     //    served from the cache.
     if ex.parts.method != Method::GET && ex.parts.method != Method::HEAD {
-        return Box::pin(unsafe_method::forward(&ex, body)).await;
+        return Box::pin(unsafe_method::forward(ex, body)).await;
     }
     if ex.has_body() {
-        return Box::pin(fetch::pass(&ex, body, NoCacheReason::RequestBody)).await;
+        return Box::pin(fetch::pass(ex, body, NoCacheReason::RequestBody)).await;
     }
 
     // 4. Look the request up. Hit-for-pass: nothing storable came for this
@@ -145,7 +157,7 @@ pub async fn handle(
                     let detail = match serve {
                         StaleServe::MaxStale => "max-stale",
                         StaleServe::WhileRevalidate => {
-                            revalidate::in_background(&ex, (*entry).clone());
+                            revalidate::in_background(ex, (*entry).clone());
                             "stale-while-revalidate"
                         }
                     };
@@ -155,7 +167,7 @@ pub async fn handle(
                     if ex.directives.only_if_cached() {
                         return only_if_cached_miss(node);
                     }
-                    return Box::pin(revalidate::foreground(&ex, *entry, reason)).await;
+                    return Box::pin(revalidate::foreground(ex, *entry, reason)).await;
                 }
             };
             let cs = CacheStatus {
@@ -181,7 +193,7 @@ pub async fn handle(
     }
     // 7. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
-    if collapsible(&ex) {
+    if collapsible(ex) {
         let key = if vary_names.is_empty() {
             ex.primary
         } else {
@@ -190,14 +202,14 @@ pub async fn handle(
         match node.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
             Join::Follow(flight) => {
-                if let Some(resp) = Box::pin(follow(&ex, &flight, fwd)).await {
+                if let Some(resp) = Box::pin(follow(ex, &flight, fwd)).await {
                     return resp;
                 }
             }
             Join::Alone => {}
         }
     }
-    Box::pin(fetch::miss(&ex, body, fwd, leader)).await
+    Box::pin(fetch::miss(ex, body, fwd, leader)).await
 }
 
 /// GETs and HEADs collapse; ranges and `no-store` requests go alone.

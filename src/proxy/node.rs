@@ -13,6 +13,48 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use storage::Store;
 
+/// What outlives a config reload: handed from each node to the next.
+#[derive(Clone)]
+pub struct Lasting {
+    /// The object store.
+    pub store: Store,
+    /// Durable purge state.
+    pub purge: Arc<storage::PurgeStore>,
+    /// The certificates of each `[[https]]` listener (reloaded in place).
+    pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
+    /// WebSocket tunnels: the node-wide cap, counters, the drain signal.
+    pub tunnels: Arc<super::tunnel::Tunnels>,
+    /// Origin retry, overload and timeout counters.
+    pub upstream_counters: super::upstream::UpstreamCounters,
+    /// The metric families.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The access log's writer.
+    pub access_log: Arc<crate::access_log::AccessLog>,
+    /// Spans and their export queue.
+    pub tracer: Arc<crate::trace::Tracer>,
+}
+
+impl Lasting {
+    /// The first node's: nothing carried over yet.
+    pub fn first(
+        cfg: &Config,
+        store: Store,
+        purge: Arc<storage::PurgeStore>,
+        certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
+    ) -> Lasting {
+        Lasting {
+            store,
+            purge,
+            certificates,
+            tunnels: super::tunnel::Tunnels::new(&cfg.websocket),
+            upstream_counters: Default::default(),
+            metrics: crate::metrics::Metrics::new(),
+            access_log: crate::access_log::AccessLog::start(&cfg.access_log),
+            tracer: crate::trace::Tracer::start(&cfg.tracing),
+        }
+    }
+}
+
 /// Everything a request needs: config, store, origin client, routing.
 pub struct Node {
     /// The configuration in force.
@@ -58,8 +100,17 @@ pub struct Node {
     pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
     /// WebSocket tunnels: limits, counters, the drain signal.
     pub tunnels: Arc<super::tunnel::Tunnels>,
-    /// Spans and their export queue (set by `node::start`; disabled until
-    /// then). It must outlive a config reload: carry it to the new node.
+    /// The metric families (shared by every node of this process).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The metrics of requests that match no site.
+    pub unrouted: Arc<crate::metrics::SiteMetrics>,
+    /// The access log (shared by every node of this process).
+    pub access_log: Arc<crate::access_log::AccessLog>,
+    /// The access-log rule of requests that match no site.
+    pub unrouted_log: super::normalize::LogRule,
+    /// Is any request logged (the global switch, or any site's)?
+    pub logs_any: bool,
+    /// Spans and their export queue (shared by every node of this process).
     pub tracer: Arc<crate::trace::Tracer>,
 }
 
@@ -81,13 +132,36 @@ impl Node {
             .collect()
     }
 
-    /// Assemble a node from a validated config and an open store.
-    pub fn new(
-        cfg: Config,
-        store: Store,
-        purge: Arc<storage::PurgeStore>,
-    ) -> Result<Node, crate::config::ConfigError> {
-        let sites = Sites::from_config(&cfg)?;
+    /// What this node hands on to the node that replaces it at a config
+    /// reload: the store, purge state, certificates, tunnels and counters.
+    pub fn lasting(&self) -> Lasting {
+        Lasting {
+            store: self.store.clone(),
+            purge: self.purge.clone(),
+            certificates: self.certificates.clone(),
+            tunnels: self.tunnels.clone(),
+            upstream_counters: self.upstream.counters(),
+            metrics: self.metrics.clone(),
+            access_log: self.access_log.clone(),
+            tracer: self.tracer.clone(),
+        }
+    }
+
+    /// Assemble a node from a validated config and what outlives configs.
+    pub fn new(cfg: Config, lasting: Lasting) -> Result<Node, crate::config::ConfigError> {
+        let Lasting {
+            store,
+            purge,
+            certificates,
+            tunnels,
+            upstream_counters,
+            metrics,
+            access_log,
+            tracer,
+        } = lasting;
+        let sites = Sites::from_config(&cfg, &metrics)?;
+        // Requests that match no site.
+        let unrouted = metrics.site("-");
         let policy = Policy {
             targeted_fields: cfg
                 .cache
@@ -99,7 +173,7 @@ impl Node {
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
-        let upstream = Upstream::new(&cfg.upstream);
+        let upstream = Upstream::new(&cfg.upstream, upstream_counters);
         let key_fields: Vec<KeyField> = cfg
             .purge
             .key_fields
@@ -184,14 +258,24 @@ impl Node {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let tunnels = super::tunnel::Tunnels::new(&cfg.websocket);
+        let unrouted_log = super::normalize::LogRule {
+            enabled: cfg.access_log.enabled,
+            sample: cfg.access_log.sample,
+        };
+        let logs_any =
+            cfg.access_log.enabled || cfg.sites.iter().any(|s| s.access_log == Some(true));
         Ok(Node {
-            tracer: crate::trace::Tracer::disabled(),
+            logs_any,
+            metrics,
+            unrouted,
+            access_log,
+            unrouted_log,
+            tracer,
             tunnels,
             strip_request_fields,
             keyed_fields,
             trusted_proxies,
-            certificates: Vec::new(),
+            certificates,
             surrogate_capability,
             cfg: Arc::new(cfg),
             store,

@@ -125,6 +125,19 @@ pub struct Site {
     pub max_concurrency: Option<usize>,
     /// This site's WebSocket tunnels (whether allowed, how many are open).
     pub tunnels: Arc<super::tunnel::SiteTunnels>,
+    /// Its metrics, under its label.
+    pub metrics: Arc<crate::metrics::SiteMetrics>,
+    /// Whether, and how often, its requests are logged.
+    pub log: LogRule,
+}
+
+/// A site's access-log rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogRule {
+    /// Log its requests at all.
+    pub enabled: bool,
+    /// Fraction logged (5xx always are).
+    pub sample: f64,
 }
 
 /// Host name to site, with a default.
@@ -137,7 +150,10 @@ pub struct Sites {
 impl Sites {
     /// Build from a validated config. TLS client configurations are built
     /// here, once per site; a CA file that cannot be read is an error.
-    pub fn from_config(cfg: &Config) -> Result<Sites, crate::config::ConfigError> {
+    pub fn from_config(
+        cfg: &Config,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<Sites, crate::config::ConfigError> {
         let up = &cfg.upstream;
         let mut origins = Origins {
             balance: up.balance,
@@ -176,6 +192,16 @@ impl Sites {
                     s.websocket.unwrap_or(cfg.websocket.enabled),
                     cfg.websocket.max_tunnels_per_site,
                 ),
+                metrics: metrics.site(
+                    s.name
+                        .as_deref()
+                        .or(s.hosts.first().map(String::as_str))
+                        .unwrap_or("-"),
+                ),
+                log: LogRule {
+                    enabled: s.access_log.unwrap_or(cfg.access_log.enabled),
+                    sample: s.access_log_sample.unwrap_or(cfg.access_log.sample),
+                },
             };
             for h in &s.hosts {
                 by_host.insert(h.to_ascii_lowercase(), site.clone());
@@ -203,6 +229,11 @@ impl Sites {
                         cfg.websocket.enabled,
                         cfg.websocket.max_tunnels_per_site,
                     ),
+                    metrics: metrics.site("default"),
+                    log: LogRule {
+                        enabled: cfg.access_log.enabled,
+                        sample: cfg.access_log.sample,
+                    },
                 })
             }
             None => None,

@@ -98,6 +98,11 @@ impl SendError {
         }
     }
 
+    /// Did it fail after the connection was made (the server is reachable)?
+    pub fn after_connect(&self) -> bool {
+        matches!(self, SendError::Http(_) | SendError::Stale(_))
+    }
+
     /// Is this the keep-alive race rather than a failing server?
     pub fn is_stale(&self) -> bool {
         matches!(self, SendError::Stale(_))

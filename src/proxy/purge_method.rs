@@ -60,6 +60,7 @@ pub async fn handle(
                 ));
             }
             tracing::info!(id, host = %target.host, path = %target.path_and_query, soft, %client, "PURGE");
+            node.metrics.purge("url", soft);
             let json = format!(
                 "{{\"id\":{id},\"status\":\"ok\",\"purge\":\"url\",\"mode\":\"{}\"}}\n",
                 if soft { "soft" } else { "hard" }

@@ -5,14 +5,16 @@ use super::Node;
 use super::chunked_body;
 use super::forwarding::append_via;
 use super::lookup::Entry;
+use super::served::Served;
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::range::{self, RangeAnswer};
+use crate::metrics::Source;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use std::sync::Arc;
-use storage::Payload;
+use storage::{Payload, Tier};
 
 /// [`cached`] for an entry the caller owns. The common hit (GET or HEAD
 /// without preconditions or Range, a complete inline body) moves the entry's
@@ -48,7 +50,11 @@ pub fn cached_owned(
     };
     strip_and_via(node, &mut headers, http::Version::HTTP_11);
     headers.insert(header::AGE, HeaderValue::from(age));
-    with_cache_status(node, status, headers, body, &cs)
+    let mut resp = with_cache_status(node, status, headers, body, &cs);
+    if entry.tier == Tier::Disk {
+        super::served::set_source(&mut resp, Source::Disk);
+    }
+    resp
 }
 
 /// Serve a stored response (RFC 9111 §4): Age, client preconditions (§4.3.2), HEAD.
@@ -80,7 +86,11 @@ pub fn cached(
         Precondition::Pass => ranged(node, entry, method, request, &mut headers),
     };
     headers.insert(header::AGE, HeaderValue::from(age));
-    with_cache_status(node, status, headers, body, &cs)
+    let mut resp = with_cache_status(node, status, headers, body, &cs);
+    if entry.tier == Tier::Disk {
+        super::served::set_source(&mut resp, Source::Disk);
+    }
+    resp
 }
 
 /// The downstream head of a stored response, minus Age and Cache-Status:
@@ -117,6 +127,12 @@ fn with_cache_status(
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
+    let source = if cs.hit {
+        Source::Memory
+    } else {
+        Source::Origin
+    };
+    resp.extensions_mut().insert(Served::new(cs, source));
     resp
 }
 
@@ -284,12 +300,14 @@ pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) ->
     if status == StatusCode::SERVICE_UNAVAILABLE {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    finish(
+    let mut resp = finish(
         node,
         status,
         headers,
         body::full(text),
         &cs,
         http::Version::HTTP_11,
-    )
+    );
+    super::served::set_source(&mut resp, Source::Generated);
+    resp
 }

@@ -33,18 +33,38 @@ pub struct Upstream {
     budget: Arc<RetryBudget>,
 }
 
+/// The counters of an [`Upstream`], kept across config reloads.
+#[derive(Clone, Default)]
+pub struct UpstreamCounters {
+    /// Timeouts counted by kind.
+    pub timeouts: Arc<TimeoutCounters>,
+    /// Requests refused with 503 because an origin was at its limit.
+    pub overloaded: Arc<std::sync::atomic::AtomicU64>,
+    /// Retries of idempotent requests after connection failures.
+    pub retries: Arc<std::sync::atomic::AtomicU64>,
+}
+
 impl Upstream {
-    /// Build from config.
-    pub fn new(cfg: &UpstreamConfig) -> Self {
+    /// Its counters, to hand on to the next node at a reload.
+    pub fn counters(&self) -> UpstreamCounters {
+        UpstreamCounters {
+            timeouts: self.timeouts.clone(),
+            overloaded: self.overloaded.clone(),
+            retries: self.retries.clone(),
+        }
+    }
+
+    /// Build from config, counting into `counters`.
+    pub fn new(cfg: &UpstreamConfig, counters: UpstreamCounters) -> Self {
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
         Upstream {
             first_byte_timeout: Duration::from_millis(cfg.first_byte_timeout_ms),
             idle_timeout: ms(cfg.idle_timeout_ms),
             total_timeout: ms(cfg.total_timeout_ms),
-            timeouts: Arc::new(TimeoutCounters::default()),
+            timeouts: counters.timeouts,
             queue_timeout: Duration::from_millis(cfg.queue_timeout_ms),
-            overloaded: Arc::new(std::sync::atomic::AtomicU64::new(0)),
-            retries: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            overloaded: counters.overloaded,
+            retries: counters.retries,
             max_retries: cfg.retries,
             budget: Arc::new(RetryBudget::new(cfg.retry_budget_percent)),
         }
@@ -161,9 +181,13 @@ impl Upstream {
                     });
                 }
                 Ok(Err(e)) => {
-                    // The keep-alive race is not the server's fault: a lone
-                    // server's breaker must not open on it.
-                    if e.is_stale() {
+                    // The keep-alive race is not the server's fault. And a lone
+                    // server that accepted the connection is reachable: that it
+                    // closed it unanswered (as an origin may on purpose) says
+                    // no more than a 5xx would, so, like a 5xx, it counts only
+                    // when another server can take over. Unreachable (connect,
+                    // TLS) and slow (timeouts) still count.
+                    if e.is_stale() || (e.after_connect() && pool.servers().len() == 1) {
                         drop(in_flight);
                     } else {
                         in_flight.record(false, now);

@@ -8,10 +8,12 @@ use super::conn_limits::ConnPermit;
 use super::first_bytes::{self, Prefixed, Protocol};
 use super::h1_framing::TrailerLimits;
 use super::h2_idle::{CountedBody, StreamCount};
+use super::observe::{self, Observed};
 use super::request_checks::{self, Rejection};
 use super::send_timeout::SendTimeout;
 use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
+use crate::live::Live;
 use crate::proxy::tunnel::ConnHold;
 use crate::proxy::{self, Node, Scheme};
 use crate::tls::resolver::Resolver;
@@ -32,7 +34,7 @@ use tokio::sync::watch;
 /// What every connection of one listener shares: the node, the protocol
 /// builders and the limits, all from `[server]`, and the listener's scheme.
 pub struct FrontEnd {
-    node: Arc<Node>,
+    live: Arc<Live>,
     scheme: Scheme,
     /// `Alt-Svc` added to every response (an HTTP/3 listener on this port).
     alt_svc: Option<http::HeaderValue>,
@@ -53,11 +55,12 @@ impl FrontEnd {
     /// Builders and limits for `node`'s `[server]` settings, for a listener
     /// of `scheme` that advertises `alt_svc` (if any) on every response.
     pub fn new(
-        node: Arc<Node>,
+        live: Arc<Live>,
         scheme: Scheme,
         alt_svc: Option<http::HeaderValue>,
         certs: Option<Arc<Resolver>>,
     ) -> Arc<Self> {
+        let node = live.node();
         let s: &ServerConfig = &node.cfg.server;
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
@@ -91,7 +94,7 @@ impl FrontEnd {
             },
             h1,
             h2,
-            node,
+            live,
             scheme,
             alt_svc,
             certs,
@@ -104,14 +107,20 @@ impl FrontEnd {
         req: http::Request<crate::body::Body>,
         peer: SocketAddr,
         sni: Option<&str>,
-    ) -> http::Response<crate::body::Body> {
-        if let Some(refused) = self.refuse(&req, peer, sni) {
-            return refused;
-        }
-        let span = trace::start_server(&self.node, &req, peer, self.scheme);
-        let resp = proxy::handle(self.node.clone(), req, peer, self.scheme);
-        let resp = trace::within(&span, resp).await;
-        trace::end_server(span, &self.node, resp)
+    ) -> http::Response<Observed> {
+        let node = self.live.node();
+        let mut start = observe::begin(&node, &req, peer, Some("TLSv1.3"));
+        let resp = match self.refuse(&req, peer, sni) {
+            Some(refused) => refused,
+            None => {
+                let span = trace::start_server(&node, &req, peer, self.scheme);
+                start.note_trace(span.as_ref());
+                let resp = proxy::handle(node.clone(), req, peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
+                trace::end_server(span, &node, resp)
+            }
+        };
+        observe::finish(&node, start, resp)
     }
 
     /// The front end's own answer to a request it will not pass on: the
@@ -165,9 +174,9 @@ impl FrontEnd {
         Some(resp)
     }
 
-    /// The node this front end serves.
-    pub fn node(&self) -> &Arc<Node> {
-        &self.node
+    /// The node in force now.
+    pub fn node(&self) -> Arc<Node> {
+        self.live.node()
     }
 
     /// The send timeout of `[server]`.
@@ -177,7 +186,7 @@ impl FrontEnd {
 
     /// The largest request head accepted, in bytes.
     pub fn max_head_bytes(&self) -> usize {
-        self.node.cfg.server.max_request_head_bytes
+        self.live.node().cfg.server.max_request_head_bytes
     }
 
     /// Check a request, then hand it to the proxy. `sni` is the name the
@@ -187,23 +196,34 @@ impl FrontEnd {
         req: http::Request<Incoming>,
         peer: SocketAddr,
         sni: Option<&str>,
-    ) -> http::Response<crate::body::Body> {
-        if let Some(refused) = self.refuse(&req, peer, sni) {
-            return refused;
-        }
-        let span = trace::start_server(&self.node, &req, peer, self.scheme);
-        let resp = proxy::handle(
-            self.node.clone(),
-            req.map(crate::body::boxed),
-            peer,
-            self.scheme,
-        );
-        let resp = trace::within(&span, resp).await;
-        let mut resp = trace::end_server(span, &self.node, resp);
+        tls: Option<&'static str>,
+    ) -> http::Response<Observed> {
+        let node = self.live.node();
+        let mut start = observe::begin(&node, &req, peer, tls);
+        let mut resp = match self.refuse(&req, peer, sni) {
+            Some(refused) => refused,
+            None => {
+                let span = trace::start_server(&node, &req, peer, self.scheme);
+                start.note_trace(span.as_ref());
+                let resp =
+                    proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
+                trace::end_server(span, &node, resp)
+            }
+        };
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }
-        resp
+        observe::finish(&node, start, resp)
+    }
+}
+
+/// `TLSv1.3` or `TLSv1.2`, as logged.
+fn tls_version_name(v: rustls::ProtocolVersion) -> &'static str {
+    match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => "TLS",
     }
 }
 
@@ -245,8 +265,8 @@ pub async fn serve(
     };
     let io = Prefixed::new(prefix, SendTimeout::new(stream, fe.send_timeout));
     let result = match protocol {
-        Protocol::Http1 => serve_h1(fe, io, peer, None, stop).await,
-        Protocol::Http2 => serve_h2(fe, io, peer, None, stop).await,
+        Protocol::Http1 => serve_h1(fe, io, peer, None, None, stop).await,
+        Protocol::Http2 => serve_h2(fe, io, peer, None, None, stop).await,
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, %peer, "connection ended with an error");
@@ -283,10 +303,11 @@ pub async fn serve_tls(
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let sni: Option<Arc<str>> = tls.get_ref().1.server_name().map(Arc::from);
+    let version = tls.get_ref().1.protocol_version().map(tls_version_name);
     let result = if h2 {
-        serve_h2(fe, tls, peer, sni, stop).await
+        serve_h2(fe, tls, peer, sni, version, stop).await
     } else {
-        serve_h1(fe, tls, peer, sni, stop).await
+        serve_h1(fe, tls, peer, sni, version, stop).await
     };
     if let Err(e) = result {
         tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
@@ -298,6 +319,7 @@ async fn serve_h1<I>(
     io: I,
     peer: SocketAddr,
     sni: Option<Arc<str>>,
+    tls: Option<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) -> hyper::Result<()>
 where
@@ -321,11 +343,13 @@ where
             // sized for the future; unboxed, the proxy's request future
             // (about 5.3 KiB) stayed allocated on every idle keep-alive
             // connection. Boxed, it lives only while a request does.
-            let resp = Box::pin(fe.handle(req, peer, sni.as_deref())).await;
+            let resp = Box::pin(fe.handle(req, peer, sni.as_deref(), tls)).await;
             if framing.body_was_malformed(n) {
                 // The proxy saw a failed request body and answered 502.
                 return Ok::<_, Infallible>(
-                    Rejection::BadRequest("malformed chunked body").response(),
+                    Rejection::BadRequest("malformed chunked body")
+                        .response()
+                        .map(Observed::plain),
                 );
             }
             if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS {
@@ -360,6 +384,7 @@ async fn serve_h2<I>(
     io: I,
     peer: SocketAddr,
     sni: Option<Arc<str>>,
+    tls: Option<&'static str>,
     mut stop: watch::Receiver<bool>,
 ) -> hyper::Result<()>
 where
@@ -375,7 +400,7 @@ where
             req.extensions_mut().insert(ConnHold::new(streams2.start()));
         }
         async move {
-            let resp = fe.handle(req, peer, sni.as_deref()).await;
+            let resp = fe.handle(req, peer, sni.as_deref(), tls).await;
             Ok::<_, Infallible>(resp.map(|b| CountedBody::new(b, guard)))
         }
     });

@@ -76,11 +76,15 @@ impl std::fmt::Display for SendFailure {
 }
 
 /// Write `resp` on `send`: head, data, trailers, end of stream.
-pub async fn send_response(
+pub async fn send_response<B>(
     send: &mut SendStream,
-    resp: Response<Body>,
+    resp: Response<B>,
     send_timeout: Duration,
-) -> Result<(), SendFailure> {
+) -> Result<(), SendFailure>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let (mut parts, mut body) = resp.into_parts();
     strip_connection_specific(&mut parts.headers);
     let head = Response::from_parts(parts, ());

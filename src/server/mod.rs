@@ -9,6 +9,7 @@ pub mod h2_idle;
 pub mod h3;
 pub mod h3_stream;
 pub mod listener;
+pub mod observe;
 pub mod request_checks;
 pub mod send_timeout;
 pub mod strict_h1;

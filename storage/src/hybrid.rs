@@ -15,6 +15,25 @@ use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The tier a stored object was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// The memory tier.
+    Memory,
+    /// The disk tier (the object is now also in memory).
+    Disk,
+}
+
+impl Tier {
+    /// `memory` or `disk`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Memory => "memory",
+            Tier::Disk => "disk",
+        }
+    }
+}
+
 /// When objects are written to the disk tier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WritePolicy {
@@ -262,6 +281,11 @@ impl Store {
 
     /// Look an object up. Damaged disk entries are removed and reported as misses.
     pub async fn get(&self, key: &ObjectKey) -> Option<StoredObject> {
+        self.get_tiered(key).await.map(|(obj, _)| obj)
+    }
+
+    /// [`Store::get`], also saying which tier held the object.
+    pub async fn get_tiered(&self, key: &ObjectKey) -> Option<(StoredObject, Tier)> {
         match self.cache.get(key).await {
             Ok(Some(_)) if self.removed.lock().keys.contains(key) => {
                 // A removed object read back from foyer's write queue (and
@@ -271,12 +295,15 @@ impl Store {
                 None
             }
             Ok(Some(entry)) => {
-                let c = match entry.source() {
-                    Source::Disk => &self.counters.disk_hits,
-                    _ => &self.counters.memory_hits,
+                let tier = match entry.source() {
+                    Source::Disk => Tier::Disk,
+                    _ => Tier::Memory,
                 };
-                Counters::bump(c);
-                Some(entry.value().clone())
+                Counters::bump(match tier {
+                    Tier::Disk => &self.counters.disk_hits,
+                    Tier::Memory => &self.counters.memory_hits,
+                });
+                Some((entry.value().clone(), tier))
             }
             Ok(None) => {
                 Counters::bump(&self.counters.misses);

@@ -25,7 +25,7 @@ mod purge;
 mod stats;
 
 pub use chunked::ChunkWriter;
-pub use hybrid::{Eviction, Store, StoreConfig, StoreError, WritePolicy};
+pub use hybrid::{Eviction, Store, StoreConfig, StoreError, Tier, WritePolicy};
 pub use key::ObjectKey;
 pub use manifest::Manifest;
 pub use object::{

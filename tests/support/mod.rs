@@ -156,6 +156,8 @@ pub struct TestNode {
     pub admin_addr: SocketAddr,
     /// The `[[https]]` listeners' addresses (TCP; HTTP/3 on the same UDP port).
     pub https_addrs: Vec<SocketAddr>,
+    /// The node in force, and its reload.
+    pub live: std::sync::Arc<edgecache::live::Live>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -163,6 +165,19 @@ pub struct TestNode {
 impl TestNode {
     pub async fn start(cfg: Config) -> TestNode {
         let running = edgecache::node::start(cfg).await.expect("node starts");
+        TestNode::run(running)
+    }
+
+    /// A node whose reloads read `source`.
+    pub async fn start_reloadable(cfg: Config, source: edgecache::live::ConfigSource) -> TestNode {
+        let running = edgecache::node::start_reloadable(cfg, source)
+            .await
+            .expect("node starts");
+        TestNode::run(running)
+    }
+
+    fn run(running: edgecache::node::Running) -> TestNode {
+        let live = running.live();
         let addr = running.addr;
         let admin_addr = running.admin_addr;
         let https_addrs = running.https_addrs.clone();
@@ -174,6 +189,7 @@ impl TestNode {
             addr,
             admin_addr,
             https_addrs,
+            live,
             stop: Some(tx),
             task: Some(task),
         }

@@ -1,0 +1,95 @@
+//! The node in force, swapped whole at a config reload. Each request takes
+//! the node current when it starts and keeps it to the end, so requests in
+//! flight finish with the config they started with; the next request sees
+//! the new one. What must outlive a config (store, purge state,
+//! certificates, tunnels, counters) is handed from node to node
+//! ([`Lasting`]).
+
+use crate::config::{Config, ConfigError};
+use crate::proxy::{Lasting, Node};
+use crate::reload::{self, Report};
+use arc_swap::ArcSwap;
+use std::sync::Arc;
+
+/// Where a reload reads its config from: the file and the command-line
+/// overrides, validated.
+pub type ConfigSource = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
+
+/// The node in force and how to replace it.
+pub struct Live {
+    node: ArcSwap<Node>,
+    source: ConfigSource,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+    /// Runs when a new node takes over (health checks for its pools).
+    on_swap: Box<dyn Fn(&Arc<Node>) + Send + Sync>,
+}
+
+/// Why a reload was refused; the running config stays.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new config failed to load or validate (the message names the field).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+impl Live {
+    /// `node` in force; reloads read `source`; `on_swap` runs for every
+    /// node that takes over (and not for `node` itself).
+    pub fn new(
+        node: Arc<Node>,
+        source: ConfigSource,
+        on_swap: Box<dyn Fn(&Arc<Node>) + Send + Sync>,
+    ) -> Arc<Live> {
+        Arc::new(Live {
+            node: ArcSwap::new(node),
+            source,
+            reloading: tokio::sync::Mutex::new(()),
+            on_swap,
+        })
+    }
+
+    /// A node that never reloads (tests, benchmarks, embedding).
+    pub fn fixed(node: Arc<Node>) -> Arc<Live> {
+        let cfg = node.cfg.clone();
+        Live::new(node, Box::new(move || Ok((*cfg).clone())), Box::new(|_| {}))
+    }
+
+    /// The node in force now.
+    pub fn node(&self) -> Arc<Node> {
+        self.node.load_full()
+    }
+
+    /// Is `node` still the one in force?
+    pub fn is_current(&self, node: &Node) -> bool {
+        std::ptr::eq(Arc::as_ptr(&self.node.load()), node)
+    }
+
+    /// Re-read the config and swap in a node built from it. Fields that
+    /// cannot change while running keep their running values and are
+    /// listed in the report; certificates are reloaded from their files.
+    pub async fn reload(&self) -> Result<Report, ReloadError> {
+        let _one = self.reloading.lock().await;
+        let old = self.node();
+        let mut cfg = (self.source)()?;
+        let restart_needed = reload::keep_restart_only(&old.cfg, &mut cfg);
+        let lasting: Lasting = old.lasting();
+        let node = Arc::new(Node::new(cfg, lasting)?);
+        let certificates = node
+            .reload_certificates()
+            .into_iter()
+            .filter_map(|(listener, r)| r.err().map(|e| format!("{listener}: {e}")))
+            .collect();
+        self.node.store(node.clone());
+        (self.on_swap)(&node);
+        let report = Report {
+            restart_needed,
+            certificate_errors: certificates,
+        };
+        tracing::info!(
+            restart_needed = ?report.restart_needed,
+            "configuration reloaded"
+        );
+        Ok(report)
+    }
+}
