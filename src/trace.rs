@@ -20,7 +20,7 @@ pub mod server_span;
 pub mod traceparent;
 
 pub use client_span::ClientSpan;
-pub use context::TraceContext;
+pub use context::{TraceContext, within};
 pub use server_span::{ServerSpan, end_server, start_server};
 
 use crate::config::{TracingConfig, TrustIncoming};

@@ -56,7 +56,8 @@ pub struct TracingConfig {
     /// Default: 0.01.
     pub sample_ratio: f64,
     /// Export a request that ends in 5xx or an origin failure even when its
-    /// trace was not sampled. Default: true.
+    /// trace was not sampled. It costs every unsampled request a small
+    /// record (docs/tracing.md gives the measured cost). Default: false.
     pub always_sample_errors: bool,
     /// Whose `traceparent` is continued: `always`, `never` or
     /// `trusted_proxies` (clients inside `upstream.trusted_proxies`).
@@ -88,7 +89,7 @@ impl Default for TracingConfig {
             endpoint: None,
             protocol: OtlpProtocol::Http,
             sample_ratio: 0.01,
-            always_sample_errors: true,
+            always_sample_errors: false,
             trust_incoming: TrustIncoming::TrustedProxies,
             service_name: "edgecache".into(),
             max_queue_spans: 4096,
@@ -186,7 +187,7 @@ mod tests {
         assert_eq!(t.endpoint(), "http://127.0.0.1:4317");
         assert_eq!(t.trust_incoming, TrustIncoming::Always);
         assert_eq!(t.sample_ratio, 0.5);
-        assert!(t.always_sample_errors);
+        assert!(!t.always_sample_errors);
         assert_eq!(
             t.headers.get("authorization").map(String::as_str),
             Some("Bearer x")

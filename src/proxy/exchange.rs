@@ -88,8 +88,8 @@ impl Exchange {
         *req.version_mut() = self.parts.version;
         *req.headers_mut() = headers;
         // The refresh's origin exchange joins the request's trace.
-        if let Some(ctx) = self.parts.extensions.get::<crate::trace::TraceContext>() {
-            req.extensions_mut().insert(ctx.clone());
+        if let Some(ctx) = crate::trace::context::current(&self.parts.extensions) {
+            req.extensions_mut().insert(ctx);
         }
         let (parts, ()) = req.into_parts();
         Exchange {

@@ -109,14 +109,14 @@ impl FrontEnd {
         sni: Option<&str>,
     ) -> http::Response<Observed> {
         let node = self.live.node();
-        let mut req = req;
         let mut start = observe::begin(&node, &req, peer, Some("TLSv1.3"));
         let resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
             None => {
-                let span = trace::start_server(&node, &mut req, peer, self.scheme);
-                start.note_trace(&req);
-                let resp = proxy::handle(node.clone(), req, peer, self.scheme).await;
+                let span = trace::start_server(&node, &req, peer, self.scheme);
+                start.note_trace(span.as_ref());
+                let resp = proxy::handle(node.clone(), req, peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
                 trace::end_server(span, &node, resp)
             }
         };
@@ -199,16 +199,15 @@ impl FrontEnd {
         tls: Option<&'static str>,
     ) -> http::Response<Observed> {
         let node = self.live.node();
-        let mut req = req;
         let mut start = observe::begin(&node, &req, peer, tls);
         let mut resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
             None => {
-                let span = trace::start_server(&node, &mut req, peer, self.scheme);
-                start.note_trace(&req);
+                let span = trace::start_server(&node, &req, peer, self.scheme);
+                start.note_trace(span.as_ref());
                 let resp =
-                    proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme)
-                        .await;
+                    proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
                 trace::end_server(span, &node, resp)
             }
         };

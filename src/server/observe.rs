@@ -43,13 +43,12 @@ struct LogStart {
 }
 
 impl Start {
-    /// Note the request's trace id for its log line (after the server span
-    /// has put its context in the request's extensions).
-    pub fn note_trace<B>(&mut self, req: &Request<B>) {
+    /// Note the request's trace id (from its server span) for its log line.
+    pub fn note_trace(&mut self, span: Option<&crate::trace::ServerSpan>) {
         if let Some(log) = &mut self.log
-            && let Some(cx) = req.extensions().get::<crate::trace::TraceContext>()
+            && let Some(span) = span
         {
-            log.trace_id = Some(format!("{:032x}", cx.trace_id.0));
+            log.trace_id = Some(format!("{:032x}", span.context().trace_id.0));
         }
     }
 }

@@ -8,7 +8,6 @@
 //! The span ends when the origin's response head arrives (or the exchange
 //! fails); the body's streaming time is in the server span.
 
-use super::context::TraceContext;
 use super::ids::{SpanId, TraceId};
 use super::record::{ClientFacts, Detail, SpanRecord};
 use super::server_span::wall_times;
@@ -59,7 +58,7 @@ impl ClientSpan {
     ) -> Option<ClientSpan> {
         tracer.settings.as_ref()?;
         let span_id = SpanId::random();
-        let span = match ext.get::<TraceContext>() {
+        let span = match super::context::current(ext) {
             Some(ctx) => ClientSpan {
                 recording: (ctx.sampled || ctx.record_errors).then(|| Recording {
                     tracer: tracer.clone(),
@@ -78,7 +77,7 @@ impl ClientSpan {
                 span_id,
                 sampled: ctx.sampled,
                 traceparent: traceparent::format(ctx.trace_id, span_id, ctx.sampled),
-                tracestate: ctx.tracestate.clone(),
+                tracestate: ctx.tracestate,
                 resends: AtomicU32::new(0),
             },
             // No recorded server span and no trusted parent: an unsampled

@@ -57,13 +57,25 @@ thread_local! {
     static STATE: Cell<u64> = Cell::new(seed());
 }
 
-/// A seed from the secure random source (the clock if that fails).
+/// A per-thread seed: the standard library's per-process random hash keys
+/// (from the OS), a per-call counter they add, and the clock. (aws-lc's
+/// generator costs hundreds of millions of instructions to initialise.)
 fn seed() -> u64 {
-    let mut b = [0u8; 8];
-    if aws_lc_rs::rand::fill(&mut b).is_ok() {
-        return u64::from_le_bytes(b);
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(crate::clock::unix_nanos());
+    h.finish()
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
-    crate::clock::unix_nanos() ^ 0x9E37_79B9_7F4A_7C15
+    s
 }
 
 /// SplitMix64: a fast, well-distributed generator (not for secrets: trace

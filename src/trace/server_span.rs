@@ -26,12 +26,12 @@ use std::time::Instant;
 
 /// A request's server span, from its start to its response head.
 pub struct ServerSpan {
-    tracer: Arc<Tracer>,
-    trace_id: TraceId,
-    span_id: SpanId,
+    /// What the pipeline sees ([`super::within`]).
+    ctx: TraceContext,
+    /// Recorded (sampled, or kept for errors); else only the context
+    /// matters (a trusted parent's unsampled trace, continued).
+    record: bool,
     parent: Option<SpanId>,
-    sampled: bool,
-    tracestate: Option<HeaderValue>,
     start: Instant,
     method: Method,
     uri: Uri,
@@ -42,24 +42,25 @@ pub struct ServerSpan {
     scheme: Scheme,
 }
 
-/// Start the server span for `req` from `peer` on a listener of `scheme`,
-/// and store its [`TraceContext`] in the request's extensions. `None` when
-/// nothing is to be recorded (tracing off, or not sampled and errors not
-/// kept).
+/// Start the server span for `req` from `peer` on a listener of `scheme`;
+/// run the request's handling [`super::within`] it. `None` when there is
+/// nothing to record or continue (tracing off, or a new trace neither
+/// sampled nor kept for errors).
 pub fn start_server<B>(
     node: &Node,
-    req: &mut Request<B>,
+    req: &Request<B>,
     peer: SocketAddr,
     scheme: Scheme,
 ) -> Option<ServerSpan> {
     let tracer = &node.tracer;
     let s = tracer.settings.as_ref()?;
-    let trusted = |node: &Node| match s.trust {
+    // Trust first: it is cheaper than looking a field up by a custom name.
+    let trusted = match s.trust {
         TrustIncoming::Always => true,
         TrustIncoming::Never => false,
         TrustIncoming::TrustedProxies => node.trusts_proxy(peer.ip()),
     };
-    let parent = if req.headers().contains_key(traceparent::TRACEPARENT) && trusted(node) {
+    let parent = if trusted && req.headers().contains_key(traceparent::TRACEPARENT) {
         traceparent::parent(req.headers())
     } else {
         None
@@ -74,25 +75,17 @@ pub fn start_server<B>(
         // The origin request (if any) starts an unsampled trace itself.
         return None;
     }
-    let span_id = SpanId::random();
-    let tracestate = parent.and_then(|_| traceparent::state(req.headers()));
-    req.extensions_mut().insert(TraceContext {
+    let ctx = TraceContext {
         trace_id,
-        span_id,
+        span_id: SpanId::random(),
         sampled,
         record_errors: !sampled && record,
-        tracestate: tracestate.clone(),
-    });
-    if !record {
-        return None;
-    }
+        tracestate: parent.and_then(|_| traceparent::state(req.headers())),
+    };
     Some(ServerSpan {
-        tracer: tracer.clone(),
-        trace_id,
-        span_id,
+        ctx,
+        record,
         parent: parent.map(|p| p.span_id),
-        sampled,
-        tracestate,
         start: crate::clock::instant(),
         method: req.method().clone(),
         uri: req.uri().clone(),
@@ -111,20 +104,21 @@ pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -
         return resp;
     };
     let status = resp.status();
-    if !span.sampled && !status.is_server_error() {
+    if !span.record || (!span.ctx.sampled && !status.is_server_error()) {
         // Kept only in case of an error, and the head says success: done.
         // (A body that then fails mid-stream goes unexported.)
         return resp;
     }
     let cache_status = resp.headers().get("cache-status").cloned();
     // Known now to be exported: note what only the node knows.
-    let facts = (span.sampled || status.is_server_error())
-        .then(|| node_facts(node, &span, cache_status.as_ref()));
+    let facts = Some(node_facts(node, &span, cache_status.as_ref()));
+    let tracer = node.tracer.clone();
     resp.map(|inner| {
         body::boxed(TracedBody {
             inner,
             bytes: 0,
             open: Some(Open {
+                tracer,
                 span,
                 status,
                 cache_status,
@@ -147,7 +141,8 @@ fn node_facts(node: &Node, span: &ServerSpan, cache_status: Option<&HeaderValue>
         .and_then(|v| cache_outcome::parse(v).key.map(str::to_string));
     let key = exposed.or_else(|| {
         let t = target.as_ref()?;
-        Some(crate::http_cache::key::primary(t.scheme, &t.authority, &t.path_and_query).to_hex())
+        let key = crate::http_cache::key::primary(t.scheme, &t.authority, &t.path_and_query);
+        Some(super::ids::hex(&key.0))
     });
     NodeFacts {
         site: target.and_then(|t| site_label(&node.cfg, &t.host)),
@@ -168,6 +163,7 @@ fn site_label(cfg: &crate::config::Config, host: &str) -> Option<String> {
 
 /// The span waiting for its response body to end.
 struct Open {
+    tracer: Arc<Tracer>,
     span: ServerSpan,
     status: StatusCode,
     cache_status: Option<HeaderValue>,
@@ -182,28 +178,37 @@ struct TracedBody {
     open: Option<Open>,
 }
 
+impl ServerSpan {
+    /// The context the request's handling sees.
+    pub fn context(&self) -> &TraceContext {
+        &self.ctx
+    }
+}
+
 impl TracedBody {
     fn finish(&mut self, end: BodyEnd) {
         let Some(open) = self.open.take() else {
             return;
         };
         let Open {
+            tracer,
             span,
             status,
             cache_status,
             facts,
         } = open;
         let failed = status.is_server_error() || matches!(end, BodyEnd::Failed(_));
-        if !span.sampled && !failed {
+        let ctx = span.ctx;
+        if !ctx.sampled && !failed {
             return;
         }
         let (start_unix_nanos, end_unix_nanos) = wall_times(span.start);
         let record = SpanRecord {
-            trace_id: span.trace_id,
-            span_id: span.span_id,
+            trace_id: ctx.trace_id,
+            span_id: ctx.span_id,
             parent: span.parent,
-            sampled: span.sampled,
-            tracestate: span.tracestate,
+            sampled: ctx.sampled,
+            tracestate: ctx.tracestate,
             start_unix_nanos,
             end_unix_nanos,
             method: span.method,
@@ -221,7 +226,7 @@ impl TracedBody {
                 node: facts,
             })),
         };
-        span.tracer.submit(record);
+        tracer.submit(record);
     }
 }
 
