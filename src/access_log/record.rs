@@ -55,16 +55,23 @@ pub struct Record {
 impl Record {
     /// The line, newline included.
     pub fn render(&self, format: LogFormat, out: &mut String) {
+        self.render_with(format, out, &mut (0, String::new()));
+    }
+
+    /// [`Record::render`], with the time's text up to the second kept in
+    /// `second` from one line to the next (the writer renders many lines
+    /// in the same second).
+    pub fn render_with(&self, format: LogFormat, out: &mut String, second: &mut (u64, String)) {
         match format {
-            LogFormat::Json => self.json(out),
+            LogFormat::Json => self.json(out, second),
             LogFormat::Combined => self.combined(out),
         }
         out.push('\n');
     }
 
-    fn json(&self, out: &mut String) {
+    fn json(&self, out: &mut String, second: &mut (u64, String)) {
         out.push_str("{\"time\":\"");
-        text::rfc3339(out, self.time);
+        text::rfc3339_cached(out, self.time, second);
         out.push_str("\",\"client\":\"");
         text::ip(out, self.client.ip());
         out.push_str("\",\"host\":\"");

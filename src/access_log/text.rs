@@ -9,6 +9,15 @@ use std::time::{Duration, SystemTime};
 
 /// `n` in decimal.
 pub fn num(out: &mut String, n: u64) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
+    if n < 100 {
+        out.push(char::from(b'0' + (n / 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;
@@ -90,6 +99,22 @@ fn clock(out: &mut String, s: u64) {
     num_pad(out, s / 60 % 60, 2);
     out.push(':');
     num_pad(out, s % 60, 2);
+}
+
+/// `2026-12-01T18:25:55.123Z`, reusing the text up to the second from
+/// `cache` (second since the epoch, text) when it is the same second.
+pub fn rfc3339_cached(out: &mut String, t: SystemTime, cache: &mut (u64, String)) {
+    let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    if cache.1.is_empty() || cache.0 != since.as_secs() {
+        let mut text = String::with_capacity(24);
+        rfc3339(&mut text, t);
+        text.truncate(19);
+        *cache = (since.as_secs(), text);
+    }
+    out.push_str(&cache.1);
+    out.push('.');
+    num_pad(out, u64::from(since.subsec_millis()), 3);
+    out.push('Z');
 }
 
 /// `2026-12-01T18:25:55.123Z`.

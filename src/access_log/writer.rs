@@ -66,6 +66,7 @@ fn run(rx: Receiver<Record>, shared: &Shared) {
         target: shared.target.lock().clone(),
         sink: Sink::Broken,
         line: String::with_capacity(512),
+        second: (0, String::new()),
         warned: false,
     };
     w.sink = Sink::open(&w.target);
@@ -107,13 +108,15 @@ struct Writer {
     target: Target,
     sink: Sink,
     line: String,
+    /// The time's text up to the second, reused within a second.
+    second: (u64, String),
     warned: bool,
 }
 
 impl Writer {
     fn write(&mut self, record: &Record, shared: &Shared) {
         self.line.clear();
-        record.render(self.target.format, &mut self.line);
+        record.render_with(self.target.format, &mut self.line, &mut self.second);
         match self.sink.write(self.line.as_bytes()) {
             Ok(()) => {
                 shared.written.fetch_add(1, Ordering::Relaxed);

@@ -7,7 +7,7 @@ use super::forwarding::append_via;
 use super::lookup::Entry;
 use super::served::Served;
 use crate::body::{self, Body};
-use crate::http_cache::cache_status::CacheStatus;
+use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::range::{self, RangeAnswer};
 use crate::metrics::Source;
@@ -127,7 +127,10 @@ fn with_cache_status(
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
-    let source = if cs.hit {
+    // A hit, or a stored response the origin revalidated (304): the body
+    // comes from the store (its tier is set by the caller when known).
+    let from_store = cs.hit || (cs.fwd == Some(Fwd::Stale) && cs.fwd_status == Some(304));
+    let source = if from_store {
         Source::Memory
     } else {
         Source::Origin
