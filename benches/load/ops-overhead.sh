@@ -172,7 +172,8 @@ awk -F, -v lines="$lines" -v exports="$exports" -v spans="${spans:-?}" -v droppe
     END {
         printf "| node | req/s (mean of %d × %d s) | CPU µs per request |\n|---|---|---|\n", rounds, dur
         printf "| off | %.0f | %.2f |\n", rps["off"] / n["off"], cpu["off"] / n["off"]
-        printf "| %s (access log JSON to a file; tracing at %s) | %.0f | %.2f |\n", ops, sample, rps["ops"] / n["ops"], cpu["ops"] / n["ops"]
+        what = (ops == "log") ? "access log (JSON, file)" : (ops == "trace") ? "tracing at " sample : "access log (JSON, file) + tracing at " sample
+        printf "| %s | %.0f | %.2f |\n", what, rps["ops"] / n["ops"], cpu["ops"] / n["ops"]
         printf "| **ops / off** | **%.3f** | **%.3f** |\n", (rps["ops"] / n["ops"]) / (rps["off"] / n["off"]), (cpu["ops"] / n["ops"]) / (cpu["off"] / n["off"])
         printf "\naccess-log lines written: %s (dropped: %s); OTLP exports received: %s; spans exported: %s\n", lines, dropped, exports, spans
     }' "$RUN/results.csv"
