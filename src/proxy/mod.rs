@@ -19,6 +19,7 @@ pub mod pool;
 pub mod purge_method;
 pub mod respond;
 pub mod revalidate;
+pub mod send_error;
 pub mod served;
 pub mod timed_body;
 pub mod tunnel;
