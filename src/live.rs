@@ -49,12 +49,6 @@ impl Live {
         })
     }
 
-    /// A node that never reloads (tests, benchmarks, embedding).
-    pub fn fixed(node: Arc<Node>) -> Arc<Live> {
-        let cfg = node.cfg.clone();
-        Live::new(node, Box::new(move || Ok((*cfg).clone())), Box::new(|_| {}))
-    }
-
     /// The node in force now.
     pub fn node(&self) -> Arc<Node> {
         self.node.load_full()

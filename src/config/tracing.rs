@@ -124,12 +124,7 @@ impl TracingConfig {
                 format!("`{endpoint}` must be http://host[:port] (TLS is not supported)"),
             ));
         }
-        if !(0.0..=1.0).contains(&self.sample_ratio) {
-            return Err(invalid(
-                "tracing.sample_ratio",
-                "must be between 0.0 and 1.0",
-            ));
-        }
+        super::access_log::check_sample("tracing.sample_ratio", self.sample_ratio)?;
         if self.service_name.is_empty() {
             return Err(invalid("tracing.service_name", "must not be empty"));
         }

@@ -15,7 +15,6 @@ use std::sync::{OnceLock, Weak};
 pub struct NodeCollector {
     live: OnceLock<Weak<Live>>,
     connections: OnceLock<std::sync::Arc<ConnLimits>>,
-    extra: OnceLock<Box<dyn Fn() -> Vec<(&'static str, &'static str, u64)> + Send + Sync>>,
 }
 
 impl std::fmt::Debug for NodeCollector {
@@ -33,15 +32,6 @@ impl NodeCollector {
     /// Report the open connections of `limits` (set once, at start).
     pub fn watch_connections(&self, limits: std::sync::Arc<ConnLimits>) {
         let _ = self.connections.set(limits);
-    }
-
-    /// More counters to report: (name, help, value) triples, read at
-    /// scrape time (e.g. the tracer's export counters).
-    pub fn add_counters(
-        &self,
-        read: Box<dyn Fn() -> Vec<(&'static str, &'static str, u64)> + Send + Sync>,
-    ) {
-        let _ = self.extra.set(read);
     }
 }
 
@@ -73,73 +63,67 @@ impl Collector for NodeCollector {
                 c.refused(),
             )?;
         }
-        if let Some(read) = self.extra.get() {
-            for (name, help, v) in read() {
-                counter(&mut e, name, help, v)?;
-            }
-        }
         let Some(node) = self.live.get().and_then(Weak::upgrade).map(|l| l.node()) else {
             return Ok(());
         };
         let s = node.store.stats();
-        let c = |e: &mut DescriptorEncoder, n: &str, h: &str, v: u64| counter(e, n, h, v);
-        c(
+        counter(
             &mut e,
             "store_memory_hits",
             "Lookups answered from the memory tier.",
             s.memory_hits,
         )?;
-        c(
+        counter(
             &mut e,
             "store_disk_hits",
             "Lookups answered from the disk tier.",
             s.disk_hits,
         )?;
-        c(
+        counter(
             &mut e,
             "store_misses",
             "Lookups that found nothing.",
             s.misses,
         )?;
-        c(&mut e, "store_inserts", "Objects stored.", s.inserts)?;
-        c(&mut e, "store_removes", "Objects removed.", s.removes)?;
-        c(
+        counter(&mut e, "store_inserts", "Objects stored.", s.inserts)?;
+        counter(&mut e, "store_removes", "Objects removed.", s.removes)?;
+        counter(
             &mut e,
             "store_checksum_failures",
             "Damaged disk entries found.",
             s.checksum_failures,
         )?;
-        c(
+        counter(
             &mut e,
             "store_read_errors",
             "Disk reads that failed.",
             s.read_errors,
         )?;
-        c(
+        counter(
             &mut e,
             "store_oversize_rejects",
             "Objects too large to store.",
             s.oversize_rejects,
         )?;
-        c(
+        counter(
             &mut e,
             "store_chunked_objects",
             "Objects stored in chunks (bodies longer than storage.chunk_bytes).",
             s.chunked_objects,
         )?;
-        c(
+        counter(
             &mut e,
             "store_lost_chunks",
             "Chunks of a stored object found missing while serving it (the response is cut, the object removed).",
             s.lost_chunks,
         )?;
-        c(
+        counter(
             &mut e,
             "store_disk_write_drops",
             "Disk writes the store dropped because its write queue or buffers were full (the object stays in memory only).",
             s.disk_write_drops,
         )?;
-        c(
+        counter(
             &mut e,
             "store_disk_writes",
             "Entries submitted to the disk tier for writing.",
@@ -164,51 +148,51 @@ impl Collector for NodeCollector {
             node.purge.current_seq(),
         )?;
         let up = &node.upstream;
-        c(
+        counter(
             &mut e,
             "upstream_overloaded",
             "Requests refused because their origin was at its concurrency limit.",
             up.overloaded.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "upstream_retries",
             "Idempotent requests retried after a connection failure.",
             up.retries.load(Ordering::Relaxed),
         )?;
         let t = &up.timeouts;
-        c(
+        counter(
             &mut e,
             "upstream_head_timeouts",
             "Origin response heads that missed the first-byte or total deadline.",
             t.head.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "upstream_idle_timeouts",
             "Origin bodies cut for idling.",
             t.idle.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "upstream_total_timeouts",
             "Origin exchanges cut at the total deadline.",
             t.total.load(Ordering::Relaxed),
         )?;
         let ws = &node.tunnels;
-        c(
+        counter(
             &mut e,
             "websocket_tunnels_opened",
             "WebSocket tunnels established (the origin switched protocols).",
             ws.opened.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "websocket_tunnels_refused",
             "WebSocket handshakes refused by a tunnel limit (503).",
             ws.refused.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "websocket_tunnels_closed_idle",
             "WebSocket tunnels closed by websocket.idle_timeout_secs.",
@@ -221,44 +205,44 @@ impl Collector for NodeCollector {
             ws.open() as u64,
         )?;
         let tr = &node.tracer;
-        c(
+        counter(
             &mut e,
             "trace_spans_exported",
             "Spans the OTLP collector accepted.",
             tr.spans_exported.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "trace_spans_dropped",
             "Spans lost: the export queue was full, or their export failed.",
             tr.spans_dropped.load(Ordering::Relaxed),
         )?;
-        c(
+        counter(
             &mut e,
             "trace_export_failures",
             "OTLP export requests that failed (collector unreachable, error answer, timeout).",
             tr.export_failures.load(Ordering::Relaxed),
         )?;
         let (written, dropped, failed) = node.access_log.counts();
-        c(
+        counter(
             &mut e,
             "access_log_lines",
             "Access-log lines written.",
             written,
         )?;
-        c(
+        counter(
             &mut e,
             "access_log_dropped",
             "Access-log lines dropped because the queue was full (the writer fell behind).",
             dropped,
         )?;
-        c(
+        counter(
             &mut e,
             "access_log_failed",
             "Access-log lines lost to write errors (a full disk, a missing directory).",
             failed,
         )?;
-        c(
+        counter(
             &mut e,
             "surrogate_key_overflow",
             "Surrogate keys dropped for exceeding the per-object limits.",

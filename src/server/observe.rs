@@ -208,22 +208,7 @@ fn sampled(fraction: f64) -> bool {
     if fraction <= 0.0 {
         return false;
     }
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
-            clock::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64 | 1),
-        );
-    }
-    // xorshift64*: plenty for sampling.
-    let r = STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    });
+    let r = crate::trace::ids::next_u64();
     ((r >> 11) as f64 / (1u64 << 53) as f64) < fraction
 }
 
