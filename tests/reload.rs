@@ -7,7 +7,6 @@
 mod support;
 
 use edgecache::config::{Config, TokenConfig};
-use parking_lot::Mutex;
 use std::sync::Arc;
 use support::{Origin, TestNode, admin, get, metrics, reply, test_config};
 
@@ -19,23 +18,6 @@ fn with_token(mut cfg: Config) -> Config {
         hosts: vec!["*".into()],
     }];
     cfg
-}
-
-/// A node whose reloads read the config in `shared` (validated, as the
-/// binary validates the file it reads).
-async fn reloadable(cfg: Config) -> (TestNode, Arc<Mutex<Config>>) {
-    let shared = Arc::new(Mutex::new(cfg.clone()));
-    let source = shared.clone();
-    let node = TestNode::start_reloadable(
-        cfg,
-        Box::new(move || {
-            let c = source.lock().clone();
-            c.validate()?;
-            Ok(c)
-        }),
-    )
-    .await;
-    (node, shared)
 }
 
 async fn reload(node: &TestNode) -> (u16, serde_json::Value) {
@@ -60,7 +42,8 @@ async fn two_origins() -> (Origin, Origin) {
 async fn a_reload_switches_origins_and_keeps_the_cache_and_the_counters() {
     let (a, b) = two_origins().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, shared) = reloadable(with_token(test_config(&a.url(), dir.path()))).await;
+    let (node, shared) =
+        TestNode::start_reloadable(with_token(test_config(&a.url(), dir.path()))).await;
     assert_eq!(get(&node.url("/cached")).await.text(), "a");
     assert_eq!(get(&node.url("/live")).await.text(), "a");
 
@@ -92,7 +75,8 @@ async fn a_reload_switches_origins_and_keeps_the_cache_and_the_counters() {
 async fn an_invalid_config_is_refused_with_the_field_named_and_the_old_one_stays() {
     let (a, _b) = two_origins().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, shared) = reloadable(with_token(test_config(&a.url(), dir.path()))).await;
+    let (node, shared) =
+        TestNode::start_reloadable(with_token(test_config(&a.url(), dir.path()))).await;
     shared.lock().upstream.breaker_failures = 0;
     let (status, body) = reload(&node).await;
     assert_eq!(status, 422, "{body}");
@@ -106,7 +90,8 @@ async fn an_invalid_config_is_refused_with_the_field_named_and_the_old_one_stays
 async fn new_tokens_apply_and_a_bad_token_is_refused() {
     let (a, _b) = two_origins().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, shared) = reloadable(with_token(test_config(&a.url(), dir.path()))).await;
+    let (node, shared) =
+        TestNode::start_reloadable(with_token(test_config(&a.url(), dir.path()))).await;
     let (status, _) = admin(node.admin_addr, "/admin/reload", Some("wrong"), &[], "").await;
     assert_eq!(status, 401);
 
@@ -133,7 +118,8 @@ async fn new_tokens_apply_and_a_bad_token_is_refused() {
 async fn listener_and_store_changes_are_reported_as_needing_a_restart() {
     let (a, _b) = two_origins().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, shared) = reloadable(with_token(test_config(&a.url(), dir.path()))).await;
+    let (node, shared) =
+        TestNode::start_reloadable(with_token(test_config(&a.url(), dir.path()))).await;
     {
         let mut c = shared.lock();
         c.server.listen = "127.0.0.1:1".parse().expect("addr");
@@ -158,7 +144,8 @@ async fn listener_and_store_changes_are_reported_as_needing_a_restart() {
 async fn fifty_reloads_under_keep_alive_load_fail_no_request() {
     let (a, b) = two_origins().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, shared) = reloadable(with_token(test_config(&a.url(), dir.path()))).await;
+    let (node, shared) =
+        TestNode::start_reloadable(with_token(test_config(&a.url(), dir.path()))).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut clients = Vec::new();
     for c in 0..2 {

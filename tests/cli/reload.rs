@@ -5,7 +5,6 @@
 
 use crate::support::TestNode;
 use crate::{OPERATOR, SHOP, config, edgecache, tagging_origin};
-use parking_lot::Mutex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -158,18 +157,7 @@ async fn reload_reports_each_answer_of_the_endpoint() {
 async fn reload_reports_what_a_real_node_answered() {
     let origin = tagging_origin().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = config(&origin.url(), dir.path());
-    let shared = Arc::new(Mutex::new(cfg.clone()));
-    let source = shared.clone();
-    let node = TestNode::start_reloadable(
-        cfg,
-        Box::new(move || {
-            let c = source.lock().clone();
-            c.validate()?;
-            Ok(c)
-        }),
-    )
-    .await;
+    let (node, shared) = TestNode::start_reloadable(config(&origin.url(), dir.path())).await;
     let admin = node.admin_addr.to_string();
     let reload = |token: &'static str| {
         let admin = admin.clone();

@@ -168,12 +168,22 @@ impl TestNode {
         TestNode::run(running)
     }
 
-    /// A node whose reloads read `source`.
-    pub async fn start_reloadable(cfg: Config, source: edgecache::live::ConfigSource) -> TestNode {
-        let running = edgecache::node::start_reloadable(cfg, source)
-            .await
-            .expect("node starts");
-        TestNode::run(running)
+    /// A node whose reloads read the config in the returned cell
+    /// (validated, as the binary validates the file it reads).
+    pub async fn start_reloadable(cfg: Config) -> (TestNode, Arc<Mutex<Config>>) {
+        let shared = Arc::new(Mutex::new(cfg.clone()));
+        let source = shared.clone();
+        let running = edgecache::node::start_reloadable(
+            cfg,
+            Box::new(move || {
+                let c = source.lock().clone();
+                c.validate()?;
+                Ok(c)
+            }),
+        )
+        .await
+        .expect("node starts");
+        (TestNode::run(running), shared)
     }
 
     fn run(running: edgecache::node::Running) -> TestNode {
