@@ -11,6 +11,7 @@
 //! (the node uses the host name) and a *target* is an opaque string (the node
 //! uses the path and query).
 
+pub use fleet_log::{Source, StreamPosition};
 use index::{Gen, Index, Pruned};
 use parking_lot::{Mutex, RwLock};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -148,6 +149,7 @@ impl PurgeStore {
             t.map_err(|e| err(&e))?;
         }
         tx.open_table(BANS).map(drop).map_err(|e| err(&e))?;
+        fleet_log::create_tables(&tx).map_err(|e| err(&e))?;
         tx.commit().map_err(|e| err(&e))?;
 
         let mut index = Index::default();
@@ -206,11 +208,25 @@ impl PurgeStore {
         keys: &[String],
         soft: bool,
     ) -> Result<u64, PurgeError> {
+        self.purge_keys_from(&Source::LOCAL, scopes, keys, soft)
+            .map(|id| id.unwrap_or_default())
+    }
+
+    /// [`PurgeStore::purge_keys`] for a purge from `source`. `None`: the
+    /// purge came from the fleet's stream and was applied before.
+    pub fn purge_keys_from(
+        &self,
+        source: &Source,
+        scopes: &[String],
+        keys: &[String],
+        soft: bool,
+    ) -> Result<Option<u64>, PurgeError> {
         let record = format!(
-            "keys {keys:?} in {scopes:?}{}",
+            "{}keys {keys:?} in {scopes:?}{}",
+            source.log_prefix(),
             if soft { " (soft)" } else { "" }
         );
-        self.commit(&record, |tx, seq, index| {
+        self.commit(&record, source, |tx, seq, index| {
             let mut table = tx.open_table(KEYS)?;
             let mut updated = Vec::with_capacity(scopes.len() * keys.len());
             for scope in scopes {
@@ -229,11 +245,25 @@ impl PurgeStore {
     ///
     /// Blocks on disk I/O (one fsync): call it from a blocking thread.
     pub fn ban(&self, scope: &str, matcher: BanMatch, soft: bool) -> Result<u64, PurgeError> {
+        self.ban_from(&Source::LOCAL, scope, matcher, soft)
+            .map(|id| id.unwrap_or_default())
+    }
+
+    /// [`PurgeStore::ban`] for a purge from `source`. `None`: the purge came
+    /// from the fleet's stream and was applied before.
+    pub fn ban_from(
+        &self,
+        source: &Source,
+        scope: &str,
+        matcher: BanMatch,
+        soft: bool,
+    ) -> Result<Option<u64>, PurgeError> {
         let record = format!(
-            "ban {matcher:?} in {scope}{}",
+            "{}ban {matcher:?} in {scope}{}",
+            source.log_prefix(),
             if soft { " (soft)" } else { "" }
         );
-        self.commit(&record, |tx, seq, _| {
+        self.commit(&record, source, |tx, seq, _| {
             let mut table = tx.open_table(BANS)?;
             table.insert(
                 seq,
@@ -287,8 +317,9 @@ impl PurgeStore {
     fn commit(
         &self,
         record: &str,
+        source: &Source,
         apply: impl FnOnce(&redb::WriteTransaction, u64, &Index) -> Result<Change, redb::Error>,
-    ) -> Result<u64, PurgeError> {
+    ) -> Result<Option<u64>, PurgeError> {
         let err = |e: &dyn std::fmt::Display| self.error(e);
         let _writer = self.writer.lock();
         // Only writers change the index, and this one holds the writer lock:
@@ -297,6 +328,13 @@ impl PurgeStore {
             let tx = self.db.begin_write().map_err(|e| err(&e))?;
             let index = self.index.read();
             let seq = index.seq + 1;
+            // The fleet bookkeeping rides the purge's own transaction: a
+            // purge is queued for the fleet, or marked applied, exactly when
+            // it is committed.
+            if !fleet_log::record(&tx, source, seq).map_err(|e| err(&e))? {
+                tx.abort().map_err(|e| err(&e))?;
+                return Ok(None);
+            }
             let change = apply(&tx, seq, &index).map_err(|e| err(&e))?;
             drop(index);
             {
@@ -328,7 +366,7 @@ impl PurgeStore {
             // again on the next open.
             tracing::warn!(error = %e, "could not delete purge rows covered by a newer purge");
         }
-        Ok(seq)
+        Ok(Some(seq))
     }
 
     /// Delete the redb rows the index pruned. Not made durable on its own:
@@ -360,6 +398,7 @@ impl PurgeStore {
     }
 }
 
+mod fleet_log;
 mod index;
 #[cfg(test)]
 mod tests;
