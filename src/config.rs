@@ -3,10 +3,12 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 mod access_log;
+mod fleet;
 mod https;
 mod origin_protocol;
 
 pub use access_log::{AccessLogConfig, LogFormat};
+pub use fleet::{CatchUp, FleetConfig};
 
 pub use crate::http_cache::policy::SetCookie;
 pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
@@ -50,6 +52,8 @@ pub struct Config {
     pub access_log: AccessLogConfig,
     /// OpenTelemetry traces: sampling, propagation and OTLP export.
     pub tracing: TracingConfig,
+    /// The fleet: purge fan-out over NATS JetStream. Default: off.
+    pub fleet: FleetConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -712,6 +716,7 @@ impl Config {
         self.websocket.validate()?;
         self.access_log.validate()?;
         self.tracing.validate()?;
+        self.fleet.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

@@ -17,6 +17,7 @@ pub mod cidr;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fleet;
 pub mod http_cache;
 pub mod live;
 pub mod metrics;

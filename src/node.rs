@@ -136,7 +136,17 @@ pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Resu
         .collect::<Result<Vec<_>, _>>()?;
     let store = open_store(&cfg).await?;
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
-    let lasting = Lasting::first(&cfg, store, Arc::new(purge), resolvers);
+    let mut lasting = Lasting::first(&cfg, store, Arc::new(purge), resolvers);
+    if cfg.fleet.enabled() {
+        let fleet = crate::fleet::Fleet::start(
+            &cfg.fleet,
+            lasting.purge.clone(),
+            lasting.store.clone(),
+            lasting.metrics.fleet_propagation.clone(),
+        )
+        .await?;
+        lasting.fleet = Some(fleet);
+    }
     let node = Arc::new(Node::new(cfg, lasting)?);
     watch_origins(&node, true);
     let metrics = node.metrics.clone();
@@ -258,6 +268,11 @@ impl Running {
         }
         let _ = stop_admin.send(true);
         let _ = admin.await;
+        // Every request is done: leave the fleet (the outbox and the
+        // stream position stay on disk for the next start).
+        if let Some(f) = &node.fleet {
+            f.stop();
+        }
         // Every request is done: send the spans still queued.
         node.tracer.shutdown().await;
         // Every node shares the one store.

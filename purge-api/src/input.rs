@@ -16,10 +16,14 @@ pub(crate) struct Params {
     pub soft: bool,
     /// `host=a,b`: the hosts a key purge covers.
     pub host: Option<String>,
+    /// `wait=fleet`: answer once every live node of the fleet applied it.
+    pub wait_fleet: bool,
+    /// `timeout_ms=N`: the longest `wait=fleet` waits.
+    pub timeout_ms: Option<u64>,
 }
 
 /// The query parameters the API knows.
-const KNOWN: &[&str] = &["soft", "host"];
+const KNOWN: &[&str] = &["soft", "host", "wait", "timeout_ms"];
 
 /// Parse the raw query string; an unknown, repeated or malformed parameter is a 400.
 pub(crate) fn params(query: Option<&str>) -> Result<Params, ApiError> {
@@ -52,8 +56,36 @@ pub(crate) fn params(query: Option<&str>) -> Result<Params, ApiError> {
                     }
                 }
             }
+            "wait" => {
+                out.wait_fleet = match value.as_str() {
+                    "fleet" => true,
+                    "local" => false,
+                    other => {
+                        return Err(ApiError::bad_request(format!(
+                            "query parameter `wait` must be `fleet` or `local`, not `{other}`"
+                        )));
+                    }
+                }
+            }
+            "timeout_ms" => {
+                let ms = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "query parameter `timeout_ms` must be a positive integer, not `{value}`"
+                        ))
+                    })?;
+                out.timeout_ms = Some(ms);
+            }
             _ => out.host = Some(value.clone()),
         }
+    }
+    if out.timeout_ms.is_some() && !out.wait_fleet {
+        return Err(ApiError::bad_request(
+            "query parameter `timeout_ms` applies to `wait=fleet` only",
+        ));
     }
     Ok(out)
 }

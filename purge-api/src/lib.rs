@@ -40,6 +40,37 @@ pub trait Purger: Send + Sync + 'static {
     fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String>;
     /// Does this node serve `host`?
     fn serves_host(&self, host: &str) -> bool;
+    /// Is this node in a fleet (so `?wait=fleet` can be asked)?
+    fn in_fleet(&self) -> bool {
+        false
+    }
+    /// Wait until every live node of the fleet has applied purge `id`
+    /// (made by this node), for at most `timeout_ms` (`None`: the node's
+    /// default). `Err` when the node is not in a fleet.
+    fn wait_fleet(&self, id: u64, timeout_ms: Option<u64>) -> FleetWaitFuture {
+        let _ = (id, timeout_ms);
+        Box::pin(async {
+            Err("this node is not in a fleet ([fleet] servers is empty)".to_string())
+        })
+    }
+}
+
+/// What [`Purger::wait_fleet`] returns.
+pub type FleetWaitFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<FleetWait, String>> + Send>>;
+
+/// Which nodes of the fleet applied a purge in time.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FleetWait {
+    /// Nodes that acknowledged it (this node included).
+    pub acked: Vec<String>,
+    /// Live nodes that did not acknowledge it in time.
+    pub timed_out: Vec<String>,
+    /// Known nodes not heard from lately: they apply it when they return,
+    /// before they serve from cache (see docs/fleet.md).
+    pub down: Vec<String>,
+    /// Milliseconds waited.
+    pub waited_ms: u64,
 }
 
 /// Router configuration.

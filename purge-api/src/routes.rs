@@ -70,6 +70,11 @@ async fn admit<'a>(
 ) -> Result<(&'a Token, Params, Body), ApiError> {
     let token = api.cfg.tokens.authenticate(headers)?;
     let params = input::params(query)?;
+    if params.wait_fleet && !api.purger.in_fleet() {
+        return Err(ApiError::bad_request(
+            "`wait=fleet`: this node is not in a fleet ([fleet] servers is empty)",
+        ));
+    }
     let body = input::body(&api.cfg, headers, body).await?;
     Ok((token, params, body))
 }
@@ -137,6 +142,49 @@ fn done(id: u64, purge: &str, m: Mode, extra: Value) -> Json<Value> {
     Json(v)
 }
 
+/// Answer a recorded purge: at once (local durability), or with
+/// `?wait=fleet` once the fleet applied it. 200 when every live node did,
+/// 202 when some did not in time (the purge is durable here and reaches
+/// them later).
+async fn finish(
+    api: &Arc<Api>,
+    params: &Params,
+    id: u64,
+    purge: &str,
+    m: Mode,
+    extra: Value,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let mut answer = done(id, purge, m, extra);
+    if !params.wait_fleet {
+        return Ok(answer.into_response());
+    }
+    let fleet = api
+        .purger
+        .wait_fleet(id, params.timeout_ms)
+        .await
+        .map_err(ApiError::bad_request)?;
+    let complete = fleet.timed_out.is_empty();
+    if let Some(obj) = answer.0.as_object_mut() {
+        obj.insert(
+            "fleet".into(),
+            json!({
+                "complete": complete,
+                "acked": fleet.acked,
+                "timed_out": fleet.timed_out,
+                "down": fleet.down,
+                "waited_ms": fleet.waited_ms,
+            }),
+        );
+    }
+    let status = if complete {
+        http::StatusCode::OK
+    } else {
+        http::StatusCode::ACCEPTED
+    };
+    Ok((status, answer).into_response())
+}
+
 fn failed(e: String) -> ApiError {
     tracing::error!(error = %e, "purge could not be recorded");
     ApiError::unavailable(format!("purge not recorded: {e}"))
@@ -148,7 +196,7 @@ async fn purge_key(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: AxumBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
     keys_purge(&api, token, vec![key], &params, &body, &headers, "key").await
 }
@@ -158,7 +206,7 @@ async fn purge_keys(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: AxumBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
     let keys = body
         .keys
@@ -175,7 +223,7 @@ async fn keys_purge(
     body: &Body,
     headers: &HeaderMap,
     kind: &str,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     input::check_keys(&api.cfg, &keys)?;
     let hosts: Vec<String> = match (&body.hosts, &params.host) {
         (Some(h), _) => h.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -197,7 +245,15 @@ async fn keys_purge(
         let (hosts, keys) = (hosts.clone(), keys.clone());
         run(api, move |p| p.purge_keys(&hosts, &keys, m)).await?
     };
-    Ok(done(id, kind, m, json!({ "keys": keys, "hosts": hosts })))
+    finish(
+        api,
+        params,
+        id,
+        kind,
+        m,
+        json!({ "keys": keys, "hosts": hosts }),
+    )
+    .await
 }
 
 async fn purge_url(
@@ -205,7 +261,7 @@ async fn purge_url(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: AxumBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     url_purge(&api, query.as_deref(), &headers, body, UrlScope::Exact).await
 }
 
@@ -214,7 +270,7 @@ async fn purge_prefix(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: AxumBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     url_purge(&api, query.as_deref(), &headers, body, UrlScope::Prefix).await
 }
 
@@ -233,7 +289,7 @@ async fn url_purge(
     headers: &HeaderMap,
     body: AxumBody,
     scope: UrlScope,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (token, params, body) = admit(api, query, headers, body).await?;
     if params.host.is_some() {
         return Err(ApiError::bad_request(
@@ -264,7 +320,7 @@ async fn url_purge(
         UrlScope::Exact => ("url", "path"),
         UrlScope::Prefix => ("prefix", "prefix"),
     };
-    Ok(done(id, purge, m, json!({ "host": host, key: pq })))
+    finish(api, &params, id, purge, m, json!({ "host": host, key: pq })).await
 }
 
 async fn purge_all(
@@ -272,7 +328,7 @@ async fn purge_all(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: AxumBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let (token, params, body) = admit(&api, query.as_deref(), &headers, body).await?;
     let host = body
         .host
@@ -286,7 +342,7 @@ async fn purge_all(
         let host = host.clone();
         run(&api, move |p| p.purge_all(&host, m)).await?
     };
-    Ok(done(id, "all", m, json!({ "host": host })))
+    finish(&api, &params, id, "all", m, json!({ "host": host })).await
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! by site; the label set is bounded by the configured sites. The
 //! families outlive config reloads, so counters never go backwards.
 
+mod fleet;
 mod node_collector;
 mod site;
 
@@ -78,6 +79,8 @@ pub struct Metrics {
     results: ResultFamily,
     bytes: Family<BytesLabels, Counter>,
     origin_first_byte: HistogramFamily,
+    /// Publish-to-applied times of purges from other fleet nodes.
+    pub fleet_propagation: Histogram,
     request_duration: HistogramFamily,
     purges: Family<PurgeLabels, Counter>,
     sites: Mutex<HashMap<Arc<str>, Arc<SiteMetrics>>>,
@@ -134,6 +137,13 @@ impl Metrics {
             "Purges accepted, by kind (key, url, prefix, all) and mode (hard, soft)",
             purges.clone(),
         );
+        let fleet_propagation = latency_histogram();
+        registry.register_with_unit(
+            "fleet_propagation",
+            "Fleet purges from another node: from the stream receiving the purge to its being applied here",
+            Unit::Seconds,
+            fleet_propagation.clone(),
+        );
         let node = Arc::new(NodeCollector::default());
         registry.register_collector(Box::new(node.clone()));
         Arc::new(Metrics {
@@ -142,6 +152,7 @@ impl Metrics {
             results,
             bytes,
             origin_first_byte,
+            fleet_propagation,
             request_duration,
             purges,
             sites: Mutex::new(HashMap::new()),

@@ -35,13 +35,18 @@ impl NodeCollector {
     }
 }
 
-fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+pub(super) fn counter(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: u64,
+) -> std::fmt::Result {
     let c = ConstCounter::new(v);
     let m = e.encode_descriptor(name, help.trim_end_matches('.'), None, c.metric_type())?;
     c.encode(m)
 }
 
-fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
+pub(super) fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> std::fmt::Result {
     let g = ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX));
     let m = e.encode_descriptor(name, help.trim_end_matches('.'), None, g.metric_type())?;
     g.encode(m)
@@ -248,6 +253,9 @@ impl Collector for NodeCollector {
             "Surrogate keys dropped for exceeding the per-object limits.",
             node.surrogate_key_overflow.load(Ordering::Relaxed),
         )?;
+        if let Some(f) = &node.fleet {
+            super::fleet::encode(&mut e, f, &node.purge)?;
+        }
         Ok(())
     }
 }

@@ -283,13 +283,20 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
 }
 
 /// Has `entry` been purged since it was fetched? Purges are scoped by host.
+///
+/// A fleet node that has not yet read the purges it missed while away
+/// treats every object as soft-purged (`fleet.catch_up = "revalidate"`).
 fn purged(node: &Node, target: &normalize::Target, entry: &lookup::Entry) -> Purged {
-    node.purge.check(
+    let p = node.purge.check(
         &target.host,
         &target.path_and_query,
         &entry.meta.surrogate_keys,
         entry.meta.purge_seq,
-    )
+    );
+    match (p, &node.fleet) {
+        (Purged::No, Some(f)) if f.revalidate_all() => Purged::Soft,
+        _ => p,
+    }
 }
 
 /// §5.2.1.7: only-if-cached with nothing usable stored is a 504.

@@ -32,6 +32,8 @@ pub struct Lasting {
     pub access_log: Arc<crate::access_log::AccessLog>,
     /// Spans and their export queue.
     pub tracer: Arc<crate::trace::Tracer>,
+    /// The fleet this node belongs to (`[fleet]`), if any.
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 impl Lasting {
@@ -51,6 +53,7 @@ impl Lasting {
             metrics: crate::metrics::Metrics::new(),
             access_log: crate::access_log::AccessLog::start(&cfg.access_log),
             tracer: crate::trace::Tracer::start(&cfg.tracing),
+            fleet: None,
         }
     }
 }
@@ -112,6 +115,8 @@ pub struct Node {
     pub logs_any: bool,
     /// Spans and their export queue (shared by every node of this process).
     pub tracer: Arc<crate::trace::Tracer>,
+    /// The fleet this node belongs to (`[fleet]`), if any.
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 impl Node {
@@ -144,6 +149,7 @@ impl Node {
             metrics: self.metrics.clone(),
             access_log: self.access_log.clone(),
             tracer: self.tracer.clone(),
+            fleet: self.fleet.clone(),
         }
     }
 
@@ -158,6 +164,7 @@ impl Node {
             metrics,
             access_log,
             tracer,
+            fleet,
         } = lasting;
         let sites = Sites::from_config(&cfg, &metrics)?;
         // Requests that match no site.
@@ -271,6 +278,7 @@ impl Node {
             access_log,
             unrouted_log,
             tracer,
+            fleet,
             tunnels,
             strip_request_fields,
             keyed_fields,

@@ -7,12 +7,11 @@ use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use std::net::SocketAddr;
-use storage::BanMatch;
 
 /// Answer a PURGE request. The purge's disk commit runs on a blocking
 /// thread, never on the async worker serving other requests.
 pub async fn handle(
-    node: &Node,
+    node: &std::sync::Arc<Node>,
     parts: &Parts,
     target: &Target,
     client: SocketAddr,
@@ -43,13 +42,16 @@ pub async fn handle(
         .headers
         .get("fastly-soft-purge")
         .is_some_and(|v| v.as_bytes() == b"1");
-    let matcher = BanMatch::Exact(target.path_and_query.clone());
-    let (purge, host) = (node.purge.clone(), target.host.clone());
-    let recorded = tokio::task::spawn_blocking(move || {
-        purge.ban(&host, matcher, soft).map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("purge task failed: {e}")));
+    let op = crate::fleet::PurgeOp::Url {
+        host: target.host.clone(),
+        path: target.path_and_query.clone(),
+    };
+    let recorded = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || crate::purger::record(&node, &op, soft))
+            .await
+            .unwrap_or_else(|e| Err(format!("purge task failed: {e}")))
+    };
     match recorded {
         Ok(id) => {
             if !soft {
@@ -60,7 +62,6 @@ pub async fn handle(
                 ));
             }
             tracing::info!(id, host = %target.host, path = %target.path_and_query, soft, %client, "PURGE");
-            node.metrics.purge("url", soft);
             let json = format!(
                 "{{\"id\":{id},\"status\":\"ok\",\"purge\":\"url\",\"mode\":\"{}\"}}\n",
                 if soft { "soft" } else { "hard" }

@@ -31,5 +31,5 @@ pub use manifest::Manifest;
 pub use object::{
     ATTACHMENT_ALLOWANCE, Attachment, DecodeError, FORMAT_VERSION, Payload, StoredObject,
 };
-pub use purge::{BanMatch, PurgeError, PurgeStore, Purged, Source, StreamPosition};
+pub use purge::{ALL_SCOPES, BanMatch, PurgeError, PurgeStore, Purged, Source, StreamPosition};
 pub use stats::StoreStats;

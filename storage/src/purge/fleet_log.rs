@@ -24,6 +24,8 @@ const APPLIED_BY_SEQ: TableDefinition<u64, &str> = TableDefinition::new("fleet_a
 const STREAM_SEQ: &str = "fleet_stream_seq";
 /// META: which stream that sequence belongs to (its creation time, in ns).
 const STREAM_ID: &str = "fleet_stream_id";
+/// META: this database's incarnation in the fleet's purge ids.
+const EPOCH: &str = "fleet_epoch";
 /// How many received ids are remembered for deduplication.
 const APPLIED_KEPT: u64 = 100_000;
 
@@ -66,7 +68,11 @@ pub(super) fn create_tables(tx: &WriteTransaction) -> Result<(), redb::Error> {
 
 /// Record `source` in the transaction of purge `seq`. `false`: it was
 /// received and applied before; the caller aborts.
-pub(super) fn record(tx: &WriteTransaction, source: &Source, seq: u64) -> Result<bool, redb::Error> {
+pub(super) fn record(
+    tx: &WriteTransaction,
+    source: &Source,
+    seq: u64,
+) -> Result<bool, redb::Error> {
     match source {
         Source::Local { outbox: None } => Ok(true),
         Source::Local {
@@ -159,7 +165,11 @@ impl PurgeStore {
         let rx = self.db.begin_read().map_err(|e| err(&e))?;
         let meta = rx.open_table(META).map_err(|e| err(&e))?;
         let get = |k: &str| -> Result<u64, PurgeError> {
-            Ok(meta.get(k).map_err(|e| err(&e))?.map(|v| v.value()).unwrap_or(0))
+            Ok(meta
+                .get(k)
+                .map_err(|e| err(&e))?
+                .map(|v| v.value())
+                .unwrap_or(0))
         };
         Ok(StreamPosition {
             stream_id: get(STREAM_ID)?,
@@ -181,11 +191,38 @@ impl PurgeStore {
         tx.commit().map_err(|e| err(&e))
     }
 
-    /// Record that stream message `stream_seq` was read without being
-    /// applied (this node's own purge, or a duplicate). Not durable on its
-    /// own: reading it again after a crash skips it again.
+    /// This database's incarnation: the stored one, or `fresh` (non-zero),
+    /// stored durably, on first use. Purge ids restart with a new database;
+    /// the epoch keeps fleet ids unique across that.
+    pub fn fleet_epoch(&self, fresh: u64) -> Result<u64, PurgeError> {
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let _writer = self.writer.lock();
+        let tx = self.db.begin_write().map_err(|e| err(&e))?;
+        let epoch = {
+            let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
+            let stored = meta.get(EPOCH).map_err(|e| err(&e))?.map(|v| v.value());
+            match stored {
+                Some(e) if e != 0 => e,
+                _ => {
+                    let e = fresh.max(1);
+                    meta.insert(EPOCH, e).map_err(|e| err(&e))?;
+                    e
+                }
+            }
+        };
+        tx.commit().map_err(|e| err(&e))?;
+        Ok(epoch)
+    }
+
+    /// Record that stream messages up to `stream_seq` were read without
+    /// being applied (this node's own purges, duplicates, unreadable ones).
+    /// Durable before it returns, so the messages can be acknowledged.
     pub fn skip_stream(&self, stream_seq: u64) -> Result<(), PurgeError> {
-        self.small_write(|tx| advance(tx, stream_seq))
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let _writer = self.writer.lock();
+        let tx = self.db.begin_write().map_err(|e| err(&e))?;
+        advance(&tx, stream_seq).map_err(|e| err(&e))?;
+        tx.commit().map_err(|e| err(&e))
     }
 
     /// Was the purge with this fleet id applied here (within the window of
@@ -235,7 +272,9 @@ mod tests {
             )
             .expect("ban")
             .expect("applied");
-        store.ban("h", BanMatch::Exact("/b".into()), false).expect("ban");
+        store
+            .ban("h", BanMatch::Exact("/b".into()), false)
+            .expect("ban");
         let second = store
             .purge_keys_from(
                 &Source::Local {
@@ -255,7 +294,10 @@ mod tests {
             vec![(first, b"one".to_vec()), (second, b"two".to_vec())]
         );
         store.outbox_remove(&[first]).expect("remove");
-        assert_eq!(store.outbox(10).expect("outbox"), vec![(second, b"two".to_vec())]);
+        assert_eq!(
+            store.outbox(10).expect("outbox"),
+            vec![(second, b"two".to_vec())]
+        );
     }
 
     #[test]
@@ -264,14 +306,20 @@ mod tests {
         let store = open(&dir);
         store.join_stream(77).expect("join");
         let before = store.current_seq();
-        let src = Source::Stream { id: "a-1-5", seq: 3 };
+        let src = Source::Stream {
+            id: "a-1-5",
+            seq: 3,
+        };
         let id = store
             .ban_from(&src, "h", BanMatch::Prefix("/p".into()), false)
             .expect("ban");
         assert!(id.is_some());
         assert_eq!(store.check("h", "/p/x", &[], before), Purged::Hard);
         // The same purge again (redelivered, or published twice): ignored.
-        let again = Source::Stream { id: "a-1-5", seq: 9 };
+        let again = Source::Stream {
+            id: "a-1-5",
+            seq: 9,
+        };
         let fetched = store.current_seq();
         assert_eq!(
             store
@@ -291,12 +339,12 @@ mod tests {
         store.skip_stream(12).expect("skip");
         store.skip_stream(10).expect("skip");
         assert_eq!(store.stream_position().expect("pos").seq, 12);
-        // Made durable by the next purge's commit.
-        store.ban("h", BanMatch::All, true).expect("ban");
         drop(store);
         let store = open(&dir);
         assert_eq!(store.stream_position().expect("pos").seq, 12);
         assert!(store.applied("a-1-5").expect("applied"));
+        assert_eq!(store.fleet_epoch(5).expect("epoch"), 5);
+        assert_eq!(store.fleet_epoch(9).expect("epoch"), 5);
         store.join_stream(78).expect("join");
         assert_eq!(
             store.stream_position().expect("pos"),

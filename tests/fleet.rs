@@ -1,0 +1,266 @@
+//! The fleet: purge fan-out over a real NATS JetStream server (nats-server
+//! from the registry, started per test) between real in-process nodes with
+//! real data directories, in front of a real origin.
+
+mod support;
+
+use edgecache::config::{Config, TokenConfig};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use support::nats::Nats;
+use support::{Origin, TestNode, admin, get, metrics, reply, test_config};
+
+const TOKEN: &str = "fleet-operator-token-0123456789";
+
+/// An origin whose objects have a version (bumped by the test when it
+/// "publishes" new content), an ETag per version, and a surrogate key per
+/// object; it answers If-None-Match with 304 when the version is current.
+struct Versioned {
+    origin: Origin,
+    version: Arc<Mutex<u32>>,
+}
+
+async fn versioned_origin() -> Versioned {
+    let version = Arc::new(Mutex::new(1u32));
+    let v = version.clone();
+    let origin = Origin::start(move |seen| {
+        let version = *v.lock();
+        let etag = format!("\"v{version}\"");
+        let key = seen.path.trim_start_matches('/').replace('/', "-");
+        if seen
+            .headers
+            .get("if-none-match")
+            .is_some_and(|h| h.as_bytes() == etag.as_bytes())
+        {
+            return reply(
+                304,
+                &[("etag", &etag), ("cache-control", "max-age=3600")],
+                "",
+            );
+        }
+        reply(
+            200,
+            &[
+                ("etag", &etag),
+                ("cache-control", "max-age=3600"),
+                ("surrogate-key", &format!("{key} all")),
+            ],
+            format!("v{version} {}", seen.path),
+        )
+    })
+    .await;
+    Versioned { origin, version }
+}
+
+fn fleet_config(origin: &str, dir: &std::path::Path, nats: &Nats, id: &str) -> Config {
+    let mut cfg = test_config(origin, dir);
+    cfg.admin.tokens = vec![TokenConfig {
+        token: TOKEN.into(),
+        hosts: vec!["*".into()],
+    }];
+    cfg.fleet.servers = vec![nats.url()];
+    cfg.fleet.node_id = Some(id.into());
+    cfg.fleet.presence_interval_ms = 100;
+    cfg
+}
+
+/// Poll `node`'s metrics until `line` appears (or fail after 30 s).
+async fn until_metric(node: &TestNode, line: &str) {
+    for _ in 0..600 {
+        if metrics(node.admin_addr).await.lines().any(|l| l == line) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = metrics(node.admin_addr).await;
+    let fleet: Vec<&str> = text.lines().filter(|l| l.contains("fleet")).collect();
+    panic!("{} never showed `{line}`:\n{}", node.addr, fleet.join("\n"));
+}
+
+async fn purge_key(node: &TestNode, key: &str, query: &str) -> (u16, serde_json::Value) {
+    admin(
+        node.admin_addr,
+        &format!("/purge/key/{key}{query}"),
+        Some(TOKEN),
+        &[],
+        "",
+    )
+    .await
+}
+
+fn names(v: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+struct Fleet3 {
+    dirs: Vec<tempfile::TempDir>,
+    nodes: Vec<Option<TestNode>>,
+    cfgs: Vec<Config>,
+}
+
+async fn three_nodes(origin: &str, nats: &Nats) -> Fleet3 {
+    let dirs: Vec<_> = (0..3)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    let cfgs: Vec<Config> = ["a", "b", "c"]
+        .iter()
+        .zip(&dirs)
+        .map(|(id, d)| fleet_config(origin, d.path(), nats, id))
+        .collect();
+    let mut nodes = Vec::new();
+    for c in &cfgs {
+        nodes.push(Some(TestNode::start(c.clone()).await));
+    }
+    for n in nodes.iter().flatten() {
+        until_metric(n, "edgecache_fleet_caught_up 1").await;
+        until_metric(n, "edgecache_fleet_live_nodes 3").await;
+    }
+    Fleet3 { dirs, nodes, cfgs }
+}
+
+impl Fleet3 {
+    fn node(&self, i: usize) -> &TestNode {
+        self.nodes[i].as_ref().expect("node running")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_on_one_node_reaches_every_node_and_waits_for_them() {
+    let nats = Nats::start().await;
+    let o = versioned_origin().await;
+    let f = three_nodes(&o.origin.url(), &nats).await;
+    for i in 0..3 {
+        assert_eq!(get(&f.node(i).url("/p/1")).await.text(), "v1 /p/1");
+        assert_eq!(get(&f.node(i).url("/p/1")).await.text(), "v1 /p/1");
+    }
+    assert_eq!(o.origin.count("/p/1"), 3, "one miss per node, then hits");
+    *o.version.lock() = 2;
+    let (status, json) = purge_key(f.node(0), "p-1", "?wait=fleet&timeout_ms=10000").await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["fleet"]["complete"], true, "{json}");
+    assert_eq!(names(&json["fleet"]["acked"]), ["a", "b", "c"], "{json}");
+    for i in 0..3 {
+        assert_eq!(
+            get(&f.node(i).url("/p/1")).await.text(),
+            "v2 /p/1",
+            "node {i} serves the new version once the purge is acknowledged"
+        );
+    }
+    assert_eq!(o.origin.count("/p/1"), 6);
+    // Without `wait`, the answer is local durability; the purge still
+    // reaches every node.
+    *o.version.lock() = 3;
+    let (status, json) = purge_key(f.node(2), "p-1", "").await;
+    assert_eq!(status, 200, "{json}");
+    assert!(json.get("fleet").is_none());
+    for i in 0..3 {
+        let node = f.node(i);
+        until_metric(node, "edgecache_fleet_outbox_depth 0").await;
+        let mut text = String::new();
+        for _ in 0..200 {
+            text = get(&node.url("/p/1")).await.text();
+            if text == "v3 /p/1" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(text, "v3 /p/1", "node {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_down_during_100_purges_serves_none_of_them_stale() {
+    let nats = Nats::start().await;
+    let o = versioned_origin().await;
+    let mut f = three_nodes(&o.origin.url(), &nats).await;
+    for p in 0..100 {
+        assert_eq!(get(&f.node(2).url(&format!("/o/{p}"))).await.status, 200);
+    }
+    assert_eq!(o.origin.count("/o/7"), 1);
+    f.nodes[2].take().expect("c").stop().await;
+    *o.version.lock() = 2;
+    for p in 0..100 {
+        let (status, json) = purge_key(f.node(p % 2), &format!("o-{p}"), "").await;
+        assert_eq!(status, 200, "{json}");
+    }
+    // C comes back on its data directory: its stored objects are the old
+    // versions, and it must not serve any of them.
+    let c = TestNode::start(f.cfgs[2].clone()).await;
+    let mut served: HashMap<String, usize> = HashMap::new();
+    for p in 0..100 {
+        let text = get(&c.url(&format!("/o/{p}"))).await.text();
+        *served.entry(text[..2].to_string()).or_default() += 1;
+        assert_eq!(
+            text,
+            format!("v2 /o/{p}"),
+            "stale object served after restart"
+        );
+    }
+    assert_eq!(served.get("v2"), Some(&100));
+    // And it replayed the purges it missed from its durable consumer.
+    until_metric(&c, "edgecache_fleet_caught_up 1").await;
+    until_metric(&c, "edgecache_fleet_applied_total 100").await;
+    drop(f.dirs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purges_made_while_nats_is_down_wait_in_the_outbox_and_drain_when_it_returns() {
+    let mut nats = Nats::start().await;
+    let o = versioned_origin().await;
+    let f = three_nodes(&o.origin.url(), &nats).await;
+    for p in 0..10 {
+        assert_eq!(get(&f.node(1).url(&format!("/n/{p}"))).await.status, 200);
+    }
+    nats.stop();
+    *o.version.lock() = 2;
+    for p in 0..10 {
+        let (status, json) = purge_key(f.node(0), &format!("n-{p}"), "").await;
+        assert_eq!(
+            status, 200,
+            "a purge is accepted on local durability: {json}"
+        );
+    }
+    until_metric(f.node(0), "edgecache_fleet_outbox_depth 10").await;
+    nats.restart().await;
+    until_metric(f.node(0), "edgecache_fleet_outbox_depth 0").await;
+    until_metric(f.node(1), "edgecache_fleet_applied_total 10").await;
+    for p in 0..10 {
+        assert_eq!(
+            get(&f.node(1).url(&format!("/n/{p}"))).await.text(),
+            format!("v2 /n/{p}")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_fleet_with_a_node_down_reports_it() {
+    let nats = Nats::start().await;
+    let o = versioned_origin().await;
+    let mut f = three_nodes(&o.origin.url(), &nats).await;
+    f.nodes[2].take().expect("c").stop().await;
+    until_metric(f.node(0), "edgecache_fleet_live_nodes 2").await;
+    let (status, json) = purge_key(f.node(0), "w", "?wait=fleet&timeout_ms=5000").await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(names(&json["fleet"]["acked"]), ["a", "b"], "{json}");
+    assert_eq!(names(&json["fleet"]["down"]), ["c"], "{json}");
+    // A node that is not in a fleet refuses `wait=fleet` before purging.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = fleet_config(&o.origin.url(), dir.path(), &nats, "alone");
+    cfg.fleet.servers.clear();
+    let alone = TestNode::start(cfg).await;
+    let (status, json) = purge_key(&alone, "w", "?wait=fleet").await;
+    assert_eq!(status, 400, "{json}");
+    let (status, _) = purge_key(f.node(0), "w", "?wait=later").await;
+    assert_eq!(status, 400);
+}
