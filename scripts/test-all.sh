@@ -6,6 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 
+# The fleet tests run against a real NATS JetStream server (Debian's
+# nats-server). Install it when missing: as root, or through sudo without a
+# prompt.
+if ! command -v nats-server >/dev/null; then
+    echo "== installing nats-server (apt)"
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server
+fi
+nats-server --version
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -158,6 +158,27 @@ async fn a_purge_on_one_node_reaches_every_node_and_waits_for_them() {
         );
     }
     assert_eq!(o.origin.count("/p/1"), 6);
+    // A URL purge (hard: the object is also dropped from each store).
+    assert_eq!(get(&f.node(1).url("/u")).await.text(), "v2 /u");
+    assert_eq!(get(&f.node(2).url("/u")).await.text(), "v2 /u");
+    *o.version.lock() = 9;
+    let host = f.node(0).addr.ip().to_string();
+    let (status, json) = admin(
+        f.node(0).admin_addr,
+        "/purge/url?wait=fleet",
+        Some(TOKEN),
+        &[],
+        &format!(r#"{{"url": "http://{host}/u"}}"#),
+    )
+    .await;
+    assert_eq!(
+        (status, &json["fleet"]["complete"]),
+        (200, &serde_json::Value::Bool(true)),
+        "{json}"
+    );
+    assert_eq!(get(&f.node(1).url("/u")).await.text(), "v9 /u");
+    assert_eq!(get(&f.node(2).url("/u")).await.text(), "v9 /u");
+    *o.version.lock() = 2;
     // Without `wait`, the answer is local durability; the purge still
     // reaches every node.
     *o.version.lock() = 3;
@@ -232,6 +253,14 @@ async fn purges_made_while_nats_is_down_wait_in_the_outbox_and_drain_when_it_ret
         );
     }
     until_metric(f.node(0), "edgecache_fleet_outbox_depth 10").await;
+    // A node that starts while NATS is down cannot know what it missed:
+    // with catch_up = "unhealthy" it says so until it has caught up.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = fleet_config(&o.origin.url(), dir.path(), &nats, "d");
+    cfg.fleet.catch_up = edgecache::config::CatchUp::Unhealthy;
+    let d = TestNode::start(cfg).await;
+    let health = format!("http://{}/health", d.admin_addr);
+    assert_eq!(get(&health).await.status, 503);
     nats.restart().await;
     until_metric(f.node(0), "edgecache_fleet_outbox_depth 0").await;
     until_metric(f.node(1), "edgecache_fleet_applied_total 10").await;
@@ -241,6 +270,8 @@ async fn purges_made_while_nats_is_down_wait_in_the_outbox_and_drain_when_it_ret
             format!("v2 /n/{p}")
         );
     }
+    until_metric(&d, "edgecache_fleet_caught_up 1").await;
+    assert_eq!(get(&health).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

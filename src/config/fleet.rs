@@ -18,6 +18,9 @@ pub enum CatchUp {
     /// covers is served, at the cost of origin revalidations.
     #[default]
     Revalidate,
+    /// As `revalidate`, and `/health` answers 503 until caught up, so
+    /// that load balancers send no traffic before then.
+    Unhealthy,
     /// Serve stored objects as usual while catching up: a purge missed
     /// while down may be served past for as long as catching up takes.
     Serve,
@@ -57,8 +60,10 @@ pub struct FleetConfig {
     /// How often a node announces itself to the fleet; a node not heard
     /// from in three intervals counts as down. 100 to 60000. Default: 1000.
     pub presence_interval_ms: u64,
-    /// What the node does with its cache until it has caught up with the
-    /// purges it missed: `revalidate` or `serve`. Default: `revalidate`.
+    /// What the node does until it has caught up with the purges it
+    /// missed: `revalidate` (serve, revalidating every stored object),
+    /// `unhealthy` (the same, and `/health` answers 503) or `serve` (serve
+    /// stored objects as they are). Default: `revalidate`.
     pub catch_up: CatchUp,
     /// Longest `?wait=fleet` wait a purge API call may ask for with
     /// `timeout_ms`. Default: 10000.

@@ -85,6 +85,9 @@ pub enum FleetError {
     /// The purge database could not record the fleet epoch.
     #[error("fleet: {0}")]
     Purge(#[from] storage::PurgeError),
+    /// A start-up task failed.
+    #[error("fleet: {0}")]
+    Task(String),
     /// A credentials file could not be read.
     #[error("fleet.{field}: {message}")]
     Credentials {
@@ -111,10 +114,7 @@ impl Fleet {
             let fresh = crate::trace::ids::next_u64();
             tokio::task::spawn_blocking(move || purge.fleet_epoch(fresh))
                 .await
-                .map_err(|e| FleetError::Credentials {
-                    field: "servers",
-                    message: e.to_string(),
-                })??
+                .map_err(|e| FleetError::Task(e.to_string()))??
         };
         let node_id = cfg.node_id();
         let options = connect_options(cfg, &node_id).await?;
@@ -183,9 +183,15 @@ impl Fleet {
     }
 
     /// Should every stored object be treated as soft-purged now? Until the
-    /// node has caught up, under `catch_up = "revalidate"`.
+    /// node has caught up, unless `catch_up = "serve"`.
     pub fn revalidate_all(&self) -> bool {
-        self.cfg.catch_up == CatchUp::Revalidate && !self.caught_up()
+        self.cfg.catch_up != CatchUp::Serve && !self.caught_up()
+    }
+
+    /// Does `/health` say so? Not until caught up under
+    /// `catch_up = "unhealthy"`.
+    pub fn healthy(&self) -> bool {
+        self.cfg.catch_up != CatchUp::Unhealthy || self.caught_up()
     }
 
     /// Fleet members announcing themselves now (this node included).

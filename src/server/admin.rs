@@ -34,7 +34,7 @@ pub fn router(node: Arc<Node>, live: Weak<Live>) -> Router {
     purge_api::router(Arc::new(NodePurger::new(node.clone())), api)
         .merge(
             Router::new()
-                .route("/health", get(|| async { "ok\n" }))
+                .route("/health", get(health))
                 .route("/metrics", get(metrics))
                 .route(
                     "/admin/tls/reload",
@@ -124,6 +124,18 @@ pub async fn serve(
 }
 
 /// `GET /metrics`: the OpenMetrics text exposition (Prometheus reads it).
+/// `GET /health`: 200 `ok`; in a fleet with `catch_up = "unhealthy"`, 503
+/// until the node has read every purge it missed while away.
+async fn health(State(node): State<Arc<Node>>) -> (http::StatusCode, &'static str) {
+    match &node.fleet {
+        Some(f) if !f.healthy() => (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "catching up with the fleet's purges\n",
+        ),
+        _ => (http::StatusCode::OK, "ok\n"),
+    }
+}
+
 async fn metrics(State(node): State<Arc<Node>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
