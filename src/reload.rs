@@ -60,6 +60,8 @@ pub fn keep_restart_only(running: &Config, new: &mut Config) -> Vec<String> {
     // The tracer and its export queue.
     keep!(tracing);
     keep!(access_log.queue_lines);
+    // The fleet's connection, consumer and tasks, started once.
+    keep!(fleet);
     changed
 }
 
@@ -73,13 +75,15 @@ mod tests {
         let mut new = Config::default();
         new.server.listen = "127.0.0.1:1".parse().expect("addr");
         new.storage.memory_bytes += 1;
+        new.fleet.node_id = Some("other".into());
         new.cache.heuristic_fraction = 0.2;
         new.admin.tokens.push(crate::config::TokenConfig {
             token: "t".repeat(32),
             hosts: vec!["*".into()],
         });
         let changed = keep_restart_only(&running, &mut new);
-        assert_eq!(changed, ["server.listen", "storage.memory_bytes"]);
+        assert_eq!(changed, ["server.listen", "storage.memory_bytes", "fleet"]);
+        assert_eq!(new.fleet.node_id, None);
         assert_eq!(new.server.listen, running.server.listen);
         assert_eq!(new.storage.memory_bytes, running.storage.memory_bytes);
         // Live-changeable fields keep the new values.

@@ -60,7 +60,7 @@ pub type FleetWaitFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<FleetWait, String>> + Send>>;
 
 /// Which nodes of the fleet applied a purge in time.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct FleetWait {
     /// Nodes that acknowledged it (this node included).
     pub acked: Vec<String>,
@@ -69,8 +69,8 @@ pub struct FleetWait {
     /// Known nodes not heard from lately: they apply it when they return,
     /// before they serve from cache (see docs/fleet.md).
     pub down: Vec<String>,
-    /// Milliseconds waited.
-    pub waited_ms: u64,
+    /// Milliseconds waited (to 0.01 ms).
+    pub waited_ms: f64,
 }
 
 /// Router configuration.

@@ -203,7 +203,6 @@ fn apply_all(
 ) -> Result<(Vec<Done>, bool), storage::PurgeError> {
     let mut out = Vec::with_capacity(work.len());
     let mut gap = false;
-    let mut unrecorded = None;
     for (seq, pending, published_ns, id, payload) in work {
         if seq <= last {
             // Redelivered: read (and recorded) before.
@@ -224,13 +223,11 @@ fn apply_all(
             Ok(env) => env,
             Err(why) => {
                 tracing::warn!(seq, id, reason = why.as_str(), detail = ?why, "fleet: unreadable purge message skipped");
-                unrecorded = Some(seq);
                 out.push((seq, pending, Outcome::Rejected, None));
                 continue;
             }
         };
         if env.node == fleet.node_id {
-            unrecorded = Some(seq);
             out.push((seq, pending, Outcome::Skipped, None));
             continue;
         }
@@ -242,7 +239,6 @@ fn apply_all(
                     message,
                 })?;
         let outcome = if applied.is_some() {
-            unrecorded = None;
             let now_ns = i128::from(crate::clock::unix_nanos());
             let secs = ((now_ns - published_ns).max(0) as f64) / 1e9;
             fleet.observe_propagation(secs);
@@ -253,15 +249,14 @@ fn apply_all(
             tracing::debug!(id, seq, kind = env.op.kind(), from = %env.node, "fleet: purge applied");
             Outcome::Applied
         } else {
-            unrecorded = Some(seq);
             Outcome::Skipped
         };
         let ack_to = env.ack.then(|| (env.node.clone(), id.clone()));
         out.push((seq, pending, outcome, ack_to));
     }
-    if let Some(seq) = unrecorded {
-        fleet.purge.skip_stream(seq)?;
-    }
+    // One durable commit for the whole batch (the purges above were
+    // committed without waiting for the disk), before any acknowledgement.
+    fleet.purge.skip_stream(last)?;
     Ok((out, gap))
 }
 

@@ -33,13 +33,29 @@ struct Ack {
     node: String,
 }
 
+/// The acknowledgements of one purge, and its waiters' wake-up.
+struct Acks {
+    first: Instant,
+    nodes: BTreeSet<String>,
+    notify: Arc<Notify>,
+}
+
+impl Acks {
+    fn new(now: Instant) -> Acks {
+        Acks {
+            first: now,
+            nodes: BTreeSet::new(),
+            notify: Arc::new(Notify::new()),
+        }
+    }
+}
+
 /// Live nodes and acknowledgements.
 pub struct Presence {
     me: String,
     interval: Duration,
     seen: Mutex<HashMap<String, Instant>>,
-    acks: Mutex<HashMap<String, (Instant, BTreeSet<String>)>>,
-    acked: Notify,
+    acks: Mutex<HashMap<String, Acks>>,
     client: Mutex<Option<async_nats::Client>>,
 }
 
@@ -50,7 +66,6 @@ impl Presence {
             interval,
             seen: Mutex::new(HashMap::new()),
             acks: Mutex::new(HashMap::new()),
-            acked: Notify::new(),
             client: Mutex::new(None),
         }
     }
@@ -84,26 +99,52 @@ impl Presence {
             .acks
             .lock()
             .get(id)
-            .map(|(_, s)| s.clone())
+            .map(|a| a.nodes.clone())
             .unwrap_or_default();
         set.insert(self.me.clone());
         set
     }
 
+    /// The entry of purge `id` (made on first use), pruning old entries
+    /// when the table is full. `None` when it is full of recent ones.
+    fn entry<'a>(
+        acks: &'a mut HashMap<String, Acks>,
+        id: &str,
+        now: Instant,
+    ) -> Option<&'a mut Acks> {
+        if !acks.contains_key(id) {
+            if acks.len() >= MAX_ACKED {
+                acks.retain(|_, a| now.duration_since(a.first) < ACK_KEPT);
+            }
+            if acks.len() >= MAX_ACKED {
+                return None;
+            }
+            acks.insert(id.to_string(), Acks::new(now));
+        }
+        acks.get_mut(id)
+    }
+
     fn record_ack(&self, ack: Ack) {
         let now = crate::clock::instant();
+        let notify = {
+            let mut acks = self.acks.lock();
+            Self::entry(&mut acks, &ack.id, now).map(|a| {
+                a.nodes.insert(ack.node);
+                a.notify.clone()
+            })
+        };
+        if let Some(n) = notify {
+            n.notify_waiters();
+        }
+    }
+
+    /// The wake-up of purge `id`'s waiters.
+    fn notifier(&self, id: &str) -> Arc<Notify> {
+        let now = crate::clock::instant();
         let mut acks = self.acks.lock();
-        if acks.len() >= MAX_ACKED {
-            acks.retain(|_, (t, _)| now.duration_since(*t) < ACK_KEPT);
-        }
-        if acks.len() < MAX_ACKED {
-            acks.entry(ack.id)
-                .or_insert_with(|| (now, BTreeSet::new()))
-                .1
-                .insert(ack.node);
-        }
-        drop(acks);
-        self.acked.notify_waiters();
+        Self::entry(&mut acks, id, now)
+            .map(|a| a.notify.clone())
+            .unwrap_or_else(|| Arc::new(Notify::new()))
     }
 
     fn record_announce(&self, a: Announce) {
@@ -131,8 +172,9 @@ impl Presence {
     pub async fn wait(&self, id: &str, timeout: Duration) -> FleetWait {
         let start = crate::clock::instant();
         let deadline = crate::clock::timer_now() + timeout;
+        let notify = self.notifier(id);
         loop {
-            let notified = self.acked.notified();
+            let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let live = self.live();
@@ -149,7 +191,7 @@ impl Presence {
                         .into_iter()
                         .filter(|n| !self.acked_by(id).contains(n))
                         .collect(),
-                    waited_ms: u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    waited_ms: (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
                 };
             }
             // Re-check when an ack arrives, at the deadline, or when a node

@@ -325,7 +325,10 @@ impl PurgeStore {
         // Only writers change the index, and this one holds the writer lock:
         // reading it here sees exactly what the update below will change.
         let (seq, change) = {
-            let tx = self.db.begin_write().map_err(|e| err(&e))?;
+            let mut tx = self.db.begin_write().map_err(|e| err(&e))?;
+            if !source.durable() {
+                tx.set_durability(Durability::None).map_err(|e| err(&e))?;
+            }
             let index = self.index.read();
             let seq = index.seq + 1;
             // The fleet bookkeeping rides the purge's own transaction: a

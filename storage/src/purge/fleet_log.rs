@@ -51,6 +51,15 @@ impl Source<'_> {
     /// A local purge with nothing to publish.
     pub const LOCAL: Source<'static> = Source::Local { outbox: None };
 
+    /// Is the purge's commit durable on its own? A local purge is, before
+    /// the API answers. Purges from the stream are made durable together,
+    /// by [`PurgeStore::skip_stream`] at the end of each batch, before the
+    /// batch is acknowledged to the stream: a crash before then loses them
+    /// from the database and the stream delivers them again.
+    pub fn durable(&self) -> bool {
+        matches!(self, Source::Local { .. })
+    }
+
     pub(super) fn log_prefix(&self) -> String {
         match self {
             Source::Local { .. } => String::new(),
@@ -214,9 +223,10 @@ impl PurgeStore {
         Ok(epoch)
     }
 
-    /// Record that stream messages up to `stream_seq` were read without
-    /// being applied (this node's own purges, duplicates, unreadable ones).
-    /// Durable before it returns, so the messages can be acknowledged.
+    /// Record that stream messages up to `stream_seq` were read (applied,
+    /// or skipped: this node's own purges, duplicates, unreadable ones).
+    /// Durable before it returns, together with every purge from the stream
+    /// committed before it, so the messages can be acknowledged.
     pub fn skip_stream(&self, stream_seq: u64) -> Result<(), PurgeError> {
         let err = |e: &dyn std::fmt::Display| self.error(e);
         let _writer = self.writer.lock();
