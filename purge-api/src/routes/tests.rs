@@ -145,6 +145,13 @@ async fn bad_input_is_400_never_500() {
         ("/purge/prefix", "{}"),
         ("/purge/all", "{}"),
         ("/purge/all", r#"{"host":"bad host"}"#),
+        // This purger is not in a fleet: refused before purging.
+        ("/purge/key/k?wait=fleet", ""),
+        ("/purge/key/k?wait=soon", ""),
+        ("/purge/key/k?timeout_ms=5", ""),
+        ("/purge/key/k?wait=fleet&timeout_ms=0", ""),
+        ("/purge/key/k?wait=fleet&timeout_ms=x", ""),
+        ("/purge/key/k?wait=fleet&wait=fleet", ""),
     ];
     for (path, body) in cases {
         let (status, json) = call(&app, path, Some(ALL), &[], body).await;
