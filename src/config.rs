@@ -17,8 +17,10 @@ pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
 pub use websocket::WebSocketConfig;
 
 // `::tracing` is the logging crate; this module is the `[tracing]` section.
+mod tier;
 mod tracing;
 mod websocket;
+pub use tier::TierConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub access_log: AccessLogConfig,
     /// OpenTelemetry traces: sampling, propagation and OTLP export.
     pub tracing: TracingConfig,
+    /// Tiered caching over a ring of peer nodes. Default: off.
+    pub tier: TierConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -712,6 +716,7 @@ impl Config {
         self.websocket.validate()?;
         self.access_log.validate()?;
         self.tracing.validate()?;
+        self.tier.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

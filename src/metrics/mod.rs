@@ -6,9 +6,11 @@
 
 mod node_collector;
 mod site;
+mod tier;
 
 pub use node_collector::NodeCollector;
 pub use site::{Protocol, SiteMetrics, Source};
+pub use tier::TierMetrics;
 
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -83,6 +85,8 @@ pub struct Metrics {
     sites: Mutex<HashMap<Arc<str>, Arc<SiteMetrics>>>,
     /// Counters of other parts of the node, read at scrape time.
     pub node: Arc<NodeCollector>,
+    /// Tiered caching outcomes.
+    pub tier: TierMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -134,6 +138,7 @@ impl Metrics {
             "Purges accepted, by kind (key, url, prefix, all) and mode (hard, soft)",
             purges.clone(),
         );
+        let tier = TierMetrics::register(&mut registry);
         let node = Arc::new(NodeCollector::default());
         registry.register_collector(Box::new(node.clone()));
         Arc::new(Metrics {
@@ -146,6 +151,7 @@ impl Metrics {
             purges,
             sites: Mutex::new(HashMap::new()),
             node,
+            tier,
         })
     }
 

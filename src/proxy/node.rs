@@ -112,6 +112,8 @@ pub struct Node {
     pub logs_any: bool,
     /// Spans and their export queue (shared by every node of this process).
     pub tracer: Arc<crate::trace::Tracer>,
+    /// Tiered caching: the peers and the CDN-Loop rules (`None`: off).
+    pub tier: Option<Arc<super::tier::Tier>>,
 }
 
 impl Node {
@@ -264,7 +266,9 @@ impl Node {
         };
         let logs_any =
             cfg.access_log.enabled || cfg.sites.iter().any(|s| s.access_log == Some(true));
+        let tier = super::tier::Tier::from_config(&cfg).map(Arc::new);
         Ok(Node {
+            tier,
             logs_any,
             metrics,
             unrouted,
