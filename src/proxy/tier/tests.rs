@@ -80,10 +80,10 @@ fn routes_by_hash_order_up_to_this_node() {
     for n in 0..200 {
         let k = key::primary("http", "cdn.test", &format!("/o/{n}"));
         let order = ring::order(&tier(0, 1).ids, &k);
-        for me in 0..3 {
+        for (me, seen) in seen_self_home.iter_mut().enumerate() {
             let t = tier(me, 1);
             let want = if order[0] == me {
-                seen_self_home[me] = true;
+                *seen = true;
                 Route::Origin(TierOutcome::SelfHome)
             } else if order[1] == me {
                 Route::Peers(vec![order[0]])

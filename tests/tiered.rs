@@ -1,0 +1,327 @@
+//! Tiered caching: three real nodes in this process over one real origin.
+//! Each node learns the others' addresses by a config reload once all three
+//! are listening (so no port is guessed). Every request names the same site
+//! (`Host: cdn.test`), as clients of a fleet do.
+
+mod support;
+
+use edgecache::config::Config;
+use edgecache::http_cache::key;
+use edgecache::proxy::tier::ring;
+use support::{Got, Origin, TestNode, metrics, reply, send, test_config};
+
+const HOST: &str = "cdn.test";
+
+/// An origin whose every response is cacheable for an hour, with the path
+/// in the body.
+async fn origin() -> Origin {
+    Origin::start(|req| {
+        reply(
+            200,
+            &[("cache-control", "max-age=3600")],
+            format!("body of {}", req.path),
+        )
+    })
+    .await
+}
+
+/// Three nodes named edge-a, edge-b, edge-c, each listing all three as peers.
+struct Fleet {
+    nodes: Vec<Option<TestNode>>,
+    peers: Vec<String>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Fleet {
+    async fn start(origin: &Origin) -> Fleet {
+        Fleet::start_with(origin, |_, _| {}).await
+    }
+
+    /// `tweak(i, cfg)` adjusts node `i`'s config before it starts.
+    async fn start_with(origin: &Origin, tweak: impl Fn(usize, &mut Config)) -> Fleet {
+        let mut nodes = Vec::new();
+        let mut cells = Vec::new();
+        let mut dirs = Vec::new();
+        for i in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut cfg = test_config(&origin.url(), dir.path());
+            cfg.server.cache_name = format!("edge-{}", ["a", "b", "c"][i]);
+            tweak(i, &mut cfg);
+            let (node, cell) = TestNode::start_reloadable(cfg).await;
+            nodes.push(Some(node));
+            cells.push(cell);
+            dirs.push(dir);
+        }
+        let peers: Vec<String> = nodes.iter().flatten().map(|n| n.addr.to_string()).collect();
+        for (node, cell) in nodes.iter().flatten().zip(&cells) {
+            {
+                let mut c = cell.lock();
+                c.tier.peers = peers.clone();
+                c.tier.self_addr = Some(node.addr.to_string());
+            }
+            let report = node.live.reload().await.expect("reload with [tier]");
+            assert!(report.restart_needed.is_empty(), "{report:?}");
+            assert!(node.live.node().tier.is_some(), "tiering on after reload");
+        }
+        Fleet {
+            nodes,
+            peers,
+            _dirs: dirs,
+        }
+    }
+
+    fn node(&self, i: usize) -> &TestNode {
+        self.nodes[i].as_ref().expect("node running")
+    }
+
+    /// GET `path` from node `i` for the fleet's site, with extra fields.
+    async fn get(&self, i: usize, path: &str, extra: &[(&str, &str)]) -> Got {
+        let mut headers = vec![("host", HOST)];
+        headers.extend_from_slice(extra);
+        send("GET", &self.node(i).url(path), &headers).await
+    }
+
+    /// The nodes in the order the ring tries them for `path`, home first.
+    fn order(&self, path: &str) -> Vec<usize> {
+        ring::order(&self.peers, &key::primary("http", HOST, path))
+    }
+
+    async fn stop(&mut self, i: usize) {
+        if let Some(n) = self.nodes[i].take() {
+            n.stop().await;
+        }
+    }
+}
+
+/// The cache names in a Cache-Status value, in order (origin side first).
+fn hops(got: &Got) -> Vec<String> {
+    got.cache_status()
+        .split(',')
+        .map(|m| m.split(';').next().unwrap_or("").trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// The issue's test: 3 nodes x 100 objects, every object asked of every
+/// node. The origin sees each object once, 100 requests, not 300.
+#[tokio::test]
+async fn three_nodes_fetch_each_object_from_the_origin_once() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let mut through_a_peer = 0;
+    for n in 0..100 {
+        let path = format!("/obj/{n}");
+        for i in 0..3 {
+            let got = fleet.get(i, &path, &[]).await;
+            assert_eq!(got.status, 200, "{path} from node {i}: {got:?}");
+            assert_eq!(got.text(), format!("body of {path}"));
+            if hops(&got).len() == 2 {
+                through_a_peer += 1;
+            }
+        }
+        assert_eq!(
+            origin.count(&path),
+            1,
+            "{path} fetched from the origin once"
+        );
+    }
+    assert_eq!(origin.seen().len(), 100, "100 origin requests, not 300");
+    // Each object is missed first at node 0; two thirds are homed elsewhere.
+    assert!(
+        through_a_peer > 30,
+        "{through_a_peer} answers came via a peer"
+    );
+    let m = metrics(fleet.node(0).admin_addr).await;
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("edgecache_tier_requests_total{outcome=\"home\"}")
+                && !l.ends_with(" 0")
+        ),
+        "home-peer fetches counted:\n{m}"
+    );
+}
+
+/// Stop one node: objects whose home it was are still served by the
+/// others (through the next peer in hash order, or the origin), and each
+/// is still fetched from the origin once.
+#[tokio::test]
+async fn home_peer_killed_requests_still_succeed() {
+    let origin = origin().await;
+    let mut fleet = Fleet::start(&origin).await;
+    fleet.stop(2).await;
+    let mut homed_on_dead = 0;
+    for n in 0..60 {
+        let path = format!("/k/{n}");
+        if fleet.order(&path)[0] == 2 {
+            homed_on_dead += 1;
+        }
+        for i in [0, 1] {
+            let got = fleet.get(i, &path, &[]).await;
+            assert_eq!(got.status, 200, "{path} from node {i}: {got:?}");
+            assert_eq!(got.text(), format!("body of {path}"));
+            assert!(
+                !got.cache_status().contains("edge-c"),
+                "the dead node is not a hop: {}",
+                got.cache_status()
+            );
+        }
+        assert_eq!(
+            origin.count(&path),
+            1,
+            "{path}: the second choice is the new home"
+        );
+    }
+    assert!(
+        homed_on_dead > 5,
+        "{homed_on_dead} of 60 objects were homed on the dead node"
+    );
+}
+
+/// Cache-Status has one member per cache, the home peer's first.
+#[tokio::test]
+async fn cache_status_lists_both_hops_in_order() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let path = (0..100)
+        .map(|n| format!("/cs/{n}"))
+        .find(|p| fleet.order(p)[0] == 1)
+        .expect("an object homed on edge-b");
+    let got = fleet.get(0, &path, &[]).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(hops(&got), ["edge-b", "edge-a"], "{}", got.cache_status());
+    let cs = got.cache_status();
+    assert!(
+        cs.starts_with("edge-b; fwd=uri-miss; fwd-status=200;")
+            && cs.contains(", edge-a; fwd=uri-miss; fwd-status=200;"),
+        "{cs}"
+    );
+    // The origin saw the request once, with both nodes' CDN-Loop members.
+    let seen = origin.seen();
+    assert_eq!(seen.len(), 1);
+    let members: Vec<&str> = seen[0]
+        .headers
+        .get_all("cdn-loop")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        members,
+        ["edgecache", "edgecache"],
+        "edge-a's, then edge-b's"
+    );
+    // Another edge asks the home peer too, where it is now a hit.
+    let again = fleet.get(2, &path, &[]).await;
+    assert_eq!(
+        hops(&again),
+        ["edge-b", "edge-c"],
+        "{}",
+        again.cache_status()
+    );
+    assert!(
+        again.cache_status().contains("edge-b; hit"),
+        "{}",
+        again.cache_status()
+    );
+    assert_eq!(origin.seen().len(), 1);
+}
+
+/// A request from a peer's address carrying our CDN-Loop id is a peer's:
+/// it is served from the origin, never sent to another peer.
+#[tokio::test]
+async fn a_peer_request_goes_to_the_origin_not_another_peer() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let path = (0..100)
+        .map(|n| format!("/p/{n}"))
+        .find(|p| fleet.order(p)[0] == 1)
+        .expect("an object homed on edge-b");
+    // The test client is on 127.0.0.1, the peers' address.
+    let got = fleet.get(0, &path, &[("cdn-loop", "edgecache")]).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(hops(&got), ["edge-a"], "{}", got.cache_status());
+    assert_eq!(origin.count(&path), 1);
+    let seen = &origin.seen()[0];
+    let loop_values: Vec<&str> = seen
+        .headers
+        .get_all("cdn-loop")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        loop_values,
+        ["edgecache", "edgecache"],
+        "ours appended once"
+    );
+    // edge-b never saw it: asking it now is a miss it fetches itself.
+    let at_b = fleet.get(1, &path, &[]).await;
+    assert_eq!(hops(&at_b), ["edge-b"]);
+    assert!(
+        at_b.cache_status().contains("fwd=uri-miss"),
+        "{}",
+        at_b.cache_status()
+    );
+}
+
+/// Our id more often than `tier.loop_limit` is a loop: 508, and nothing is
+/// forwarded. A hostile CDN-Loop gets the same, never a crash.
+#[tokio::test]
+async fn a_request_over_the_loop_limit_gets_508() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let many = "edgecache, ".repeat(2000);
+    for value in [
+        "edgecache, edgecache",
+        "other; x=\"a,b\", EdgeCache;v=1, edgecache",
+        many.as_str(),
+    ] {
+        let got = fleet.get(0, "/looped", &[("cdn-loop", value)]).await;
+        assert_eq!(got.status, 508, "{value:.40}: {got:?}");
+        assert!(got.cache_status().contains("detail=loop-detected"));
+    }
+    // Malformed values without our id are ignored, not refused.
+    for value in ["\"unterminated, edgecache2", ",,,;;;", "edgecache\"\""] {
+        let got = fleet.get(0, "/odd", &[("cdn-loop", value)]).await;
+        assert_eq!(got.status, 200, "{value}: {got:?}");
+    }
+    assert_eq!(origin.count("/looped"), 0, "a loop is never forwarded");
+    let m = metrics(fleet.node(0).admin_addr).await;
+    assert!(
+        m.contains("edgecache_tier_requests_total{outcome=\"loop_refused\"} 3"),
+        "{m}"
+    );
+}
+
+/// A home peer that cannot reach the origin answers 502 of its own making:
+/// the edge asks the origin itself rather than relay that error.
+#[tokio::test]
+async fn a_peer_that_cannot_reach_the_origin_is_bypassed() {
+    let origin = origin().await;
+    // edge-b's origin is a closed port.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let dead = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let fleet = Fleet::start_with(&origin, |i, cfg| {
+        if i == 1 {
+            cfg.origin = Some(dead.clone());
+        }
+    })
+    .await;
+    let path = (0..100)
+        .map(|n| format!("/b/{n}"))
+        .find(|p| fleet.order(p)[0] == 1)
+        .expect("an object homed on edge-b");
+    let got = fleet.get(0, &path, &[]).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.text(), format!("body of {path}"));
+    assert_eq!(hops(&got), ["edge-a"], "{}", got.cache_status());
+    assert_eq!(origin.count(&path), 1);
+    let m = metrics(fleet.node(0).admin_addr).await;
+    assert!(
+        m.contains("edgecache_tier_requests_total{outcome=\"origin_fallback\"} 1"),
+        "{m}"
+    );
+}
