@@ -91,10 +91,17 @@ fn log(peer: &str, failure: &PeerFailure) {
                 "peer could not answer; asking the origin"
             );
         }
-        _ => tracing::warn!(
-            peer,
-            detail = failure.as_str(),
-            "peer failed; trying the next"
-        ),
+        // Known already (and logged when it opened): once per request
+        // would flood the log while a peer is down.
+        PeerFailure::BreakerOpen => {
+            tracing::debug!(peer, detail = failure.as_str(), "peer skipped");
+        }
+        PeerFailure::Timeout => {
+            tracing::warn!(
+                peer,
+                detail = failure.as_str(),
+                "peer failed; trying the next"
+            );
+        }
     }
 }
