@@ -8,6 +8,8 @@ mod support;
 use edgecache::config::Config;
 use edgecache::http_cache::key;
 use edgecache::proxy::tier::ring;
+use parking_lot::Mutex;
+use std::sync::Arc;
 use support::{Got, Origin, TestNode, metrics, reply, send, test_config};
 
 const HOST: &str = "cdn.test";
@@ -29,6 +31,7 @@ async fn origin() -> Origin {
 struct Fleet {
     nodes: Vec<Option<TestNode>>,
     peers: Vec<String>,
+    cells: Vec<Arc<Mutex<Config>>>,
     _dirs: Vec<tempfile::TempDir>,
 }
 
@@ -53,20 +56,30 @@ impl Fleet {
             dirs.push(dir);
         }
         let peers: Vec<String> = nodes.iter().flatten().map(|n| n.addr.to_string()).collect();
-        for (node, cell) in nodes.iter().flatten().zip(&cells) {
-            {
-                let mut c = cell.lock();
-                c.tier.peers = peers.clone();
-                c.tier.self_addr = Some(node.addr.to_string());
-            }
+        let fleet = Fleet {
+            nodes,
+            peers,
+            cells,
+            _dirs: dirs,
+        };
+        fleet
+            .reconfigure(|i, c| {
+                c.tier.peers = fleet.peers.clone();
+                c.tier.self_addr = Some(fleet.peers[i].clone());
+            })
+            .await;
+        fleet
+    }
+
+    /// Change every running node's config with `f(i, cfg)` and reload it
+    /// (the reload validates it, as the binary does).
+    async fn reconfigure(&self, f: impl Fn(usize, &mut Config)) {
+        for (i, (node, cell)) in self.nodes.iter().zip(&self.cells).enumerate() {
+            let Some(node) = node else { continue };
+            f(i, &mut cell.lock());
             let report = node.live.reload().await.expect("reload with [tier]");
             assert!(report.restart_needed.is_empty(), "{report:?}");
             assert!(node.live.node().tier.is_some(), "tiering on after reload");
-        }
-        Fleet {
-            nodes,
-            peers,
-            _dirs: dirs,
         }
     }
 
@@ -324,4 +337,30 @@ async fn a_peer_that_cannot_reach_the_origin_is_bypassed() {
         m.contains("edgecache_tier_requests_total{outcome=\"origin_fallback\"} 1"),
         "{m}"
     );
+}
+
+/// A shield tier: edge-c is the shield; edge-a and edge-b send their misses
+/// to it and never ask the origin themselves while it answers.
+#[tokio::test]
+async fn a_shield_tier_sends_every_miss_through_the_shield() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let shield = fleet.peers[2].clone();
+    fleet
+        .reconfigure(|_, c| c.tier.shield = vec![shield.clone()])
+        .await;
+    for n in 0..30 {
+        let path = format!("/shield/{n}");
+        for i in [0, 1] {
+            let got = fleet.get(i, &path, &[]).await;
+            assert_eq!(got.status, 200);
+            assert_eq!(got.text(), format!("body of {path}"));
+            let want = ["edge-c", ["edge-a", "edge-b"][i]];
+            assert_eq!(hops(&got), want, "{path}: {}", got.cache_status());
+        }
+        assert_eq!(origin.count(&path), 1, "{path}");
+    }
+    // The shield itself asks the origin directly.
+    let got = fleet.get(2, "/shield/own", &[]).await;
+    assert_eq!(hops(&got), ["edge-c"]);
 }

@@ -26,6 +26,12 @@ pub struct TierConfig {
     /// fetched from the origin directly). Required when `peers` is set.
     /// Default: none.
     pub self_addr: Option<String>,
+    /// A shield tier: the entries of `peers` that are the only homes, as
+    /// `ip:port` spelt as in `peers`. The other nodes send their misses to
+    /// the shield (the object's home among these, by the same hashing) and
+    /// never ask the origin while a shield node answers. Empty: every peer
+    /// is a home (a ring). Default: `[]`.
+    pub shield: Vec<String>,
     /// This fleet's token in CDN-Loop (RFC 8586), appended to every request
     /// sent to a peer or the origin. Default: `edgecache`.
     pub cdn_id: String,
@@ -53,6 +59,7 @@ impl Default for TierConfig {
         TierConfig {
             peers: Vec::new(),
             self_addr: None,
+            shield: Vec::new(),
             cdn_id: "edgecache".into(),
             loop_limit: 1,
             connect_timeout_ms: 500,
@@ -118,6 +125,20 @@ impl TierConfig {
                 ));
             }
         }
+        for (i, p) in self.shield.iter().enumerate() {
+            if !self.peers.contains(p) {
+                return Err(invalid(
+                    format!("tier.shield[{i}]"),
+                    format!("`{p}` is not one of tier.peers"),
+                ));
+            }
+            if self.shield[..i].contains(p) {
+                return Err(invalid(
+                    format!("tier.shield[{i}]"),
+                    format!("`{p}` is listed twice"),
+                ));
+            }
+        }
         match (&self.self_addr, self.enabled()) {
             (None, true) => Err(invalid(
                 "tier.self_addr",
@@ -161,6 +182,9 @@ mod tests {
         assert!(!t.enabled());
         t.validate().expect("default valid");
         with(|_| {}).validate().expect("a ring is valid");
+        with(|t| t.shield = vec![t.peers[1].clone()])
+            .validate()
+            .expect("a shield is valid");
     }
 
     /// Each bad value is refused with the field named.
@@ -173,6 +197,14 @@ mod tests {
             (
                 with(|t| t.self_addr = Some("10.0.0.9:1".into())),
                 "tier.self_addr",
+            ),
+            (
+                with(|t| t.shield = vec!["10.0.0.9:8080".into()]),
+                "tier.shield[0]",
+            ),
+            (
+                with(|t| t.shield = vec![t.peers[1].clone(), t.peers[1].clone()]),
+                "tier.shield[1]",
             ),
             (with(|t| t.cdn_id = "a b".into()), "tier.cdn_id"),
             (with(|t| t.cdn_id = "a,b".into()), "tier.cdn_id"),

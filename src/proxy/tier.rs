@@ -35,6 +35,11 @@ pub struct Tier {
     ids: Vec<String>,
     /// Which of them is this node.
     me: usize,
+    /// The peers that may be an object's home: all of them in a ring, the
+    /// shield's in a shield tier (indexes into `ids`).
+    homes: Vec<usize>,
+    /// Their ids, hashed.
+    home_ids: Vec<String>,
     /// The peers' addresses, to recognise a peer's request.
     ips: Vec<IpAddr>,
     /// One server per peer (this node's entry is never sent to): pooled
@@ -153,7 +158,17 @@ impl Tier {
             cooldown: Duration::from_secs(cfg.upstream.breaker_cooldown_secs),
         };
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        let homes: Vec<usize> = if t.shield.is_empty() {
+            (0..t.peers.len()).collect()
+        } else {
+            t.shield
+                .iter()
+                .filter_map(|s| t.peers.iter().position(|p| p == s))
+                .collect()
+        };
         Some(Tier {
+            home_ids: homes.iter().map(|i| t.peers[*i].clone()).collect(),
+            homes,
             ids: t.peers.clone(),
             me,
             ips: t.peer_addrs().iter().map(|a| a.ip()).collect(),
@@ -171,6 +186,12 @@ impl Tier {
     /// Which peer is this node.
     pub fn me(&self) -> usize {
         self.me
+    }
+
+    /// Can peer `i` be an object's home (all peers in a ring; the shield's
+    /// in a shield tier)?
+    pub fn is_home(&self, i: usize) -> bool {
+        self.homes.contains(&i)
     }
 
     /// A peer's id as configured.
@@ -205,8 +226,12 @@ impl Tier {
         if arrival.ours + 1 > self.loop_limit {
             return Route::Origin(TierOutcome::LoopLimit);
         }
-        let peers: Vec<usize> = ring::order(&self.ids, key)
+        // In a ring this node is among the homes, and asks only the peers
+        // before itself in the order; an edge of a shield tier is not, and
+        // asks the shield.
+        let peers: Vec<usize> = ring::order(&self.home_ids, key)
             .into_iter()
+            .map(|h| self.homes[h])
             .take_while(|i| *i != self.me)
             .take(MAX_PEER_ATTEMPTS)
             .collect();

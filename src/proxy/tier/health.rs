@@ -1,4 +1,5 @@
-//! Health checks of the peers: a TCP connect to each within the tier's
+//! Health checks of the peers that may be homes (every peer in a ring,
+//! the shield's nodes in a shield tier): a TCP connect to each within the tier's
 //! connect timeout. A peer that does not accept opens its breaker at once,
 //! so requests skip it before any of them waits on it; when it accepts
 //! again, the next check closes the breaker it opened.
@@ -30,7 +31,7 @@ pub fn spawn(node: Weak<Node>) {
             };
             down.resize(tier.peers.servers().len(), false);
             for (i, server) in tier.peers.servers().iter().enumerate() {
-                if i == tier.me() {
+                if i == tier.me() || !tier.is_home(i) {
                     continue;
                 }
                 let up = server.conns.dialer().open(false).await.is_ok();

@@ -121,3 +121,42 @@ fn routes_by_hash_order_up_to_this_node() {
     };
     assert!(matches!(t.route(spoofed, &k), Route::Peers(_)));
 }
+
+/// A shield tier: an edge outside the shield asks the object's home among
+/// the shield's nodes, then the next shield node, never another edge; a
+/// shield node asks the shield nodes before itself in the order.
+#[test]
+fn a_shield_tier_routes_to_the_shield_only() {
+    let peers = ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"];
+    let shield = [2usize, 1];
+    let shield_ids = [peers[2], peers[1]];
+    let tier_at = |me: usize| {
+        let mut cfg = Config::default();
+        cfg.tier.peers = peers.iter().map(|p| p.to_string()).collect();
+        cfg.tier.shield = shield_ids.iter().map(|p| p.to_string()).collect();
+        cfg.tier.self_addr = Some(peers[me].to_string());
+        cfg.validate().expect("valid");
+        Tier::from_config(&cfg).expect("on")
+    };
+    let tiers = [tier_at(0), tier_at(1), tier_at(2)];
+    assert!(!tiers[0].is_home(0) && tiers[0].is_home(1) && tiers[0].is_home(2));
+    for n in 0..100 {
+        let k = key::primary("http", "cdn.test", &format!("/s/{n}"));
+        let order: Vec<usize> = ring::order(&shield_ids, &k)
+            .into_iter()
+            .map(|h| shield[h])
+            .collect();
+        let route = |me: usize| tiers[me].route(Arrival::default(), &k);
+        assert_eq!(route(0), Route::Peers(order.clone()), "/s/{n}: the edge");
+        assert_eq!(
+            route(order[0]),
+            Route::Origin(TierOutcome::SelfHome),
+            "/s/{n}: its home"
+        );
+        assert_eq!(
+            route(order[1]),
+            Route::Peers(vec![order[0]]),
+            "/s/{n}: the other shield node"
+        );
+    }
+}
