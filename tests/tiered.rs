@@ -364,3 +364,51 @@ async fn a_shield_tier_sends_every_miss_through_the_shield() {
     let got = fleet.get(2, "/shield/own", &[]).await;
     assert_eq!(hops(&got), ["edge-c"]);
 }
+
+/// A home peer that accepts connections but never answers (hung, or
+/// overloaded) is given up after `tier.first_byte_timeout_ms` for the next
+/// peer in hash order or the origin.
+#[tokio::test]
+async fn a_slow_home_peer_is_given_up_for_the_next() {
+    let origin = origin().await;
+    let mut fleet = Fleet::start(&origin).await;
+    // Replace edge-c by a listener that accepts and never answers.
+    fleet.stop(2).await;
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hole_addr = hole.local_addr().expect("addr").to_string();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = hole.accept().await {
+            open.push(s);
+        }
+    });
+    fleet.peers[2] = hole_addr.clone();
+    fleet
+        .reconfigure(|_, c| {
+            c.tier.peers[2] = hole_addr.clone();
+            c.tier.first_byte_timeout_ms = 300;
+        })
+        .await;
+    let path = (0..100)
+        .map(|n| format!("/slow/{n}"))
+        .find(|p| fleet.order(p)[0] == 2)
+        .expect("an object homed on the silent peer");
+    let got = fleet.get(0, &path, &[]).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.text(), format!("body of {path}"));
+    assert_eq!(origin.count(&path), 1);
+    let m = metrics(fleet.node(0).admin_addr).await;
+    let fell_back = ["next_peer", "origin_fallback"].iter().any(|o| {
+        m.contains(&format!(
+            "edgecache_tier_requests_total{{outcome=\"{o}\"}} 1"
+        ))
+    });
+    assert!(fell_back, "{m}");
+    assert!(
+        m.contains("edgecache_upstream_head_timeouts_total 1"),
+        "the peer's timeout is counted:\n{m}"
+    );
+    held.abort();
+}
