@@ -2,6 +2,7 @@
 //! receives, an in-process node, and a small client.
 #![allow(dead_code, missing_docs)]
 
+pub mod fleet;
 pub mod process;
 pub mod raw_client;
 pub mod raw_origin;
