@@ -206,7 +206,8 @@ impl Tier {
         let ours = cdn_loop::count(headers, &self.cdn_id);
         Arrival {
             ours,
-            from_peer: ours > 0 && self.ips.contains(&client),
+            // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+            from_peer: ours > 0 && self.ips.contains(&client.to_canonical()),
         }
     }
 

@@ -42,6 +42,12 @@ fn arrival_reads_cdn_loop_and_source() {
         (&["edgecache"][..], peer, 1, true),
         (&["edgecache"][..], client, 1, false),
         (&["other, edgecache", "edgecache"][..], client, 2, false),
+        (
+            &["edgecache"][..],
+            "::ffff:10.0.0.2".parse().expect("ip"),
+            1,
+            true,
+        ),
     ];
     for (fields, ip, ours, from_peer) in cases {
         let a = t.arrival(&headers(fields), ip);
@@ -158,5 +164,26 @@ fn a_shield_tier_routes_to_the_shield_only() {
             Route::Peers(vec![order[0]]),
             "/s/{n}: the other shield node"
         );
+    }
+}
+
+/// A peer's request is keyed by the scheme its client used, which the peer
+/// sends in X-Forwarded-Proto; anything else keeps the listener's scheme.
+#[test]
+fn a_peers_scheme_comes_from_x_forwarded_proto() {
+    use crate::proxy::Scheme;
+    let cases = [
+        (None, Scheme::Http, Scheme::Http),
+        (Some("https"), Scheme::Http, Scheme::Https),
+        (Some("http"), Scheme::Https, Scheme::Http),
+        (Some("HTTPS"), Scheme::Http, Scheme::Http),
+        (Some("https, http"), Scheme::Http, Scheme::Http),
+    ];
+    for (xfp, listener, want) in cases {
+        let mut h = HeaderMap::new();
+        if let Some(v) = xfp {
+            h.insert("x-forwarded-proto", HeaderValue::from_static(v));
+        }
+        assert_eq!(peer_scheme(&h, listener), want, "{xfp:?} on {listener:?}");
     }
 }
