@@ -316,3 +316,45 @@ async fn a_slow_home_peer_is_given_up_for_the_next() {
     );
     held.abort();
 }
+
+/// A peer's request is keyed by the scheme its client used (the peer's
+/// X-Forwarded-Proto), so an https object fetched through a peer is never
+/// served for http, nor the reverse; a client's own X-Forwarded-Proto
+/// without our CDN-Loop id changes nothing.
+#[tokio::test]
+async fn a_peers_request_is_keyed_by_its_clients_scheme() {
+    let origin = origin().await;
+    let fleet = Fleet::start(&origin).await;
+    let peer_https = [("cdn-loop", "edgecache"), ("x-forwarded-proto", "https")];
+    let xfp_seen = |n: usize| {
+        origin.seen()[n]
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let got = fleet.get(1, "/scheme", &peer_https).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(xfp_seen(0), "https", "fetched as the https resource");
+    // The same path as http (a peer's request without the field): another key.
+    let got = fleet.get(1, "/scheme", &[("cdn-loop", "edgecache")]).await;
+    assert!(
+        got.cache_status().contains("fwd=uri-miss"),
+        "{}",
+        got.cache_status()
+    );
+    assert_eq!(xfp_seen(1), "http");
+    // The https copy is a hit for the next https peer request.
+    let got = fleet.get(1, "/scheme", &peer_https).await;
+    assert!(got.cache_status().contains("hit"), "{}", got.cache_status());
+    assert_eq!(origin.count("/scheme"), 2);
+    // A client's X-Forwarded-Proto alone is not believed.
+    let path = (0..100)
+        .map(|n| format!("/xfp/{n}"))
+        .find(|p| fleet.order(p)[0] == 1)
+        .expect("an object homed on edge-b");
+    let got = fleet.get(1, &path, &[("x-forwarded-proto", "https")]).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(xfp_seen(2), "http");
+}
