@@ -19,8 +19,10 @@ pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
 pub use websocket::WebSocketConfig;
 
 // `::tracing` is the logging crate; this module is the `[tracing]` section.
+mod tier;
 mod tracing;
 mod websocket;
+pub use tier::TierConfig;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -54,6 +56,8 @@ pub struct Config {
     pub tracing: TracingConfig,
     /// The fleet: purge fan-out over NATS JetStream. Default: off.
     pub fleet: FleetConfig,
+    /// Tiered caching over a ring of peer nodes. Default: off.
+    pub tier: TierConfig,
 }
 
 /// One field that carries surrogate keys.
@@ -717,6 +721,7 @@ impl Config {
         self.access_log.validate()?;
         self.tracing.validate()?;
         self.fleet.validate()?;
+        self.tier.validate()?;
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(

@@ -285,6 +285,7 @@ impl Running {
 /// Start watching a node's origins: a reachability warning at start-up,
 /// and active health checks when configured.
 fn watch_origins(node: &Arc<Node>, at_start: bool) {
+    crate::proxy::tier::health::spawn(Arc::downgrade(node));
     for pool in node.sites.pools() {
         if at_start {
             for server in pool.servers() {

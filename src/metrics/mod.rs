@@ -7,9 +7,11 @@
 mod fleet;
 mod node_collector;
 mod site;
+mod tier;
 
 pub use node_collector::NodeCollector;
 pub use site::{Protocol, SiteMetrics, Source};
+pub use tier::TierMetrics;
 
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -86,6 +88,8 @@ pub struct Metrics {
     sites: Mutex<HashMap<Arc<str>, Arc<SiteMetrics>>>,
     /// Counters of other parts of the node, read at scrape time.
     pub node: Arc<NodeCollector>,
+    /// Tiered caching outcomes.
+    pub tier: TierMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -144,6 +148,7 @@ impl Metrics {
             Unit::Seconds,
             fleet_propagation.clone(),
         );
+        let tier = TierMetrics::register(&mut registry);
         let node = Arc::new(NodeCollector::default());
         registry.register_collector(Box::new(node.clone()));
         Arc::new(Metrics {
@@ -157,6 +162,7 @@ impl Metrics {
             purges,
             sites: Mutex::new(HashMap::new()),
             node,
+            tier,
         })
     }
 

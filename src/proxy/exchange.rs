@@ -29,6 +29,8 @@ pub struct Exchange {
     pub directives: RequestDirectives,
     /// The primary cache key (§2).
     pub primary: ObjectKey,
+    /// Where it came from, as tiered caching sees it (CDN-Loop, a peer).
+    pub arrival: super::tier::Arrival,
     /// Microseconds the origin took to its response head, plus one (0:
     /// the origin was not asked). For the access log.
     origin_micros: std::sync::atomic::AtomicU64,
@@ -62,6 +64,7 @@ impl Exchange {
             client,
             directives,
             primary,
+            arrival: Default::default(),
             origin_micros: Default::default(),
         }
     }
@@ -100,6 +103,7 @@ impl Exchange {
             client: self.client,
             directives: RequestDirectives::default(),
             primary: self.primary,
+            arrival: self.arrival,
             origin_micros: Default::default(),
         }
     }

@@ -37,7 +37,7 @@ pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -
         req
     };
     let replay = || build(body::empty());
-    let (result, times) = send(ex, build(body), Some(&replay)).await;
+    let (result, times) = super::tier::via_peers::send(ex, build(body), &replay).await;
     let cs = CacheStatus {
         fwd: Some(fwd),
         ..Default::default()

@@ -207,6 +207,7 @@ pub fn upstream_request(
     if up.x_forwarded_for {
         append_forwarded_for(&mut headers, ex.client.ip());
     }
+    crate::proxy::tier::mark_forwarded(node.tier.as_ref(), &mut headers);
     if let Some(ours) = &node.surrogate_capability {
         let name = HeaderName::from_static("surrogate-capability");
         let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {

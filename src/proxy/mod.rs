@@ -21,6 +21,7 @@ pub mod respond;
 pub mod revalidate;
 pub mod send_error;
 pub mod served;
+pub mod tier;
 pub mod timed_body;
 pub mod tunnel;
 pub mod unsafe_method;
@@ -58,6 +59,21 @@ pub async fn handle(
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
 
+    // 0. Tiered caching: a peer's request (keyed by its client's scheme),
+    //    or a loop (508, never forwarded)?
+    let mut arrival = tier::Arrival::default();
+    let mut scheme = scheme;
+    if let Some(t) = &node.tier {
+        arrival = t.arrival(&parts.headers, client.ip());
+        if t.refuses(arrival) {
+            node.metrics.tier.count(tier::TierOutcome::LoopRefused);
+            return loop_detected(&node);
+        }
+        if arrival.from_peer {
+            scheme = tier::peer_scheme(&parts.headers, scheme);
+        }
+    }
+
     // 1. Where is it aimed, and which origin serves it?
     let target = match normalize::target(&parts.uri, &parts.headers, parts.version, scheme) {
         Ok(t) => t,
@@ -83,7 +99,8 @@ pub async fn handle(
     if parts.method.as_str() == "PURGE" {
         return Box::pin(purge_method::handle(&node, &parts, &target, client)).await;
     }
-    let ex = Exchange::new(node, parts, target, site, client);
+    let mut ex = Exchange::new(node, parts, target, site, client);
+    ex.arrival = arrival;
     let mut resp = serve(&ex, body).await;
     if let Some(s) = resp.extensions_mut().get_mut::<served::Served>() {
         s.site = Some(ex.site.metrics.clone());
@@ -297,6 +314,20 @@ fn purged(node: &Node, target: &normalize::Target, entry: &lookup::Entry) -> Pur
         (Purged::No, Some(f)) if f.revalidate_all() => Purged::Soft,
         _ => p,
     }
+}
+
+/// RFC 8586 §3: our id is in CDN-Loop more often than `tier.loop_limit`.
+fn loop_detected(node: &Node) -> Response<Body> {
+    let cs = CacheStatus {
+        detail: Some("loop-detected"),
+        ..Default::default()
+    };
+    respond::error(
+        node,
+        StatusCode::LOOP_DETECTED,
+        "this request has looped through the fleet (CDN-Loop)",
+        cs,
+    )
 }
 
 /// §5.2.1.7: only-if-cached with nothing usable stored is a 504.

@@ -117,6 +117,8 @@ pub struct Node {
     pub tracer: Arc<crate::trace::Tracer>,
     /// The fleet this node belongs to (`[fleet]`), if any.
     pub fleet: Option<Arc<crate::fleet::Fleet>>,
+    /// Tiered caching: the peers and the CDN-Loop rules (`None`: off).
+    pub tier: Option<Arc<super::tier::Tier>>,
 }
 
 impl Node {
@@ -271,7 +273,9 @@ impl Node {
         };
         let logs_any =
             cfg.access_log.enabled || cfg.sites.iter().any(|s| s.access_log == Some(true));
+        let tier = super::tier::Tier::from_config(&cfg).map(Arc::new);
         Ok(Node {
+            tier,
             logs_any,
             metrics,
             unrouted,

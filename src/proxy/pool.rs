@@ -208,6 +208,13 @@ impl Pool {
             .or_else(|| avoid.filter(|i| self.servers[*i].admit(now)))
     }
 
+    /// Does server `i`'s breaker admit a request now? (An open breaker past
+    /// its cooldown admits this one as its probe.) For callers that choose
+    /// the server themselves, as the tier's hash order does.
+    pub fn admit(&self, i: usize, now: Instant) -> bool {
+        self.servers[i].admit(now)
+    }
+
     /// Mark a request to server `i` as in flight.
     pub fn start(&self, i: usize) -> InFlight {
         let server = self.servers[i].clone();

@@ -3,7 +3,7 @@
 //! background under stale-while-revalidate (RFC 5861 §3).
 
 use super::exchange::Exchange;
-use super::fetch::{drain, send, store_and_stream};
+use super::fetch::{drain, store_and_stream};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
 use super::respond;
@@ -32,7 +32,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
         }
         req
     };
-    let (result, times) = send(ex, build(), Some(&build)).await;
+    let (result, times) = super::tier::via_peers::send(ex, build(), &build).await;
     let (request_time, response_time, purge_seq) = times;
     // RFC 9111 §4.2.4 lets a disconnected cache serve stale; the operator's
     // window applies only when the origin could not be reached at all.

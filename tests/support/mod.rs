@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod nats;
+pub mod fleet;
 pub mod process;
 pub mod raw_client;
 pub mod raw_origin;

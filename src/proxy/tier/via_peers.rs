@@ -1,0 +1,107 @@
+//! Fetching a cacheable miss or revalidation through the tier: the home
+//! peer, then the next in hash order, then the origin. Only bodiless GETs
+//! and HEADs come here (misses and revalidations); passes, unsafe methods,
+//! WebSocket and gRPC go to the origin directly.
+
+use super::peer::{self, PeerFailure};
+use super::{Route, TierOutcome};
+use crate::body::Body;
+use crate::clock;
+use crate::error::UpstreamError;
+use crate::proxy::exchange::Exchange;
+use crate::proxy::fetch::{self, Timing};
+use crate::proxy::timed_body::TimedBody;
+use crate::proxy::upstream::Replay;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Request, Response};
+
+/// Send `req` (built by `rebuild`, which builds it again for the next
+/// hop) where the tier routes it, noting the times and purge sequence as
+/// [`fetch::send`] does. Without a tier it is [`fetch::send`].
+pub async fn send(
+    ex: &Exchange,
+    req: Request<Body>,
+    rebuild: &Replay<'_>,
+) -> (Result<Response<TimedBody>, UpstreamError>, Timing) {
+    let node = &ex.node;
+    let Some(tier) = &node.tier else {
+        return fetch::send(ex, req, Some(rebuild)).await;
+    };
+    let peers = match tier.route(ex.arrival, &ex.primary) {
+        Route::Peers(p) => p,
+        Route::Origin(why) => {
+            node.metrics.tier.count(why);
+            return fetch::send(ex, req, Some(rebuild)).await;
+        }
+    };
+    let mut next = Some(req);
+    for (attempt, &i) in peers.iter().enumerate() {
+        let mut req = next.take().unwrap_or_else(rebuild);
+        for_peer(ex, &mut req);
+        let purge_seq = node.purge.current_seq();
+        let request_time = clock::now();
+        let pq = &ex.target.path_and_query;
+        let timeouts = node.upstream.timeouts.clone();
+        match peer::send(tier, i, pq, req, timeouts).await {
+            Ok(resp) => {
+                let outcome = if attempt == 0 {
+                    TierOutcome::Home
+                } else {
+                    TierOutcome::NextPeer
+                };
+                node.metrics.tier.count(outcome);
+                return (Ok(resp), (request_time, clock::now(), purge_seq));
+            }
+            Err(failure) => {
+                log(tier.id(i), &failure);
+                if !failure.next_peer_may_help() {
+                    break;
+                }
+            }
+        }
+    }
+    node.metrics.tier.count(TierOutcome::OriginFallback);
+    fetch::send(ex, next.unwrap_or_else(rebuild), Some(rebuild)).await
+}
+
+/// A request built for the origin, made fit for a peer: the peer routes by
+/// Host to the same site, and keys by the scheme the client used (which it
+/// takes from X-Forwarded-Proto only from a peer).
+fn for_peer(ex: &Exchange, req: &mut Request<Body>) {
+    let h = req.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&ex.target.authority) {
+        h.insert(header::HOST, v);
+    }
+    h.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(ex.target.scheme),
+    );
+}
+
+fn log(peer: &str, failure: &PeerFailure) {
+    match failure {
+        PeerFailure::Unreachable(reason) => {
+            tracing::warn!(peer, detail = failure.as_str(), %reason, "peer failed; trying the next");
+        }
+        PeerFailure::Refused(status) => {
+            tracing::warn!(
+                peer,
+                detail = failure.as_str(),
+                status,
+                "peer could not answer; asking the origin"
+            );
+        }
+        // Known already (and logged when it opened): once per request
+        // would flood the log while a peer is down.
+        PeerFailure::BreakerOpen => {
+            tracing::debug!(peer, detail = failure.as_str(), "peer skipped");
+        }
+        PeerFailure::Timeout => {
+            tracing::warn!(
+                peer,
+                detail = failure.as_str(),
+                "peer failed; trying the next"
+            );
+        }
+    }
+}
