@@ -1,8 +1,8 @@
 //! Purge propagation across a running fleet (benches/load/fleet.sh starts
 //! one with scripts/cluster.sh): purges sent open-loop at a fixed rate to one
 //! node's purge API with `?wait=fleet`, each answered once every live node
-//! has applied it. Prints, per rate, the client-observed time (local commit
-//! + publish + apply on every node + acknowledgement) and the node's own
+//! has applied it. Prints, per rate, the client-observed time (local commit,
+//! publish, apply on every node, acknowledgement) and the node's own
 //! `waited_ms` (from the local commit to the last acknowledgement).
 //!
 //! usage: cargo bench --bench fleet_propagation -- ADMIN_ADDR TOKEN RATE:COUNT...

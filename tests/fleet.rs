@@ -295,3 +295,65 @@ async fn wait_fleet_with_a_node_down_reports_it() {
     let (status, _) = purge_key(f.node(0), "w", "?wait=later").await;
     assert_eq!(status, 400);
 }
+
+/// Tiering and the fleet together: a home peer that has read less of the
+/// purge stream than the edge asking it revalidates what it holds (so it
+/// cannot hand back an object the edge has already purged); the position
+/// field never reaches the origin; and a purge made anywhere reaches the
+/// home peer and the edges alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_peer_behind_on_purges_revalidates_for_an_edge_ahead_of_it() {
+    let nats = Nats::start().await;
+    let o = versioned_origin().await;
+    let ids = ["a", "b", "c"];
+    let fleet = support::fleet::Fleet::start_with(&o.origin, |i, cfg| {
+        cfg.admin.tokens = vec![TokenConfig {
+            token: TOKEN.into(),
+            hosts: vec!["*".into()],
+        }];
+        cfg.fleet.servers = vec![nats.url()];
+        cfg.fleet.node_id = Some(ids[i].into());
+        cfg.fleet.presence_interval_ms = 100;
+    })
+    .await;
+    for i in 0..3 {
+        until_metric(fleet.node(i), "edgecache_fleet_caught_up 1").await;
+        until_metric(fleet.node(i), "edgecache_fleet_live_nodes 3").await;
+    }
+    let path = (0..100)
+        .map(|n| format!("/t/{n}"))
+        .find(|p| fleet.order(p)[0] == 1)
+        .expect("an object homed on b");
+    assert_eq!(fleet.get(0, &path, &[]).await.text(), format!("v1 {path}"));
+    assert_eq!(o.origin.count(&path), 1);
+    // A peer (our CDN-Loop id, a peer's address) that has read far more of
+    // the stream than b: b revalidates with the origin.
+    let ahead = [
+        ("cdn-loop", "edgecache"),
+        ("edgecache-fleet-seq", "1000000"),
+    ];
+    let got = fleet.get(1, &path, &ahead).await;
+    assert_eq!((got.status, got.text()), (200, format!("v1 {path}")));
+    assert_eq!(o.origin.count(&path), 2, "b revalidated");
+    let last = o.origin.seen().into_iter().last().expect("seen");
+    assert!(last.headers.contains_key("if-none-match"), "{last:?}");
+    assert!(
+        !last.headers.contains_key("edgecache-fleet-seq"),
+        "{last:?}"
+    );
+    // A peer no further along: b's copy is served as it is.
+    let level = [("cdn-loop", "edgecache"), ("edgecache-fleet-seq", "0")];
+    assert_eq!(fleet.get(1, &path, &level).await.status, 200);
+    assert_eq!(o.origin.count(&path), 2, "a hit on b");
+    // A purge made on c reaches b (the home) and a (an edge).
+    *o.version.lock() = 2;
+    let key = path.trim_start_matches('/').replace('/', "-");
+    let (status, json) = purge_key(fleet.node(2), &key, "?wait=fleet&timeout_ms=10000").await;
+    assert_eq!(
+        (status, &json["fleet"]["complete"]),
+        (200, &serde_json::Value::Bool(true)),
+        "{json}"
+    );
+    assert_eq!(fleet.get(0, &path, &[]).await.text(), format!("v2 {path}"));
+    assert_eq!(fleet.get(2, &path, &[]).await.text(), format!("v2 {path}"));
+}

@@ -117,6 +117,7 @@ async fn consume(
         mark_caught_up(fleet);
     }
     let mut last = if p.join.is_some() { 0 } else { recorded.seq };
+    fleet.position.store(last, Ordering::Release);
     let mut messages = consumer.messages().await?.ready_chunks(CHUNK);
     while let Some(chunk) = messages.next().await {
         let mut batch = Vec::with_capacity(chunk.len());
@@ -161,13 +162,13 @@ async fn handle(
         ));
     }
     let last_before = last;
-    let (outcomes, gap) = {
+    let outcomes = {
         let fleet = fleet.clone();
         tokio::task::spawn_blocking(move || apply_all(&fleet, work, last_before)).await??
     };
-    if gap {
-        fleet.counters.gaps.fetch_add(1, Ordering::Relaxed);
-    }
+    // Every purge of the batch is in force here now.
+    let read_to = outcomes.iter().map(|o| o.0).max().unwrap_or(last);
+    fleet.position.fetch_max(read_to, Ordering::AcqRel);
     for (m, (seq, pending, outcome, ack_to)) in batch.iter().zip(outcomes) {
         last = last.max(seq);
         match outcome {
@@ -200,23 +201,13 @@ fn apply_all(
     fleet: &Fleet,
     work: Vec<(u64, u64, i128, String, Vec<u8>)>,
     mut last: u64,
-) -> Result<(Vec<Done>, bool), storage::PurgeError> {
+) -> Result<Vec<Done>, storage::PurgeError> {
     let mut out = Vec::with_capacity(work.len());
-    let mut gap = false;
     for (seq, pending, published_ns, id, payload) in work {
         if seq <= last {
             // Redelivered: read (and recorded) before.
             out.push((seq, pending, Outcome::Skipped, None));
             continue;
-        }
-        if plan::is_gap(last, seq) && !gap {
-            gap = true;
-            tracing::warn!(
-                last,
-                seq,
-                "fleet: purges expired from the stream before this node read them"
-            );
-            fleet.purge.ban(storage::ALL_SCOPES, BanMatch::All, true)?;
         }
         last = seq;
         let env = match Envelope::decode(&payload) {
@@ -256,8 +247,11 @@ fn apply_all(
     }
     // One durable commit for the whole batch (the purges above were
     // committed without waiting for the disk), before any acknowledgement.
-    fleet.purge.skip_stream(last)?;
-    Ok((out, gap))
+    // A batch that applied nothing (this node's own purges) needs none:
+    // read again after a crash, it is skipped again.
+    let applied = out.iter().any(|o| matches!(o.2, Outcome::Applied));
+    fleet.purge.record_stream_position(last, applied)?;
+    Ok(out)
 }
 
 async fn soft_purge_everything(fleet: &Arc<Fleet>, why: &str) -> Result<(), BoxError> {

@@ -64,6 +64,8 @@ pub struct Fleet {
     store: Store,
     outbox_wake: Notify,
     caught_up: AtomicBool,
+    /// The last stream sequence read and applied (or skipped) here.
+    position: AtomicU64,
     /// Counters for the metrics collector.
     pub counters: FleetCounters,
     presence: Presence,
@@ -127,6 +129,7 @@ impl Fleet {
             store,
             outbox_wake: Notify::new(),
             caught_up: AtomicBool::new(false),
+            position: AtomicU64::new(0),
             counters: FleetCounters::default(),
             propagation,
             tasks: parking_lot::Mutex::new(Vec::new()),
@@ -192,6 +195,12 @@ impl Fleet {
     /// `catch_up = "unhealthy"`.
     pub fn healthy(&self) -> bool {
         self.cfg.catch_up != CatchUp::Unhealthy || self.caught_up()
+    }
+
+    /// How far this node has read the purge stream: every purge up to this
+    /// stream sequence is in force here.
+    pub fn position(&self) -> u64 {
+        self.position.load(Ordering::Acquire)
     }
 
     /// Fleet members announcing themselves now (this node included).

@@ -116,7 +116,9 @@ fn ip_value(ip: IpAddr) -> HeaderValue {
 /// which also adds them to the cache key. `X-Forwarded-Proto` and
 /// `Forwarded` are handled apart: the node sets the former itself and keeps
 /// a client's only when the client is a trusted proxy.
-pub const UNKEYED_REQUEST_FIELDS: [&str; 20] = [
+/// `edgecache-fleet-seq` (a peer's purge-stream position, see
+/// `proxy::tier`) is node-internal and never reaches the origin.
+pub const UNKEYED_REQUEST_FIELDS: [&str; 21] = [
     "x-forwarded-host",
     "x-forwarded-port",
     "x-forwarded-scheme",
@@ -137,6 +139,7 @@ pub const UNKEYED_REQUEST_FIELDS: [&str; 20] = [
     "front-end-https",
     "x-url-scheme",
     "x-proxyuser-ip",
+    "edgecache-fleet-seq",
 ];
 
 /// Fields a client may only set through a trusted proxy.

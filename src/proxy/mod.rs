@@ -102,6 +102,9 @@ pub async fn handle(
     let mut ex = Exchange::new(node, parts, target, site, client);
     ex.arrival = arrival;
     let mut resp = serve(&ex, body).await;
+    if !ex.arrival.from_peer {
+        respond::strip_downstream(&ex.node, resp.headers_mut());
+    }
     if let Some(s) = resp.extensions_mut().get_mut::<served::Served>() {
         s.site = Some(ex.site.metrics.clone());
         s.log = Some(ex.site.log);
@@ -141,7 +144,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     };
     let mut vary_names = Vec::new();
     let purge = match &found {
-        Lookup::Hit(entry) => purged(node, &ex.target, entry),
+        Lookup::Hit(entry) => purged(node, ex, entry),
         _ => Purged::No,
     };
     let fwd = match found {
@@ -301,9 +304,13 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
 
 /// Has `entry` been purged since it was fetched? Purges are scoped by host.
 ///
-/// A fleet node that has not yet read the purges it missed while away
-/// treats every object as soft-purged (`fleet.catch_up = "revalidate"`).
-fn purged(node: &Node, target: &normalize::Target, entry: &lookup::Entry) -> Purged {
+/// A fleet node treats every object as soft-purged (revalidated before use)
+/// while it has not yet read the purges it missed while away
+/// (`fleet.catch_up`), and for a peer that has read further along the purge
+/// stream than this node (tiered caching): that peer may have applied a
+/// purge this node has not.
+fn purged(node: &Node, ex: &Exchange, entry: &lookup::Entry) -> Purged {
+    let target = &ex.target;
     let p = node.purge.check(
         &target.host,
         &target.path_and_query,
@@ -311,7 +318,9 @@ fn purged(node: &Node, target: &normalize::Target, entry: &lookup::Entry) -> Pur
         entry.meta.purge_seq,
     );
     match (p, &node.fleet) {
-        (Purged::No, Some(f)) if f.revalidate_all() => Purged::Soft,
+        (Purged::No, Some(f)) if f.revalidate_all() || ex.arrival.fleet_seq > f.position() => {
+            Purged::Soft
+        }
         _ => p,
     }
 }

@@ -48,7 +48,7 @@ pub fn cached_owned(
         Some(meta) => std::mem::take(&mut meta.headers),
         None => entry.meta.headers.clone(),
     };
-    strip_and_via(node, &mut headers, http::Version::HTTP_11);
+    add_via(node, &mut headers, http::Version::HTTP_11);
     headers.insert(header::AGE, HeaderValue::from(age));
     let mut resp = with_cache_status(node, status, headers, body, &cs);
     if entry.tier == Tier::Disk {
@@ -98,14 +98,23 @@ pub fn cached(
 /// a second header map per stored object cost more memory than it saved.)
 pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
     let mut headers = stored.clone();
-    strip_and_via(node, &mut headers, http::Version::HTTP_11);
+    add_via(node, &mut headers, http::Version::HTTP_11);
     headers
 }
 
-fn strip_and_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::Version) {
+/// Remove the fields meant for this cache only (targeted fields such as
+/// CDN-Cache-Control, surrogate keys) from a response to a client. Not
+/// from a response to a peer (tiered caching): the edge needs them to
+/// store the object as the home peer did, and to purge it by key.
+pub fn strip_downstream(node: &Node, headers: &mut HeaderMap) {
     for f in &node.strip_downstream {
         headers.remove(f);
     }
+}
+
+/// Via (this cache's hop); the cache-only fields are stripped last, by
+/// [`strip_downstream`], once it is known whether the client is a peer.
+fn add_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::Version) {
     if upstream_version == http::Version::HTTP_11 {
         headers.append(header::VIA, node.via_11.clone());
     } else {
@@ -237,7 +246,7 @@ pub fn finish(
     cs: &CacheStatus,
     upstream_version: http::Version,
 ) -> Response<Body> {
-    strip_and_via(node, &mut headers, upstream_version);
+    add_via(node, &mut headers, upstream_version);
     with_cache_status(node, status, headers, body, cs)
 }
 

@@ -68,7 +68,15 @@ pub struct Arrival {
     pub ours: usize,
     /// Sent by a peer: from a peer's address, with our id in CDN-Loop.
     pub from_peer: bool,
+    /// A peer's position in the fleet's purge stream (`edgecache-fleet-seq`;
+    /// 0 when absent or not from a peer). Stored objects are revalidated
+    /// while this node has read less of the stream: the peer may have
+    /// applied a purge this node has not yet.
+    pub fleet_seq: u64,
 }
+
+/// The request field that carries a peer's purge-stream position.
+pub const FLEET_SEQ: &str = "edgecache-fleet-seq";
 
 /// Where a cacheable miss or revalidation is fetched from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,10 +212,21 @@ impl Tier {
     /// the request a peer's.
     pub fn arrival(&self, headers: &HeaderMap, client: IpAddr) -> Arrival {
         let ours = cdn_loop::count(headers, &self.cdn_id);
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+        let from_peer = ours > 0 && self.ips.contains(&client.to_canonical());
+        let fleet_seq = if from_peer {
+            headers
+                .get(FLEET_SEQ)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        } else {
+            0
+        };
         Arrival {
             ours,
-            // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
-            from_peer: ours > 0 && self.ips.contains(&client.to_canonical()),
+            from_peer,
+            fleet_seq,
         }
     }
 

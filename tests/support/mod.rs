@@ -2,8 +2,8 @@
 //! receives, an in-process node, and a small client.
 #![allow(dead_code, missing_docs)]
 
-pub mod nats;
 pub mod fleet;
+pub mod nats;
 pub mod process;
 pub mod raw_client;
 pub mod raw_origin;

@@ -51,7 +51,15 @@ fn arrival_reads_cdn_loop_and_source() {
     ];
     for (fields, ip, ours, from_peer) in cases {
         let a = t.arrival(&headers(fields), ip);
-        assert_eq!(a, Arrival { ours, from_peer }, "{fields:?} from {ip}");
+        assert_eq!(
+            a,
+            Arrival {
+                ours,
+                from_peer,
+                fleet_seq: 0
+            },
+            "{fields:?} from {ip}"
+        );
     }
 }
 
@@ -67,6 +75,7 @@ fn loops_over_the_limit_are_refused() {
         let a = Arrival {
             ours,
             from_peer: true,
+            ..Default::default()
         };
         assert_eq!(
             tier(0, limit).refuses(a),
@@ -101,11 +110,13 @@ fn routes_by_hash_order_up_to_this_node() {
             let from_peer = Arrival {
                 ours: 1,
                 from_peer: true,
+                ..Default::default()
             };
             assert_eq!(t.route(from_peer, &k), Route::Origin(TierOutcome::FromPeer));
             let spoofed = Arrival {
                 ours: 1,
                 from_peer: false,
+                ..Default::default()
             };
             assert_eq!(t.route(spoofed, &k), Route::Origin(TierOutcome::LoopLimit));
         }
@@ -124,6 +135,7 @@ fn routes_by_hash_order_up_to_this_node() {
     let spoofed = Arrival {
         ours: 1,
         from_peer: false,
+        ..Default::default()
     };
     assert!(matches!(t.route(spoofed, &k), Route::Peers(_)));
 }

@@ -76,6 +76,15 @@ fn for_peer(ex: &Exchange, req: &mut Request<Body>) {
         HeaderName::from_static("x-forwarded-proto"),
         HeaderValue::from_static(ex.target.scheme),
     );
+    // How far this node has read the purge stream: a peer that has read
+    // less revalidates what it holds rather than hand back an object this
+    // node has already purged.
+    if let Some(f) = &ex.node.fleet {
+        h.insert(
+            HeaderName::from_static(super::FLEET_SEQ),
+            HeaderValue::from(f.position()),
+        );
+    }
 }
 
 fn log(peer: &str, failure: &PeerFailure) {

@@ -228,9 +228,18 @@ impl PurgeStore {
     /// Durable before it returns, together with every purge from the stream
     /// committed before it, so the messages can be acknowledged.
     pub fn skip_stream(&self, stream_seq: u64) -> Result<(), PurgeError> {
+        self.record_stream_position(stream_seq, true)
+    }
+
+    /// [`PurgeStore::skip_stream`], made durable only when `durable`
+    /// (otherwise by the next durable commit).
+    pub fn record_stream_position(&self, stream_seq: u64, durable: bool) -> Result<(), PurgeError> {
         let err = |e: &dyn std::fmt::Display| self.error(e);
         let _writer = self.writer.lock();
-        let tx = self.db.begin_write().map_err(|e| err(&e))?;
+        let mut tx = self.db.begin_write().map_err(|e| err(&e))?;
+        if !durable {
+            tx.set_durability(Durability::None).map_err(|e| err(&e))?;
+        }
         advance(&tx, stream_seq).map_err(|e| err(&e))?;
         tx.commit().map_err(|e| err(&e))
     }
