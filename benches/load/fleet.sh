@@ -10,9 +10,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATES=${RATES:-"1:30 1000:5000"}
-export RUN_DIR=${RUN_DIR:-$(mktemp -d /tmp/edgecache-fleet.XXXX)}
 export BASE_PORT=${BASE_PORT:-18000}
-trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+# A fresh run directory, deleted on exit (each node's disk store is 1 GiB);
+# KEEP=1 keeps it.
+if [ -z "${RUN_DIR:-}" ]; then
+    RUN_DIR=$(mktemp -d /tmp/edgecache-fleet.XXXX)
+    OWN_DIR=1
+fi
+export RUN_DIR
+cleanup() {
+    scripts/cluster.sh stop >/dev/null 2>&1 || true
+    if [ "${OWN_DIR:-0}" = 1 ] && [ "${KEEP:-0}" != 1 ]; then rm -rf "$RUN_DIR"; fi
+}
+trap cleanup EXIT
 scripts/cluster.sh start >/dev/null
 # Every node announced itself and caught up.
 for _ in $(seq 1 100); do
