@@ -16,6 +16,7 @@ use index::{Gen, Index, Pruned};
 use parking_lot::{Mutex, RwLock};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// `scope \0 key` -> (sequence of the last purge, sequence of the last hard purge).
@@ -97,11 +98,20 @@ pub enum PurgeError {
 
 /// The durable purge state.
 ///
-/// Writers (purges) are serialised by a writer lock and make their redb
-/// commit durable *before* they touch the in-memory index, which they then
-/// hold for writing only for the in-memory update. Lookups ([`check`]) and
-/// [`current_seq`] take the index for reading, so they never wait for a
-/// purge's fsync.
+/// Writers (purges) are serialised by a writer lock. Each commits its redb
+/// transaction without waiting for the disk, updates the in-memory index,
+/// and then (a local purge) waits for a **group sync**: one durable commit
+/// persists every purge committed before it, so concurrent purges share
+/// one fsync. A local purge returns only once it is durable.
+///
+/// [`current_seq`] is the sequence of the last *durable* purge: an object
+/// records it before it is fetched. A purge in force but not yet durable
+/// has a higher sequence, so it covers objects fetched meanwhile (a needless
+/// miss at worst); and if a crash loses it, the sequences reissued after
+/// restart are still above every recorded one, so later purges cover
+/// every object stored before the crash.
+///
+/// Lookups ([`check`]) and [`current_seq`] never wait for an fsync.
 ///
 /// [`check`]: PurgeStore::check
 /// [`current_seq`]: PurgeStore::current_seq
@@ -112,6 +122,10 @@ pub struct PurgeStore {
     /// update is done, so purges apply in sequence order.
     writer: Mutex<()>,
     index: RwLock<Index>,
+    /// The last purge sequence known to be on disk.
+    durable_seq: AtomicU64,
+    /// One group sync at a time.
+    sync: Mutex<()>,
 }
 
 fn scoped(scope: &str, key: &str) -> String {
@@ -186,7 +200,9 @@ impl PurgeStore {
             db,
             path: path.to_path_buf(),
             writer: Mutex::new(()),
+            durable_seq: AtomicU64::new(index.seq),
             index: RwLock::new(index),
+            sync: Mutex::new(()),
         };
         store.delete_pruned(&pruned)?;
         Ok(store)
@@ -196,7 +212,40 @@ impl PurgeStore {
     /// an object: a purge that lands while the fetch is in flight then
     /// covers the object.
     pub fn current_seq(&self) -> u64 {
-        self.index.read().seq
+        self.durable_seq.load(Ordering::Acquire)
+    }
+
+    /// Make every purge committed so far durable, unless one sync already
+    /// covered `seq`: concurrent callers share one fsync.
+    fn sync_to(&self, seq: u64) -> Result<(), PurgeError> {
+        if self.current_seq() >= seq {
+            return Ok(());
+        }
+        let _sync = self.sync.lock();
+        if self.current_seq() >= seq {
+            return Ok(());
+        }
+        let err = |e: &dyn std::fmt::Display| self.error(e);
+        let upto = {
+            let _writer = self.writer.lock();
+            let upto = self.index.read().seq;
+            let tx = self.db.begin_write().map_err(|e| err(&e))?;
+            {
+                let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
+                meta.insert(SEQ, upto).map_err(|e| err(&e))?;
+            }
+            tx.commit().map_err(|e| err(&e))?;
+            upto
+        };
+        self.durable_seq.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// A durable commit just persisted everything before it: note so.
+    /// Call with the writer lock held.
+    fn synced(&self) {
+        let upto = self.index.read().seq;
+        self.durable_seq.fetch_max(upto, Ordering::AcqRel);
     }
 
     /// Purge surrogate `keys` in each of `scopes`. Returns the purge id.
@@ -325,10 +374,11 @@ impl PurgeStore {
         // Only writers change the index, and this one holds the writer lock:
         // reading it here sees exactly what the update below will change.
         let (seq, change) = {
+            // Never waits for the disk here: a local purge is made durable
+            // by the group sync below, purges from the stream once per
+            // batch (`record_stream_position`).
             let mut tx = self.db.begin_write().map_err(|e| err(&e))?;
-            if !source.durable() {
-                tx.set_durability(Durability::None).map_err(|e| err(&e))?;
-            }
+            tx.set_durability(Durability::None).map_err(|e| err(&e))?;
             let index = self.index.read();
             let seq = index.seq + 1;
             // The fleet bookkeeping rides the purge's own transaction: a
@@ -349,8 +399,8 @@ impl PurgeStore {
             tx.commit().map_err(|e| err(&e))?;
             (seq, change)
         };
-        // Durable: publish. The sequence is published with the purge, so a
-        // fetch that read `current_seq` before this point is covered by it.
+        // In force now (covering every fetch that read `current_seq`
+        // before it); durable after the sync.
         let pruned = {
             let mut index = self.index.write();
             index.seq = seq;
@@ -368,6 +418,10 @@ impl PurgeStore {
             // The purge itself is durable; the redundant rows are pruned
             // again on the next open.
             tracing::warn!(error = %e, "could not delete purge rows covered by a newer purge");
+        }
+        drop(_writer);
+        if source.durable() {
+            self.sync_to(seq)?;
         }
         Ok(Some(seq))
     }

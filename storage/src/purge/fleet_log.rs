@@ -140,8 +140,14 @@ impl PurgeStore {
         let rx = self.db.begin_read().map_err(|e| err(&e))?;
         let table = rx.open_table(OUTBOX).map_err(|e| err(&e))?;
         let mut out = Vec::new();
+        // Only durable purges: one lost in a crash was never acknowledged
+        // to its caller, and is not published either.
+        let durable = self.current_seq();
         for row in table.iter().map_err(|e| err(&e))?.take(limit) {
             let (k, v) = row.map_err(|e| err(&e))?;
+            if k.value() > durable {
+                break;
+            }
             out.push((k.value(), v.value().to_vec()));
         }
         Ok(out)
@@ -241,7 +247,11 @@ impl PurgeStore {
             tx.set_durability(Durability::None).map_err(|e| err(&e))?;
         }
         advance(&tx, stream_seq).map_err(|e| err(&e))?;
-        tx.commit().map_err(|e| err(&e))
+        tx.commit().map_err(|e| err(&e))?;
+        if durable {
+            self.synced();
+        }
+        Ok(())
     }
 
     /// Was the purge with this fleet id applied here (within the window of
@@ -339,7 +349,12 @@ mod tests {
             id: "a-1-5",
             seq: 9,
         };
+        // Not durable yet: objects fetched now record the sequence before it
+        // (and count as purged by it) until the batch is made durable.
+        assert_eq!(store.current_seq(), before);
+        store.record_stream_position(3, true).expect("durable");
         let fetched = store.current_seq();
+        assert_eq!(fetched, before + 1);
         assert_eq!(
             store
                 .ban_from(&again, "h", BanMatch::Prefix("/p".into()), false)

@@ -353,3 +353,39 @@ fn opens_a_database_written_without_pruning() {
     assert_eq!(left, vec![5, 6], "the hard /a/ ban covers the two under it");
     assert_eq!(p.log(10).expect("log").len(), 6);
 }
+
+/// Concurrent local purges share group syncs: each returns durable, with
+/// its own sequence, and every one is there after reopening.
+#[test]
+fn concurrent_purges_are_each_durable_when_they_return() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = std::sync::Arc::new(open(&dir));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| {
+                        let id = p
+                            .purge_keys(&s(&["h"]), &s(&[&format!("k{t}-{i}")]), false)
+                            .expect("purge");
+                        // Returned only once durable.
+                        assert!(p.current_seq() >= id);
+                        id
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, (1..=400).collect::<Vec<u64>>());
+    drop(p);
+    let p = open(&dir);
+    assert_eq!(p.current_seq(), 400);
+    assert_eq!(p.check("h", "/", &s(&["k7-49"]), 0), Purged::Hard);
+}
