@@ -22,16 +22,11 @@ pub fn execute(
     op: &PurgeOp,
     soft: bool,
     source: &Source,
-) -> Result<Option<u64>, String> {
-    let e = |e: storage::PurgeError| e.to_string();
+) -> Result<Option<u64>, storage::PurgeError> {
     let id = match op {
-        PurgeOp::Keys { hosts, keys } => purge
-            .purge_keys_from(source, hosts, keys, soft)
-            .map_err(e)?,
+        PurgeOp::Keys { hosts, keys } => purge.purge_keys_from(source, hosts, keys, soft)?,
         PurgeOp::Url { host, path } => {
-            let id = purge
-                .ban_from(source, host, BanMatch::Exact(path.clone()), soft)
-                .map_err(e)?;
+            let id = purge.ban_from(source, host, BanMatch::Exact(path.clone()), soft)?;
             if !soft && id.is_some() {
                 // The ban already hides it; removing the primary key frees
                 // the space (and hides every Vary variant at once).
@@ -41,12 +36,10 @@ pub fn execute(
             }
             id
         }
-        PurgeOp::Prefix { host, prefix } => purge
-            .ban_from(source, host, BanMatch::Prefix(prefix.clone()), soft)
-            .map_err(e)?,
-        PurgeOp::All { host } => purge
-            .ban_from(source, host, BanMatch::All, soft)
-            .map_err(e)?,
+        PurgeOp::Prefix { host, prefix } => {
+            purge.ban_from(source, host, BanMatch::Prefix(prefix.clone()), soft)?
+        }
+        PurgeOp::All { host } => purge.ban_from(source, host, BanMatch::All, soft)?,
     };
     Ok(id)
 }
@@ -64,7 +57,8 @@ pub fn record(node: &Node, op: &PurgeOp, soft: bool) -> Result<u64, String> {
     let source = Source::Local {
         outbox: payload.as_deref(),
     };
-    let id = execute(&node.store, &node.purge, op, soft, &source)?
+    let id = execute(&node.store, &node.purge, op, soft, &source)
+        .map_err(|e| e.to_string())?
         .ok_or_else(|| "a local purge was not recorded".to_string())?;
     if let Some(f) = &node.fleet {
         f.outbox_ready();

@@ -180,7 +180,7 @@ async fn handle(
         if let Some((node, id)) = ack_to {
             fleet
                 .presence
-                .send_ack(&fleet.ack_subject(&node), &id, &fleet.node_id)
+                .send_ack(&fleet.ack_subject(&node), &id)
                 .await;
         }
         fleet
@@ -224,11 +224,7 @@ fn apply_all(
         }
         let source = Source::Stream { id: &id, seq };
         let applied =
-            crate::purger::execute(&fleet.store, &fleet.purge, &env.op, env.soft, &source)
-                .map_err(|message| storage::PurgeError::Db {
-                    path: "purge.redb".into(),
-                    message,
-                })?;
+            crate::purger::execute(&fleet.store, &fleet.purge, &env.op, env.soft, &source)?;
         let outcome = if applied.is_some() {
             let now_ns = i128::from(crate::clock::unix_nanos());
             let secs = ((now_ns - published_ns).max(0) as f64) / 1e9;

@@ -155,12 +155,12 @@ impl Presence {
     }
 
     /// Acknowledge purge `id` to the node that made it.
-    pub(super) async fn send_ack(&self, subject: &str, id: &str, me: &str) {
+    pub(super) async fn send_ack(&self, subject: &str, id: &str) {
         let client = self.client.lock().clone();
         let Some(client) = client else { return };
         let body = serde_json::to_vec(&Ack {
             id: id.to_string(),
-            node: me.to_string(),
+            node: self.me.clone(),
         })
         .unwrap_or_default();
         if let Err(e) = client.publish(subject.to_string(), body.into()).await {
@@ -183,14 +183,11 @@ impl Presence {
             let done = missing.is_empty();
             let late = crate::clock::timer_now() >= deadline;
             if done || late {
-                let down = self.down(&live);
+                let down = self.down(&live).difference(&acked).cloned().collect();
                 return FleetWait {
                     acked: acked.into_iter().collect(),
                     timed_out: missing,
-                    down: down
-                        .into_iter()
-                        .filter(|n| !self.acked_by(id).contains(n))
-                        .collect(),
+                    down,
                     waited_ms: (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
                 };
             }

@@ -51,9 +51,10 @@ impl Source<'_> {
     /// A local purge with nothing to publish.
     pub const LOCAL: Source<'static> = Source::Local { outbox: None };
 
-    /// Is the purge's commit durable on its own? A local purge is, before
-    /// the API answers. Purges from the stream are made durable together,
-    /// by [`PurgeStore::skip_stream`] at the end of each batch, before the
+    /// Must the purge be durable before its call returns? A local purge
+    /// must (the API answers on it; it waits for a group sync). Purges from
+    /// the stream are made durable together, by
+    /// [`PurgeStore::record_stream_position`] at the end of each batch, before the
     /// batch is acknowledged to the stream: a crash before then loses them
     /// from the database and the stream delivers them again.
     pub fn durable(&self) -> bool {
@@ -231,14 +232,9 @@ impl PurgeStore {
 
     /// Record that stream messages up to `stream_seq` were read (applied,
     /// or skipped: this node's own purges, duplicates, unreadable ones).
-    /// Durable before it returns, together with every purge from the stream
-    /// committed before it, so the messages can be acknowledged.
-    pub fn skip_stream(&self, stream_seq: u64) -> Result<(), PurgeError> {
-        self.record_stream_position(stream_seq, true)
-    }
-
-    /// [`PurgeStore::skip_stream`], made durable only when `durable`
-    /// (otherwise by the next durable commit).
+    /// With `durable`, it is on disk before this returns, together with
+    /// every purge from the stream committed before it, so the messages can
+    /// be acknowledged; otherwise the next durable commit persists it.
     pub fn record_stream_position(&self, stream_seq: u64, durable: bool) -> Result<(), PurgeError> {
         let err = |e: &dyn std::fmt::Display| self.error(e);
         let _writer = self.writer.lock();
@@ -370,8 +366,8 @@ mod tests {
                 seq: 3
             }
         );
-        store.skip_stream(12).expect("skip");
-        store.skip_stream(10).expect("skip");
+        store.record_stream_position(12, true).expect("skip");
+        store.record_stream_position(10, true).expect("skip");
         assert_eq!(store.stream_position().expect("pos").seq, 12);
         drop(store);
         let store = open(&dir);
