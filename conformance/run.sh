@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# Run the HTTP caching conformance suite (npm http-cache-tests@0.4.5) against
-# an edgecache node and compare the results with conformance/baseline.json.
+# Run an HTTP caching conformance suite against an edgecache node and compare
+# the results with that suite's baseline. Without --suite it runs the npm
+# release http-cache-tests@0.4.5 (installed here with npm ci) and compares with
+# conformance/baseline.json.
 #
-# Usage: conformance/run.sh [--update-baseline] [--id TEST_ID] [--help]
+# Usage: conformance/run.sh [--suite PATH] [--config FILE|default]
+#                           [--update-baseline] [--id TEST_ID] [--help]
 #
-#   --update-baseline   write the passing test ids of this run to baseline.json
+#   --suite PATH        run another copy of the suite: a source tree (the folder
+#                       holding tests/index.mjs, or its parent) or a .tar.gz of
+#                       one, e.g. ../shared/conformance/cache-tests-b55b8bd.tar.gz.
+#                       A tarball is unpacked into conformance/suites/<name>/;
+#                       the suite's dependencies are installed there with
+#                       npm install. Its baseline is conformance/baselines/<name>.json
+#                       and its results go to conformance/results/<name>/.
+#   --config FILE       the node's config file; "default" runs the node on its
+#                       built-in defaults. Default: edgecache-conformance.toml
+#                       for the npm suite, "default" for a --suite run.
+#   --update-baseline   write the passing test ids of this run to the baseline
 #                       (regressions then do not fail the run)
 #   --id TEST_ID        run one test verbosely (client and origin messages are
 #                       printed); no scoring, no baseline comparison
@@ -33,12 +46,18 @@ BASELINE_FILE="$CONF_DIR/baseline.json"
 
 UPDATE_BASELINE=0
 SINGLE_ID=""
+SUITE_PATH=""
+NODE_CONFIG=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --suite) [ $# -ge 2 ] || { echo "run.sh: --suite needs a path" >&2; exit 2; }; SUITE_PATH="$2"; shift ;;
+    --suite=*) SUITE_PATH="${1#--suite=}" ;;
+    --config) [ $# -ge 2 ] || { echo "run.sh: --config needs a file or 'default'" >&2; exit 2; }; NODE_CONFIG="$2"; shift ;;
+    --config=*) NODE_CONFIG="${1#--config=}" ;;
     --update-baseline) UPDATE_BASELINE=1 ;;
     --id) [ $# -ge 2 ] || { echo "run.sh: --id needs a test id" >&2; exit 2; }; SINGLE_ID="$2"; shift ;;
     --id=*) SINGLE_ID="${1#--id=}" ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -138,16 +157,68 @@ wait_for_port() { # port pid name seconds logfile
 }
 
 # ---------------------------------------------------------------- (a) suite install
-lock_hash() { sha256sum "$CONF_DIR/package-lock.json" | cut -d' ' -f1; }
-STAMP="$CONF_DIR/node_modules/.edgecache-lock-sha256"
-[ -f "$CONF_DIR/package-lock.json" ] || die "conformance/package-lock.json is missing"
-installed_version="$(node -p 'require(process.argv[1]).version' "$SUITE_DIR/package.json" 2>/dev/null || true)"
-if [ "$installed_version" != "$SUITE_VERSION" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$(lock_hash)" ]; then
-  log "installing http-cache-tests@$SUITE_VERSION (npm ci)"
-  (cd "$CONF_DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $CONF_DIR"
-  installed_version="$(node -p 'require(process.argv[1]).version' "$SUITE_DIR/package.json")"
-  [ "$installed_version" = "$SUITE_VERSION" ] || die "npm installed http-cache-tests $installed_version, expected $SUITE_VERSION"
-  lock_hash > "$STAMP"
+if [ -z "$SUITE_PATH" ]; then
+  SUITE_LABEL="http-cache-tests@$SUITE_VERSION (npm)"
+  PEER_SET="npm"
+  [ -n "$NODE_CONFIG" ] || NODE_CONFIG="$CONF_DIR/edgecache-conformance.toml"
+  lock_hash() { sha256sum "$CONF_DIR/package-lock.json" | cut -d' ' -f1; }
+  STAMP="$CONF_DIR/node_modules/.edgecache-lock-sha256"
+  [ -f "$CONF_DIR/package-lock.json" ] || die "conformance/package-lock.json is missing"
+  installed_version="$(node -p 'require(process.argv[1]).version' "$SUITE_DIR/package.json" 2>/dev/null || true)"
+  if [ "$installed_version" != "$SUITE_VERSION" ] || [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$(lock_hash)" ]; then
+    log "installing http-cache-tests@$SUITE_VERSION (npm ci)"
+    (cd "$CONF_DIR" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci failed in $CONF_DIR"
+    installed_version="$(node -p 'require(process.argv[1]).version' "$SUITE_DIR/package.json")"
+    [ "$installed_version" = "$SUITE_VERSION" ] || die "npm installed http-cache-tests $installed_version, expected $SUITE_VERSION"
+    lock_hash > "$STAMP"
+  fi
+else
+  PEER_SET="current"
+  [ -n "$NODE_CONFIG" ] || NODE_CONFIG="default"
+  [ -e "$SUITE_PATH" ] || die "--suite $SUITE_PATH does not exist"
+  case "$SUITE_PATH" in
+    *.tar.gz|*.tgz)
+      [ -f "$SUITE_PATH" ] || die "--suite $SUITE_PATH is not a file"
+      SUITE_NAME="$(basename "$SUITE_PATH")"; SUITE_NAME="${SUITE_NAME%.tar.gz}"; SUITE_NAME="${SUITE_NAME%.tgz}"
+      unpack_dir="$CONF_DIR/suites/$SUITE_NAME"
+      tar_hash="$(sha256sum "$SUITE_PATH" | cut -d' ' -f1)"
+      if [ ! -f "$unpack_dir/.edgecache-tar-sha256" ] || [ "$(cat "$unpack_dir/.edgecache-tar-sha256")" != "$tar_hash" ]; then
+        log "unpacking $SUITE_PATH into conformance/suites/$SUITE_NAME"
+        rm -rf "$unpack_dir" && mkdir -p "$unpack_dir"
+        tar -xzf "$SUITE_PATH" -C "$unpack_dir" || die "cannot unpack $SUITE_PATH"
+        echo "$tar_hash" > "$unpack_dir/.edgecache-tar-sha256"
+      fi
+      root="$unpack_dir" ;;
+    *)
+      [ -d "$SUITE_PATH" ] || die "--suite $SUITE_PATH is neither a directory nor a .tar.gz"
+      root="$(cd "$SUITE_PATH" && pwd)"
+      SUITE_NAME="$(basename "$root")" ;;
+  esac
+  if [ -f "$root/tests/index.mjs" ]; then
+    SUITE_DIR="$root"
+  else
+    mapfile -t found < <(find "$root" -mindepth 3 -maxdepth 3 -path '*/tests/index.mjs' -printf '%h\n' | sed 's#/tests$##')
+    [ "${#found[@]}" -eq 1 ] || die "--suite $SUITE_PATH: expected one folder with tests/index.mjs, found ${#found[@]}"
+    SUITE_DIR="${found[0]}"
+  fi
+  [ -f "$SUITE_DIR/package.json" ] && [ -f "$SUITE_DIR/test-engine/cli.mjs" ] \
+    || die "$SUITE_DIR does not look like the cache-tests suite (package.json, test-engine/cli.mjs)"
+  [[ "$SUITE_NAME" =~ ^[A-Za-z0-9._-]+$ ]] || die "suite name '$SUITE_NAME' (from --suite) has characters other than A-Z a-z 0-9 . _ -"
+  SUITE_LABEL="cache-tests $SUITE_NAME"
+  RESULTS_DIR="$CONF_DIR/results/$SUITE_NAME"
+  RESULTS_FILE="$RESULTS_DIR/results.json"
+  BASELINE_FILE="$CONF_DIR/baselines/$SUITE_NAME.json"
+  pkg_hash="$(sha256sum "$SUITE_DIR/package.json" | cut -d' ' -f1)"
+  STAMP="$SUITE_DIR/node_modules/.edgecache-package-sha256"
+  if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$pkg_hash" ]; then
+    log "installing the dependencies of $SUITE_LABEL (npm install --omit=dev)"
+    (cd "$SUITE_DIR" && npm install --omit=dev --no-audit --no-fund --no-package-lock --loglevel=error) >&2 \
+      || die "npm install failed in $SUITE_DIR"
+    echo "$pkg_hash" > "$STAMP"
+  fi
+fi
+if [ "$NODE_CONFIG" != "default" ]; then
+  [ -f "$NODE_CONFIG" ] || die "--config $NODE_CONFIG does not exist"
 fi
 
 # ---------------------------------------------------------------- binary check
@@ -167,9 +238,11 @@ log "starting suite origin on 127.0.0.1:$ORIGIN_PORT"
 # The suite's scripts read npm_config_* / npm_package_config_*; passing them in
 # the environment works with current npm and avoids its "unknown cli config"
 # deprecation path for --port/--pidfile/--base.
-(cd "$SUITE_DIR" && npm_config_port="$ORIGIN_PORT" npm_config_pidfile="$ORIGIN_PIDFILE" \
-  npm_config_protocol=http npm run --silent server) >"$WORK_DIR/origin.log" 2>&1 \
-  || die "could not start the suite origin (see $RESULTS_DIR/origin.log)"
+# The npm release's server backgrounds itself; the current suite's stays in the
+# foreground. Starting it in the background works for both: the origin's own
+# pid comes from the pidfile either way.
+(cd "$SUITE_DIR" && exec env npm_config_port="$ORIGIN_PORT" npm_config_pidfile="$ORIGIN_PIDFILE" \
+  npm_config_protocol=http npm run --silent server) >"$WORK_DIR/origin.log" 2>&1 &
 for _ in $(seq 1 50); do [ -s "$ORIGIN_PIDFILE" ] && break; sleep 0.1; done
 [ -s "$ORIGIN_PIDFILE" ] && ORIGIN_PID="$(cat "$ORIGIN_PIDFILE")"
 wait_for_port "$ORIGIN_PORT" "$ORIGIN_PID" "suite origin" 20 "$WORK_DIR/origin.log" \
@@ -187,7 +260,8 @@ esac
 
 # ---------------------------------------------------------------- (c) node
 mkdir -p "$WORK_DIR/data"
-NODE_CMD=("$EDGECACHE_BIN" --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$NODE_PORT" --admin-listen 127.0.0.1:0 --config "$CONF_DIR/edgecache-conformance.toml" --data-dir "$WORK_DIR/data")
+NODE_CMD=("$EDGECACHE_BIN" --origin "http://127.0.0.1:$ORIGIN_PORT" --listen "127.0.0.1:$NODE_PORT" --admin-listen 127.0.0.1:0 --data-dir "$WORK_DIR/data")
+[ "$NODE_CONFIG" = "default" ] || NODE_CMD+=(--config "$NODE_CONFIG")
 if [ -n "${EDGECACHE_ARGS:-}" ]; then
   read -r -a extra_args <<<"$EDGECACHE_ARGS"
   NODE_CMD+=("${extra_args[@]}")
@@ -213,7 +287,7 @@ fi
 
 # ---------------------------------------------------------------- (d) run the suite
 rm -f "$RESULTS_FILE" # never leave an older run's results looking current
-log "running http-cache-tests@$SUITE_VERSION against $BASE_URL (this takes a while)"
+log "running $SUITE_LABEL against $BASE_URL (this takes a while)"
 start=$(date +%s)
 cli_rc=0
 (cd "$SUITE_DIR" && npm_config_base="$BASE_URL" timeout "$CLI_TIMEOUT" npm run --silent cli) \
@@ -238,18 +312,19 @@ node -e '
 ' "$WORK_DIR/results.raw" "$RESULTS_FILE" || { tail -n 20 "$WORK_DIR/cli.stderr" >&2 || true; exit 1; }
 
 # ---------------------------------------------------------------- (e) score
-node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --summary-file "$WORK_DIR/summary.txt"
+node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --suite-dir "$SUITE_DIR" --peer-set "$PEER_SET" --summary-file "$WORK_DIR/summary.txt"
 
 # ---------------------------------------------------------------- (f) baseline
 echo
 status=0
 if [ "$UPDATE_BASELINE" = "1" ]; then
-  node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --write-baseline "$BASELINE_FILE" >/dev/null
-  echo "baseline: wrote $(node -p 'Object.keys(require(process.argv[1])).length' "$BASELINE_FILE") passing test ids to conformance/baseline.json"
+  mkdir -p "$(dirname "$BASELINE_FILE")"
+  node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --suite-dir "$SUITE_DIR" --write-baseline "$BASELINE_FILE" >/dev/null
+  echo "baseline: wrote $(node -p 'Object.keys(require(process.argv[1])).length' "$BASELINE_FILE") passing test ids to ${BASELINE_FILE#"$REPO_ROOT"/}"
 elif [ ! -f "$BASELINE_FILE" ]; then
-  echo "baseline: conformance/baseline.json does not exist; nothing to compare (create it with conformance/run.sh --update-baseline)"
+  echo "baseline: ${BASELINE_FILE#"$REPO_ROOT"/} does not exist; nothing to compare (create it with conformance/run.sh ${SUITE_PATH:+--suite $SUITE_PATH }--update-baseline)"
 else
-  node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --compare-baseline "$BASELINE_FILE" || status=$?
+  node "$CONF_DIR/score.mjs" "$RESULTS_FILE" --suite-dir "$SUITE_DIR" --compare-baseline "$BASELINE_FILE" || status=$?
   if [ "$status" -ne 0 ] && [ "$status" -ne 1 ]; then die "baseline comparison failed (status $status)"; fi
 fi
 
