@@ -255,8 +255,16 @@ pub struct CacheConfig {
     /// syntax and announced upstream with Surrogate-Capability.
     /// Default: `["edgecache-cdn-cache-control", "cdn-cache-control", "surrogate-control"]`.
     pub targeted_fields: Vec<String>,
-    /// Remove the targeted fields from responses sent downstream. Default: true.
+    /// Remove the targeted fields from responses sent downstream, except
+    /// those in `forward_targeted_fields`. Default: true.
     pub strip_targeted_fields: bool,
+    /// Targeted fields sent downstream even when `strip_targeted_fields` is
+    /// on: RFC 9213 §2 addresses `CDN-Cache-Control` to every CDN cache in a
+    /// chain, so a CDN tier behind this node needs it too; a CDN-specific
+    /// field (`edgecache-cdn-cache-control`) and the legacy
+    /// `surrogate-control` (addressed to the surrogate that consumes it)
+    /// stop here. Default: `["cdn-cache-control"]`.
+    pub forward_targeted_fields: Vec<String>,
     /// Seconds past its lifetime a stale response may be served when the
     /// origin cannot be reached (connect error, reset, timeout) and the
     /// response has no stale-if-error (RFC 9111 §4.2.4). Default: 3600.
@@ -522,6 +530,7 @@ impl Default for CacheConfig {
                 "surrogate-control".into(),
             ],
             strip_targeted_fields: true,
+            forward_targeted_fields: vec!["cdn-cache-control".into()],
             serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
             set_cookie: SetCookie::Pass,

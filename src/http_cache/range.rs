@@ -134,7 +134,7 @@ fn if_range_matches(request: &HeaderMap, stored: &CachedResponse) -> bool {
                 .is_some_and(|e| e == v);
     }
     match (
-        httpdate::parse_http_date(v).ok(),
+        super::http_date::parse(v),
         stored
             .headers
             .get(header::LAST_MODIFIED)

@@ -220,6 +220,12 @@ impl Node {
                 cfg.cache
                     .targeted_fields
                     .iter()
+                    .filter(|f| {
+                        !cfg.cache
+                            .forward_targeted_fields
+                            .iter()
+                            .any(|k| k.eq_ignore_ascii_case(f))
+                    })
                     .filter_map(|f| http::HeaderName::from_bytes(f.as_bytes()).ok()),
             );
         }
