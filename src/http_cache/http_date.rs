@@ -115,11 +115,23 @@ fn time_of_day(s: &str) -> Option<(u64, u64, u64)> {
 
 fn to_time(year: u64, month: u64, day: u64, h: u64, m: u64, s: u64) -> Option<SystemTime> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let max_day = days_in[usize::try_from(month - 1).ok()?];
     // 60 seconds: a leap second (§5.6.7 allows it).
-    if !(1970..=9999).contains(&year) || day == 0 || day > max_day || h > 23 || m > 59 || s > 60
-    {
+    if !(1970..=9999).contains(&year) || day == 0 || day > max_day || h > 23 || m > 59 || s > 60 {
         return None;
     }
     let days = days_from_civil(year, month, day);
