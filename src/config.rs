@@ -284,6 +284,18 @@ pub struct CacheConfig {
     /// After a response turns out not to be storable, requests for that key
     /// skip collapsing for this many seconds (hit-for-pass). Default: 30.
     pub hit_for_pass_secs: u64,
+    /// A GET with Range that misses fetches the whole object (no Range to
+    /// the origin), stores it, and streams the asked range to the client as
+    /// its bytes arrive, so later ranges are hits. Off: the Range is
+    /// forwarded as the client sent it. Default: true.
+    pub range_fill: bool,
+    /// Size of the slices a large object is fetched in for Range requests,
+    /// in bytes; 0 turns slicing off. At most `storage.chunk_bytes`.
+    /// Default: 1048576 (1 MiB).
+    pub slice_bytes: u64,
+    /// Objects longer than this (bytes) are fetched in slices for Range
+    /// requests instead of whole. Default: 16777216 (16 MiB).
+    pub slice_above_bytes: u64,
 }
 
 /// `[upstream]`
@@ -536,6 +548,9 @@ impl Default for CacheConfig {
             set_cookie: SetCookie::Pass,
             collapse_timeout_ms: 10_000,
             hit_for_pass_secs: 30,
+            range_fill: true,
+            slice_bytes: 1 << 20,
+            slice_above_bytes: 16 << 20,
         }
     }
 }
@@ -767,6 +782,18 @@ impl Config {
             return Err(invalid(
                 "cache.heuristic_fraction",
                 "must be between 0.0 and 1.0",
+            ));
+        }
+        if c.slice_bytes != 0 && (c.slice_bytes < (64 << 10) || c.slice_bytes > st.chunk_bytes) {
+            return Err(invalid(
+                "cache.slice_bytes",
+                "must be 0 (off) or between 65536 and storage.chunk_bytes",
+            ));
+        }
+        if c.slice_bytes != 0 && c.slice_above_bytes < c.slice_bytes {
+            return Err(invalid(
+                "cache.slice_above_bytes",
+                "must be at least cache.slice_bytes",
             ));
         }
         if let Some(f) = c

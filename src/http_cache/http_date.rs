@@ -114,7 +114,7 @@ fn time_of_day(s: &str) -> Option<(u64, u64, u64)> {
 }
 
 fn to_time(year: u64, month: u64, day: u64, h: u64, m: u64, s: u64) -> Option<SystemTime> {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days_in = [
         31,
         if leap { 29 } else { 28 },
