@@ -174,6 +174,9 @@ def run_client(port, reqs):
         body = r.read()
         lat.append(time.perf_counter() - t0)
         if r.status != 206 or body != content(a, b):
+            if bad == 0:
+                print(f"port {port}: {path} bytes={a}-{b}: status {r.status}, {len(body)} bytes",
+                      file=sys.stderr)
             bad += 1
     conn.close()
     return lat, bad
@@ -189,6 +192,7 @@ def edgecache(run, port, admin, origin, extra):
 
 
 NGINX = """
+{user}
 worker_processes 1;
 pid {run}/nginx.pid;
 error_log {run}/nginx-error.log warn;
@@ -239,7 +243,8 @@ def main():
             else:
                 conf = os.path.join(run, "nginx.conf")
                 with open(conf, "w") as f:
-                    f.write(NGINX.format(run=run, origin=origin_port, port=port))
+                    user = "user root;" if os.geteuid() == 0 else ""
+                    f.write(NGINX.format(user=user, run=run, origin=origin_port, port=port))
                 proc = subprocess.Popen([nginx, "-p", run, "-c", conf, "-g", "daemon off;", "-e",
                                          os.path.join(run, "nginx-error.log")])
             wait_port(port)
