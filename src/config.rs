@@ -258,8 +258,16 @@ pub struct CacheConfig {
     /// syntax and announced upstream with Surrogate-Capability.
     /// Default: `["edgecache-cdn-cache-control", "cdn-cache-control", "surrogate-control"]`.
     pub targeted_fields: Vec<String>,
-    /// Remove the targeted fields from responses sent downstream. Default: true.
+    /// Remove the targeted fields from responses sent downstream, except
+    /// those in `forward_targeted_fields`. Default: true.
     pub strip_targeted_fields: bool,
+    /// Targeted fields sent downstream even when `strip_targeted_fields` is
+    /// on: RFC 9213 §2 addresses `CDN-Cache-Control` to every CDN cache in a
+    /// chain, so a CDN tier behind this node needs it too; a CDN-specific
+    /// field (`edgecache-cdn-cache-control`) and the legacy
+    /// `surrogate-control` (addressed to the surrogate that consumes it)
+    /// stop here. Default: `["cdn-cache-control"]`.
+    pub forward_targeted_fields: Vec<String>,
     /// Seconds past its lifetime a stale response may be served when the
     /// origin cannot be reached (connect error, reset, timeout) and the
     /// response has no stale-if-error (RFC 9111 §4.2.4). Default: 3600.
@@ -306,6 +314,18 @@ pub struct CacheConfig {
     /// Longest key honoured from a response, in bytes; longer keys are
     /// dropped and counted. Default: 256.
     pub origin_purge_max_key_bytes: usize,
+    /// A GET with Range that misses fetches the whole object (no Range to
+    /// the origin), stores it, and streams the asked range to the client as
+    /// its bytes arrive, so later ranges are hits. Off: the Range is
+    /// forwarded as the client sent it. Default: true.
+    pub range_fill: bool,
+    /// Size of the slices a large object is fetched in for Range requests,
+    /// in bytes; 0 turns slicing off. At most `storage.chunk_bytes`.
+    /// Default: 1048576 (1 MiB).
+    pub slice_bytes: u64,
+    /// Objects longer than this (bytes) are fetched in slices for Range
+    /// requests instead of whole. Default: 16777216 (16 MiB).
+    pub slice_above_bytes: u64,
 }
 
 /// `[upstream]`
@@ -567,6 +587,7 @@ impl Default for CacheConfig {
                 "surrogate-control".into(),
             ],
             strip_targeted_fields: true,
+            forward_targeted_fields: vec!["cdn-cache-control".into()],
             serve_stale_on_origin_down_secs: 3600,
             expose_key: false,
             set_cookie: SetCookie::Pass,
@@ -579,6 +600,9 @@ impl Default for CacheConfig {
             origin_purge_header: None,
             origin_purge_max_keys: 32,
             origin_purge_max_key_bytes: 256,
+            range_fill: true,
+            slice_bytes: 1 << 20,
+            slice_above_bytes: 16 << 20,
         }
     }
 }
@@ -828,6 +852,18 @@ impl Config {
             return Err(invalid(
                 "cache.heuristic_fraction",
                 "must be between 0.0 and 1.0",
+            ));
+        }
+        if c.slice_bytes != 0 && (c.slice_bytes < (64 << 10) || c.slice_bytes > st.chunk_bytes) {
+            return Err(invalid(
+                "cache.slice_bytes",
+                "must be 0 (off) or between 65536 and storage.chunk_bytes",
+            ));
+        }
+        if c.slice_bytes != 0 && c.slice_above_bytes < c.slice_bytes {
+            return Err(invalid(
+                "cache.slice_above_bytes",
+                "must be at least cache.slice_bytes",
             ));
         }
         if let Some(f) = c

@@ -102,7 +102,9 @@ async fn stored_partial_response_serves_ranges_inside_it() {
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.cache.range_fill = false; // ranges forwarded as sent: partial responses stored
+    let node = TestNode::start(cfg).await;
     let url = node.url("/p");
 
     let first = send("GET", &url, &[("range", "bytes=5-9")]).await;
@@ -168,7 +170,9 @@ async fn an_uncacheable_full_response_leaves_the_stored_partial_in_use() {
         )
         .await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let mut cfg = test_config(&origin.url(), dir.path());
+    cfg.cache.range_fill = false; // ranges forwarded as sent: partial responses stored
+    let node = TestNode::start(cfg).await;
     let url = node.url("/hp");
 
     let first = send("GET", &url, &[("range", "bytes=5-9")]).await;

@@ -90,6 +90,10 @@ async fn targeted_field_decides_for_this_cache() {
     node.stop().await;
 }
 
+/// RFC 9213 §2: CDN-Cache-Control is "targeted at all CDN caches", so it is
+/// forwarded downstream by default (a CDN behind this node needs it); the
+/// node's own field and the legacy Surrogate-Control stop here, unless
+/// stripping is turned off; `forward_targeted_fields = []` strips them all.
 #[tokio::test]
 async fn targeted_fields_are_removed_downstream_unless_kept() {
     let origin = Origin::start(|_| {
@@ -98,27 +102,43 @@ async fn targeted_fields_are_removed_downstream_unless_kept() {
             &[
                 ("cdn-cache-control", "max-age=60"),
                 ("edgecache-cdn-cache-control", "max-age=30"),
+                ("surrogate-control", "max-age=20"),
             ],
             "x",
         )
     })
     .await;
-    for keep in [false, true] {
+    // (strip, forward list, expect cdn-cache-control, expect the other two)
+    let cases: [(bool, Option<Vec<String>>, bool, bool); 3] = [
+        (true, None, true, false),
+        (true, Some(vec![]), false, false),
+        (false, None, true, true),
+    ];
+    for (strip, forward, want_cdn, want_own) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = test_config(&origin.url(), dir.path());
-        cfg.cache.strip_targeted_fields = !keep;
+        cfg.cache.strip_targeted_fields = strip;
+        if let Some(f) = forward.clone() {
+            cfg.cache.forward_targeted_fields = f;
+        }
         let node = TestNode::start(cfg).await;
         for _ in 0..2 {
             let got = get(&node.url("/strip")).await;
+            let case = format!("strip={strip} forward={forward:?}");
             assert_eq!(
                 got.header("cdn-cache-control").is_some(),
-                keep,
-                "keep={keep}"
+                want_cdn,
+                "{case}"
             );
             assert_eq!(
                 got.header("edgecache-cdn-cache-control").is_some(),
-                keep,
-                "keep={keep}"
+                want_own,
+                "{case}"
+            );
+            assert_eq!(
+                got.header("surrogate-control").is_some(),
+                want_own,
+                "{case}"
             );
         }
         node.stop().await;

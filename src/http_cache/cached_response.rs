@@ -85,7 +85,7 @@ pub fn effective_cache_control(headers: &HeaderMap, policy: &Policy) -> Effectiv
 
 /// Parse an HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, RFC 850 or asctime).
 pub fn http_date(v: &HeaderValue) -> Option<SystemTime> {
-    httpdate::parse_http_date(v.to_str().ok()?.trim()).ok()
+    super::http_date::parse(v.to_str().ok()?.trim())
 }
 
 impl CachedResponse {

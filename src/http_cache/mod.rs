@@ -14,6 +14,7 @@ pub mod conditional;
 pub mod decision;
 pub mod field_list;
 pub mod freshness;
+pub mod http_date;
 pub mod invalidation;
 pub mod key;
 pub mod outcome;

@@ -26,15 +26,25 @@ pub fn answer(
     stored: &CachedResponse,
     len: u64,
 ) -> RangeAnswer {
-    if method != Method::GET
-        || !matches!(stored.status, StatusCode::OK | StatusCode::PARTIAL_CONTENT)
-    {
+    answer_for(method, request, stored.status, &stored.headers, len)
+}
+
+/// [`answer`] for a response given by its status and header fields (a
+/// response still streaming from the origin).
+pub fn answer_for(
+    method: &Method,
+    request: &HeaderMap,
+    status: StatusCode,
+    response: &HeaderMap,
+    len: u64,
+) -> RangeAnswer {
+    if method != Method::GET || !matches!(status, StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
         return RangeAnswer::Full;
     }
     let Some(range) = request.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return RangeAnswer::Full;
     };
-    if request.contains_key(header::IF_RANGE) && !if_range_matches(request, stored) {
+    if request.contains_key(header::IF_RANGE) && !if_range_matches(request, response) {
         return RangeAnswer::Full;
     }
     match parse(range, len) {
@@ -119,7 +129,7 @@ pub fn covers(
 
 /// RFC 9110 §13.1.5: If-Range holds a strong entity-tag that must equal the
 /// stored one, or an HTTP-date that must equal the stored Last-Modified.
-fn if_range_matches(request: &HeaderMap, stored: &CachedResponse) -> bool {
+fn if_range_matches(request: &HeaderMap, stored: &HeaderMap) -> bool {
     let Some(v) = request.get(header::IF_RANGE) else {
         return true;
     };
@@ -128,17 +138,13 @@ fn if_range_matches(request: &HeaderMap, stored: &CachedResponse) -> bool {
     if v.starts_with('"') || v.starts_with("W/") {
         return !v.starts_with("W/")
             && stored
-                .headers
                 .get(header::ETAG)
                 .and_then(|e| e.to_str().ok())
                 .is_some_and(|e| e == v);
     }
     match (
-        httpdate::parse_http_date(v).ok(),
-        stored
-            .headers
-            .get(header::LAST_MODIFIED)
-            .and_then(http_date),
+        super::http_date::parse(v),
+        stored.get(header::LAST_MODIFIED).and_then(http_date),
     ) {
         (Some(a), Some(b)) => a == b,
         _ => false,

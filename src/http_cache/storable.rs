@@ -127,8 +127,10 @@ pub struct RequestFacts<'a> {
     pub set_cookie: SetCookie,
 }
 
-/// The fields that set cookies.
-pub const SET_COOKIE_FIELDS: [&str; 2] = ["set-cookie", "set-cookie2"];
+/// The fields that set cookies. `Set-Cookie2` (RFC 2965) is not one of
+/// them: RFC 6265 §9.4 obsoleted it and no user agent acts on it, so it is
+/// stored like any other field (cache-tests `headers-store-Set-Cookie2`).
+pub const SET_COOKIE_FIELDS: [&str; 1] = ["set-cookie"];
 
 /// Apply RFC 9111 §3 for a shared cache.
 pub fn storable(

@@ -9,6 +9,7 @@ use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::respond;
 use super::timed_body::TimedBody;
 use super::upstream::Replay;
+use super::{range_fill, slices};
 use crate::body::{self, Body};
 use crate::clock;
 use crate::http_cache::admission::{self, Admission, Admit, Received, Share};
@@ -27,12 +28,20 @@ use std::time::SystemTime;
 /// Fetch a missed GET or HEAD from the origin.
 pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -> Response<Body> {
     // Ask for the full response, so it can be stored; the client's own
-    // preconditions are then answered from it, as for a hit.
-    let stripped = ex.parts.method == Method::GET && !ex.parts.headers.contains_key(header::RANGE);
+    // preconditions (and, when ranges fill the cache, its Range) are then
+    // answered from it, as for a hit.
+    let fills = range_fill::fills(ex);
+    let stripped =
+        ex.parts.method == Method::GET && (fills || !ex.parts.headers.contains_key(header::RANGE));
     let build = |body: Body| {
         let mut req = upstream_request(ex, body);
         if stripped {
             conditional::remove_preconditions(req.headers_mut());
+        }
+        if fills {
+            for h in &conditional::RANGE_FIELDS {
+                req.headers_mut().remove(h);
+            }
         }
         req
     };
@@ -43,7 +52,14 @@ pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -
         ..Default::default()
     };
     match result {
-        Ok(resp) => store_and_stream(ex, resp, times, cs, stripped, leader).await,
+        Ok(resp) => {
+            // Too large to fetch whole for a range: fetch the slices it needs.
+            if fills && let Some(known) = slices::too_large(ex, resp.status(), resp.headers()) {
+                drop((resp, leader));
+                return Box::pin(slices::serve(ex, known, cs)).await;
+            }
+            store_and_stream(ex, resp, times, cs, stripped, leader, fills).await
+        }
         Err(e) => respond::upstream_error(&ex.node, &e, cs),
     }
 }
@@ -89,7 +105,8 @@ pub fn relay(node: &super::Node, resp: Response<TimedBody>, cs: CacheStatus) -> 
 /// when [`admission::admit`] says so, and sharing it with collapsed waiters
 /// only when it may be reused without validation.
 /// `answer_preconditions`: the client's precondition fields were not sent
-/// upstream, so evaluate them here against the response.
+/// upstream, so evaluate them here against the response; `answer_range`:
+/// nor was its Range ([`range_fill`]).
 pub async fn store_and_stream(
     ex: &Exchange,
     resp: Response<TimedBody>,
@@ -97,6 +114,7 @@ pub async fn store_and_stream(
     mut cs: CacheStatus,
     answer_preconditions: bool,
     leader: Option<Leader>,
+    answer_range: bool,
 ) -> Response<Body> {
     let node = &ex.node;
     let (mut rparts, rbody) = resp.into_parts();
@@ -140,14 +158,18 @@ pub async fn store_and_stream(
             if let Some(l) = leader {
                 release_for_pass(ex, l);
             }
-            return respond::finish(
-                node,
-                rparts.status,
-                rparts.headers,
-                body::boxed(rbody),
-                &cs,
-                version,
-            );
+            let (status, body) = if answer_range {
+                let request = &ex.parts.headers;
+                range_fill::answer(
+                    request,
+                    rparts.status,
+                    &mut rparts.headers,
+                    body::boxed(rbody),
+                )
+            } else {
+                (rparts.status, body::boxed(rbody))
+            };
+            return respond::finish(node, status, rparts.headers, body, &cs, version);
         }
         Admission::Store(a) => a,
     };
@@ -203,6 +225,12 @@ pub async fn store_and_stream(
         _ => body::boxed(fill),
     };
     match precondition {
+        Precondition::Pass if answer_range => {
+            let request = &ex.parts.headers;
+            let (status, body) =
+                range_fill::answer(request, rparts.status, &mut rparts.headers, body);
+            respond::finish(node, status, rparts.headers, body, &cs, version)
+        }
         Precondition::Pass => {
             respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
         }

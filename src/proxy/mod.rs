@@ -18,10 +18,12 @@ pub mod origin_purge;
 pub mod origin_tls;
 pub mod pool;
 pub mod purge_method;
+pub mod range_fill;
 pub mod respond;
 pub mod revalidate;
 pub mod send_error;
 pub mod served;
+pub mod slices;
 pub mod tier;
 pub mod timed_body;
 pub mod tunnel;
@@ -210,9 +212,20 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
     };
 
-    // 6. Miss: fetch from the origin, storing while streaming.
+    // 6. Miss: fetch from the origin, storing while streaming. A range of
+    //    an object known to be too large to fetch whole is served from slices.
     if ex.directives.only_if_cached() {
         return only_if_cached_miss(node);
+    }
+    if vary_names.is_empty()
+        && range_fill::fills(ex)
+        && let Some(known) = node.slices.get(&ex.primary, clock::instant())
+    {
+        let cs = CacheStatus {
+            fwd: Some(fwd),
+            ..Default::default()
+        };
+        return Box::pin(slices::serve(ex, known, cs)).await;
     }
     // 7. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
@@ -239,10 +252,12 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     Box::pin(fetch::miss(ex, body, fwd, leader)).await
 }
 
-/// GETs and HEADs collapse; ranges and `no-store` requests go alone.
+/// GETs and HEADs collapse; `no-store` requests go alone, and so do ranges
+/// unless ranges fill the cache (then the fetch is of the whole object).
 /// (Preconditions are fine: a follower answers its own, as a hit does.)
 fn collapsible(ex: &Exchange) -> bool {
-    !ex.directives.no_store() && !conditional::has_range(&ex.parts.headers)
+    !ex.directives.no_store()
+        && (range_fill::fills(ex) || !conditional::has_range(&ex.parts.headers))
 }
 
 /// Wait for the leader's response and answer from it as a hit on the stored
@@ -299,14 +314,13 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
     };
     let mut headers = head.meta.headers.clone();
     headers.insert(http::header::AGE, http::HeaderValue::from(age));
-    Some(respond::finish(
-        node,
-        head.meta.status,
-        headers,
-        body,
-        &cs,
-        http::Version::HTTP_11,
-    ))
+    let (status, body) = if range_fill::fills(ex) {
+        range_fill::answer(request, head.meta.status, &mut headers, body)
+    } else {
+        (head.meta.status, body)
+    };
+    let version = http::Version::HTTP_11;
+    Some(respond::finish(node, status, headers, body, &cs, version))
 }
 
 /// Has `entry` been purged since it was fetched? Purges are scoped by host.

@@ -62,6 +62,8 @@ impl Lasting {
 pub struct Node {
     /// The configuration in force.
     pub cfg: Arc<Config>,
+    /// Sizes of objects fetched in slices, and the slice fetch locks.
+    pub slices: super::slices::SliceIndex,
     /// The object store.
     pub store: Store,
     /// The origin client.
@@ -220,6 +222,12 @@ impl Node {
                 cfg.cache
                     .targeted_fields
                     .iter()
+                    .filter(|f| {
+                        !cfg.cache
+                            .forward_targeted_fields
+                            .iter()
+                            .any(|k| k.eq_ignore_ascii_case(f))
+                    })
                     .filter_map(|f| http::HeaderName::from_bytes(f.as_bytes()).ok()),
             );
         }
@@ -307,6 +315,7 @@ impl Node {
             surrogate_key_overflow: AtomicU64::new(0),
             purge_cidrs,
             collapser,
+            slices: Default::default(),
         })
     }
 

@@ -130,7 +130,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 fwd: Some(fwd),
                 ..Default::default()
             };
-            store_and_stream(ex, resp, times, cs, true, None).await
+            store_and_stream(ex, resp, times, cs, true, None, false).await
         }
     }
 }

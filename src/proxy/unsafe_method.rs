@@ -45,7 +45,7 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
             }
             // A POST response may itself be stored for later GETs (RFC 9110
             // §9.3.3); store_and_stream applies that rule and streams either way.
-            store_and_stream(ex, resp, times, cs, false, None).await
+            store_and_stream(ex, resp, times, cs, false, None, false).await
         }
         Err(e) => respond::upstream_error(node, &e, cs),
     }
