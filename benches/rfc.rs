@@ -69,7 +69,12 @@ fn benches(c: &mut Criterion) {
     let names = vec!["accept-encoding".to_string(), "accept-language".to_string()];
     let primary = key::primary("http", "www.example.com", "/");
     c.bench_function("variant_key", |b| {
-        b.iter(|| key::variant(&primary, &vary::selected(black_box(&names), &req)))
+        b.iter(|| {
+            key::variant(
+                &primary,
+                &vary::selected(black_box(&names), &req, &Default::default()),
+            )
+        })
     });
     let entry = stored();
     let policy = Policy::default();

@@ -6,16 +6,19 @@ mod access_log;
 mod fleet;
 mod https;
 mod origin_protocol;
+pub mod vary;
 
 pub use access_log::{AccessLogConfig, LogFormat};
 pub use fleet::{CatchUp, FleetConfig};
 
 pub use crate::http_cache::policy::SetCookie;
+pub use crate::http_cache::vary_normalise::UserAgentRule;
 pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
+pub use vary::VaryFieldConfig;
 pub use websocket::WebSocketConfig;
 
 // `::tracing` is the logging crate; this module is the `[tracing]` section.
@@ -284,6 +287,33 @@ pub struct CacheConfig {
     /// After a response turns out not to be storable, requests for that key
     /// skip collapsing for this many seconds (hit-for-pass). Default: 30.
     pub hit_for_pass_secs: u64,
+    /// Languages `Vary: Accept-Language` is keyed on: a request keys as its
+    /// best match in this list (RFC 9110 §12.5.4 q-values), or one default
+    /// bucket. Empty: a stored variant whose `Content-Language` is the
+    /// request's most preferred language matches it (docs/vary.md).
+    /// Default: `[]`.
+    pub vary_languages: Vec<String>,
+    /// `Vary: User-Agent`: `bucket` keys on mobile / desktop (`Mobi` in the
+    /// User-Agent), `ignore` keys every request alike. Never the raw string.
+    /// Default: `bucket`.
+    pub vary_user_agent: UserAgentRule,
+    /// Declared normalisation of other fields a Vary may name (allowed
+    /// values, lower-casing). Default: `[]`.
+    pub vary_fields: Vec<VaryFieldConfig>,
+    /// Most variants stored per URL; storing one more evicts the oldest
+    /// (counted in `edgecache_vary_variants_evicted_total`). Default: 32.
+    pub max_variants_per_url: usize,
+    /// A response field by which the site's own origin purges surrogate
+    /// keys (space- or comma-separated), e.g. `Edgecache-Purge-Keys`;
+    /// removed from the response before it goes downstream. Default: none
+    /// (off: the field is an ordinary header, passed through).
+    pub origin_purge_header: Option<String>,
+    /// Most keys honoured from one response; the rest are dropped and
+    /// counted. Default: 32.
+    pub origin_purge_max_keys: usize,
+    /// Longest key honoured from a response, in bytes; longer keys are
+    /// dropped and counted. Default: 256.
+    pub origin_purge_max_key_bytes: usize,
     /// A GET with Range that misses fetches the whole object (no Range to
     /// the origin), stores it, and streams the asked range to the client as
     /// its bytes arrive, so later ranges are hits. Off: the Range is
@@ -413,6 +443,21 @@ pub struct SiteConfig {
     /// Name sent in SNI and checked against the origin's certificate.
     /// Default: the host of the origin URL.
     pub tls_server_name: Option<String>,
+    /// Languages Accept-Language is keyed on for this site. Default: the
+    /// `[cache] vary_languages` value.
+    pub vary_languages: Option<Vec<String>>,
+    /// `bucket` or `ignore` for this site. Default: the `[cache]
+    /// vary_user_agent` value.
+    pub vary_user_agent: Option<UserAgentRule>,
+    /// Declared normalisation of other fields for this site (replaces the
+    /// whole `[cache]` list). Default: the `[cache] vary_fields` value.
+    pub vary_fields: Option<Vec<VaryFieldConfig>>,
+    /// Most variants stored per URL of this site. Default: the `[cache]
+    /// max_variants_per_url` value.
+    pub max_variants_per_url: Option<usize>,
+    /// The origin-purge field for this site's origin; `""` turns it off.
+    /// Default: the `[cache] origin_purge_header` value.
+    pub origin_purge_header: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -548,6 +593,13 @@ impl Default for CacheConfig {
             set_cookie: SetCookie::Pass,
             collapse_timeout_ms: 10_000,
             hit_for_pass_secs: 30,
+            vary_languages: Vec::new(),
+            vary_user_agent: UserAgentRule::Bucket,
+            vary_fields: Vec::new(),
+            max_variants_per_url: 32,
+            origin_purge_header: None,
+            origin_purge_max_keys: 32,
+            origin_purge_max_key_bytes: 256,
             range_fill: true,
             slice_bytes: 1 << 20,
             slice_above_bytes: 16 << 20,
@@ -719,6 +771,14 @@ impl Config {
             }
             let servers = parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
             origin_protocol::check_site(i, s, &self.upstream, &servers)?;
+            vary::check(
+                &format!("sites[{i}]"),
+                s.vary_languages.as_deref(),
+                s.vary_fields.as_deref(),
+                s.max_variants_per_url,
+                s.origin_purge_header.as_deref(),
+                true,
+            )?;
             if let Some(v) = s.access_log_sample {
                 access_log::check_sample(&format!("sites[{i}].access_log_sample"), v)?;
             }
@@ -731,6 +791,16 @@ impl Config {
                 ));
             }
         }
+        let c = &self.cache;
+        vary::check(
+            "cache",
+            Some(&c.vary_languages),
+            Some(&c.vary_fields),
+            Some(c.max_variants_per_url),
+            c.origin_purge_header.as_deref(),
+            false,
+        )?;
+        vary::check_limits(c)?;
         self.server.validate()?;
         for (i, h) in self.https.iter().enumerate() {
             h.validate(i, self.server.listen)?;
@@ -1120,6 +1190,31 @@ mod tests {
             ("[server]\nlisten = \"not an address\"", "listen"),
             ("[server]\nbogus = 1", "bogus"),
             ("[cache]\nset_cookie = \"explicit\"", "set_cookie"),
+            ("[cache]\nvary_user_agent = \"raw\"", "vary_user_agent"),
+            (
+                "[cache]\nvary_languages = [\"en us\"]",
+                "cache.vary_languages[0]",
+            ),
+            (
+                "[[cache.vary_fields]]\nname = \"User-Agent\"",
+                "cache.vary_fields[0].name",
+            ),
+            (
+                "[cache]\nmax_variants_per_url = 0",
+                "cache.max_variants_per_url",
+            ),
+            (
+                "[cache]\norigin_purge_header = \"\"",
+                "cache.origin_purge_header",
+            ),
+            (
+                "[cache]\norigin_purge_max_keys = 0",
+                "cache.origin_purge_max_keys",
+            ),
+            (
+                "[[sites]]\nhosts = [\"a\"]\norigin = \"http://a\"\nmax_variants_per_url = 0",
+                "sites[0].max_variants_per_url",
+            ),
             (
                 "[upstream]\nfirst_byte_timeout_ms = 0",
                 "upstream.first_byte_timeout_ms",

@@ -19,6 +19,7 @@ use super::cached_response::{CachedResponse, effective_cache_control};
 use super::decision::{self, Decision, RequestDirectives, RevalidateReason};
 use super::storable::{NoCacheReason, RequestFacts, Storable, storable};
 use super::vary::{self, Vary};
+use super::vary_normalise::VaryRules;
 use super::{Policy, age, key};
 use http::{HeaderMap, StatusCode, header};
 use std::time::SystemTime;
@@ -38,6 +39,8 @@ pub struct Admit<'a> {
     pub keyed_fields: &'a [String],
     /// The largest body the store accepts.
     pub max_object_bytes: u64,
+    /// The site's declared normalisation of selecting fields.
+    pub vary: &'a VaryRules,
 }
 
 /// The response as received, hop-by-hop fields removed and Date present.
@@ -146,7 +149,7 @@ pub fn admit(req: &Admit<'_>, resp: &Received<'_>, policy: &Policy) -> Admission
     let (store_key, vary_index) = if names.is_empty() {
         (req.primary, None)
     } else {
-        meta.variant = vary::selected(&names, req.request.request);
+        meta.variant = vary::for_store(&names, req.request.request, resp.headers, req.vary);
         (
             key::variant(&req.primary, &meta.variant),
             Some((req.primary, names)),
@@ -181,8 +184,9 @@ pub fn waiter_may_use(
     directives: &RequestDirectives,
     stored: &CachedResponse,
     policy: &Policy,
+    rules: &VaryRules,
 ) -> Option<Decision> {
-    if !stored.variant.is_empty() && !vary::matches(&stored.variant, request) {
+    if !stored.variant.is_empty() && !vary::matches(&stored.variant, request, rules) {
         return None;
     }
     match decision::decide(now, directives, stored, policy) {

@@ -13,11 +13,17 @@
 //! ```text
 //!     u64 purge_seq, u32 key count, { u16 len, surrogate key }*
 //! ```
+//! Kind 3 (vary index with its variants, written by later builds of
+//! version 2; kind 2 still decodes, with no variants listed):
+//! ```text
+//! u32 count, { u16 name len, name }*, u32 count, { 32-byte variant key }*
+//! ```
 
 use super::age;
 use super::cache_control::CacheControl;
 use super::policy::Policy;
 use super::targeted::targeted;
+pub use super::vary_index::VaryIndex;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use std::time::{Duration, SystemTime};
 
@@ -53,8 +59,8 @@ pub enum StoredMeta {
     /// A full response.
     Response(CachedResponse),
     /// Under a primary key: the response varies on these (lower-case) fields;
-    /// each variant is stored under its variant key.
-    VaryIndex(Vec<String>),
+    /// each variant is stored under its variant key, listed here.
+    VaryIndex(VaryIndex),
 }
 
 /// The cache-control in force for this cache (RFC 9213 targeted field or Cache-Control).
@@ -142,11 +148,15 @@ impl StoredMeta {
                     put_name(&mut out, k);
                 }
             }
-            StoredMeta::VaryIndex(names) => {
-                out.push(2);
-                out.extend_from_slice(&(names.len() as u32).to_le_bytes());
-                for n in names {
+            StoredMeta::VaryIndex(idx) => {
+                out.push(3);
+                out.extend_from_slice(&(idx.names.len() as u32).to_le_bytes());
+                for n in &idx.names {
                     put_name(&mut out, n);
+                }
+                out.extend_from_slice(&(idx.variants.len() as u32).to_le_bytes());
+                for k in &idx.variants {
+                    out.extend_from_slice(&k.0);
                 }
             }
         }
@@ -224,16 +234,23 @@ impl StoredMeta {
                     surrogate_keys,
                 }))
             }
-            2 => {
-                let n = r.u32()?;
-                let mut names = Vec::new();
-                for _ in 0..n {
-                    names.push(
+            kind @ (2 | 3) => {
+                let mut idx = VaryIndex::default();
+                for _ in 0..r.u32()? {
+                    idx.names.push(
                         String::from_utf8(r.name()?.to_vec())
                             .map_err(|_| MetaDecodeError("bad name"))?,
                     );
                 }
-                Ok(StoredMeta::VaryIndex(names))
+                if kind == 3 {
+                    for _ in 0..r.u32()? {
+                        let k = r.take(32)?.try_into();
+                        idx.variants.push(storage::ObjectKey(
+                            k.map_err(|_| MetaDecodeError("truncated"))?,
+                        ));
+                    }
+                }
+                Ok(StoredMeta::VaryIndex(idx))
             }
             _ => Err(MetaDecodeError("unknown meta kind")),
         }
@@ -325,7 +342,10 @@ mod tests {
     fn round_trips_both_kinds() {
         for m in [
             sample(),
-            StoredMeta::VaryIndex(vec!["accept".into(), "x-b".into()]),
+            StoredMeta::VaryIndex(VaryIndex {
+                names: vec!["accept".into(), "x-b".into()],
+                variants: vec![storage::ObjectKey([3; 32])],
+            }),
         ] {
             assert_eq!(StoredMeta::decode(&m.encode()), Ok(m));
         }
@@ -338,7 +358,10 @@ mod tests {
         let vary_index: &[u8] = &[1, 2, 1, 0, 0, 0, 3, 0, b'f', b'o', b'o'];
         assert_eq!(
             StoredMeta::decode(vary_index),
-            Ok(StoredMeta::VaryIndex(vec!["foo".into()]))
+            Ok(StoredMeta::VaryIndex(VaryIndex {
+                names: vec!["foo".into()],
+                variants: vec![],
+            }))
         );
         let mut response = vec![1u8, 1, 200, 0];
         response.extend_from_slice(&1_000u64.to_le_bytes());

@@ -25,6 +25,8 @@ pub mod surrogate;
 pub mod targeted;
 pub mod validation;
 pub mod vary;
+pub mod vary_index;
+pub mod vary_normalise;
 
 pub use cache_control::CacheControl;
 pub use cached_response::CachedResponse;

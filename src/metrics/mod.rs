@@ -6,10 +6,12 @@
 
 mod fleet;
 mod node_collector;
+mod origin_purge;
 mod site;
 mod tier;
 
 pub use node_collector::NodeCollector;
+pub use origin_purge::{OriginPurgeMetrics, OriginPurgeOutcome};
 pub use site::{Protocol, SiteMetrics, Source};
 pub use tier::TierMetrics;
 
@@ -90,6 +92,10 @@ pub struct Metrics {
     pub node: Arc<NodeCollector>,
     /// Tiered caching outcomes.
     pub tier: TierMetrics,
+    /// Variants evicted for `max_variants_per_url`.
+    pub vary_variants_evicted: Counter,
+    /// Purges origins triggered by a response field.
+    pub origin_purge: OriginPurgeMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -149,6 +155,13 @@ impl Metrics {
             fleet_propagation.clone(),
         );
         let tier = TierMetrics::register(&mut registry);
+        let vary_variants_evicted = Counter::default();
+        registry.register(
+            "vary_variants_evicted",
+            "Stored Vary variants evicted because their URL reached max_variants_per_url (the oldest goes)",
+            vary_variants_evicted.clone(),
+        );
+        let origin_purge = OriginPurgeMetrics::register(&mut registry);
         let node = Arc::new(NodeCollector::default());
         registry.register_collector(Box::new(node.clone()));
         Arc::new(Metrics {
@@ -163,6 +176,8 @@ impl Metrics {
             sites: Mutex::new(HashMap::new()),
             node,
             tier,
+            vary_variants_evicted,
+            origin_purge,
         })
     }
 

@@ -140,6 +140,7 @@ pub async fn store_and_stream(
             primary: ex.primary,
             keyed_fields: &node.keyed_fields,
             max_object_bytes: node.max_object_bytes(),
+            vary: &ex.site.vary.rules,
         },
         &Received {
             status: rparts.status,
@@ -197,6 +198,10 @@ pub async fn store_and_stream(
         store: node.store.clone(),
         key: admitted.key,
         vary_index: admitted.vary_index,
+        variant_cap: (
+            ex.site.vary.max_variants,
+            node.metrics.vary_variants_evicted.clone(),
+        ),
         meta: (*meta).clone(),
         limit: node.max_object_bytes(),
         chunk_bytes: node.chunk_bytes(),
@@ -333,12 +338,13 @@ pub async fn send(
     let purge_seq = node.purge.current_seq();
     let request_time = clock::now();
     let started = clock::instant();
-    let result = node.upstream.send(origin, pq, req, replay).await;
+    let mut result = node.upstream.send(origin, pq, req, replay).await;
     if let Some(span) = span {
         span.end(&result);
     }
-    if result.is_ok() {
+    if let Ok(resp) = &mut result {
         ex.origin_answered(clock::instant().saturating_duration_since(started));
+        super::origin_purge::honour(ex, resp.headers_mut()).await;
     }
     (result, (request_time, clock::now(), purge_seq))
 }

@@ -9,8 +9,9 @@
 //! manifest is written at the end.
 
 use super::timed_body::TimedBody;
+use super::variants::Listed;
 use crate::body::BoxError;
-use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
+use crate::http_cache::cached_response::{CachedResponse, StoredMeta, VaryIndex};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
@@ -26,6 +27,8 @@ pub struct FillPlan {
     pub key: ObjectKey,
     /// For a Vary response: the primary key and the selecting field names.
     pub vary_index: Option<(ObjectKey, Vec<String>)>,
+    /// Most variants kept per URL, and the count of those evicted for it.
+    pub variant_cap: (usize, prometheus_client::metrics::counter::Counter),
     /// The response's metadata.
     pub meta: CachedResponse,
     /// Largest body to store.
@@ -59,23 +62,39 @@ impl FillPlan {
             tracing::warn!("origin body length differs from Content-Length; not stored");
             return;
         }
-        if let Some((primary, names)) = self.vary_index {
-            self.store.put(
-                primary,
-                StoredObject::new(StoredMeta::VaryIndex(names).encode().into(), Bytes::new()),
-            );
-        }
         let meta: Bytes = StoredMeta::Response(self.meta).encode().into();
-        match body {
-            Copy::Buffered(b) => {
+        let stored = match body {
+            Copy::Buffered(b) => self
+                .store
+                .put(self.key, StoredObject::new(meta, b.freeze())),
+            Copy::Chunked(w) => w.finish(meta),
+        };
+        if !stored {
+            tracing::debug!("the object could not be stored (too large, or a chunk failed)");
+            return;
+        }
+        if let Some((primary, names)) = self.vary_index {
+            // The URL's first variant: its index is written now, so the next
+            // request finds it; the listing below is then a no-op.
+            if !self.store.contains(&primary) {
+                let index = VaryIndex {
+                    names: names.clone(),
+                    variants: vec![self.key],
+                };
+                let meta = StoredMeta::VaryIndex(index).encode().into();
                 self.store
-                    .put(self.key, StoredObject::new(meta, b.freeze()));
+                    .put(primary, StoredObject::new(meta, Bytes::new()));
             }
-            Copy::Chunked(w) => {
-                if !w.finish(meta) {
-                    tracing::warn!("a chunk could not be stored; object not stored");
-                }
+            let (cap, evicted) = self.variant_cap;
+            Listed {
+                store: self.store,
+                primary,
+                names,
+                variant: self.key,
+                cap,
+                evicted,
             }
+            .spawn();
         }
     }
 }

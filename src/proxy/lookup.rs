@@ -11,6 +11,7 @@
 use super::Node;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::http_cache::decision::Facts;
+use crate::http_cache::vary_normalise::VaryRules;
 use crate::http_cache::{key, vary};
 use http::HeaderMap;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
             facts: Arc::new(Facts::of(&meta, &node.policy)),
             generation: node.policy_generation,
         },
-        Ok(StoredMeta::VaryIndex(names)) => Decoded::VaryIndex(names),
+        Ok(StoredMeta::VaryIndex(idx)) => Decoded::VaryIndex(idx.names),
         Err(e) => {
             tracing::warn!(error = %e, "undecodable metadata; treating as a miss");
             Decoded::Undecodable
@@ -99,10 +100,16 @@ fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
     d
 }
 
-/// Look `primary` up, following a Vary index to the request's variant.
-pub async fn find(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+/// Look `primary` up, following a Vary index to the request's variant
+/// (selecting fields normalised by the site's `rules`).
+pub async fn find(
+    node: &Node,
+    primary: ObjectKey,
+    request: &HeaderMap,
+    rules: &VaryRules,
+) -> Lookup {
     let store = &node.store;
-    let found = find_entry(node, primary, request).await;
+    let found = find_entry(node, primary, request, rules).await;
     // A chunked body whose chunks are no longer all held cannot be served.
     if let Lookup::Hit(entry) = &found
         && let Payload::Chunked(manifest) = &entry.body
@@ -115,7 +122,12 @@ pub async fn find(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Looku
     found
 }
 
-async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Lookup {
+async fn find_entry(
+    node: &Node,
+    primary: ObjectKey,
+    request: &HeaderMap,
+    rules: &VaryRules,
+) -> Lookup {
     let store = &node.store;
     let Some((obj, tier)) = store.get_tiered(&primary).await else {
         return Lookup::UriMiss;
@@ -143,15 +155,20 @@ async fn find_entry(node: &Node, primary: ObjectKey, request: &HeaderMap) -> Loo
             _ => Lookup::VaryMiss(Vec::new()),
         },
         Decoded::VaryIndex(names) => {
-            let selected = vary::selected(names, request);
-            let vkey = key::variant(&primary, &selected);
-            let Some((vobj, tier)) = store.get_tiered(&vkey).await else {
-                return Lookup::VaryMiss(names.clone());
-            };
-            match response(vkey, &vobj, &decoded(&vobj, node), tier) {
-                Some(e) if vary::matches(&e.meta.variant, request) => Lookup::Hit(Box::new(e)),
-                _ => Lookup::VaryMiss(names.clone()),
+            // The request's own values first, then the variants a declared
+            // rule lets it match (docs/vary.md).
+            for selected in vary::candidates(names, request, rules) {
+                let vkey = key::variant(&primary, &selected);
+                let Some((vobj, tier)) = store.get_tiered(&vkey).await else {
+                    continue;
+                };
+                if let Some(e) = response(vkey, &vobj, &decoded(&vobj, node), tier)
+                    && vary::matches(&e.meta.variant, request, rules)
+                {
+                    return Lookup::Hit(Box::new(e));
+                }
             }
+            Lookup::VaryMiss(names.clone())
         }
         Decoded::Undecodable => {
             store.remove(&primary);

@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod origin_conns;
 pub mod origin_dial;
 pub mod origin_h2;
+pub mod origin_purge;
 pub mod origin_tls;
 pub mod pool;
 pub mod purge_method;
@@ -28,6 +29,7 @@ pub mod timed_body;
 pub mod tunnel;
 pub mod unsafe_method;
 pub mod upstream;
+pub mod variants;
 
 use crate::body::{self, Body};
 use crate::clock;
@@ -142,7 +144,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     let found = if node.collapser.passing(&ex.primary, clock::instant()) {
         Lookup::UriMiss
     } else {
-        lookup::find(node, ex.primary, &ex.parts.headers).await
+        lookup::find(node, ex.primary, &ex.parts.headers, &ex.site.vary.rules).await
     };
     let mut vary_names = Vec::new();
     let purge = match &found {
@@ -231,7 +233,11 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         let key = if vary_names.is_empty() {
             ex.primary
         } else {
-            key::variant(&ex.primary, &vary::selected(&vary_names, &ex.parts.headers))
+            let rules = &ex.site.vary.rules;
+            key::variant(
+                &ex.primary,
+                &vary::selected(&vary_names, &ex.parts.headers, rules),
+            )
         };
         match node.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
@@ -269,6 +275,7 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
         &ex.directives,
         &head.meta,
         &node.policy,
+        &ex.site.vary.rules,
     )?
     else {
         return None;

@@ -4,7 +4,7 @@
 use super::origin_conns::{ConnSettings, Connections, Protocol};
 use super::origin_tls::{TlsConfigs, TlsSettings};
 use super::pool::{BreakerConfig, Pool};
-use crate::config::{Config, parse_origins};
+use crate::config::{Config, parse_origins, vary};
 use crate::error::{ProxyError, UpstreamError};
 use crate::http_cache::canonical;
 use http::{HeaderMap, Uri};
@@ -129,6 +129,8 @@ pub struct Site {
     pub metrics: Arc<crate::metrics::SiteMetrics>,
     /// Whether, and how often, its requests are logged.
     pub log: LogRule,
+    /// Its Vary rules, variant cap and origin-purge rule.
+    pub vary: Arc<vary::SiteVary>,
 }
 
 /// A site's access-log rule.
@@ -202,6 +204,7 @@ impl Sites {
                     enabled: s.access_log.unwrap_or(cfg.access_log.enabled),
                     sample: s.access_log_sample.unwrap_or(cfg.access_log.sample),
                 },
+                vary: Arc::new(vary::SiteVary::new(&cfg.cache, Some(s))),
             };
             for h in &s.hosts {
                 by_host.insert(h.to_ascii_lowercase(), site.clone());
@@ -234,6 +237,7 @@ impl Sites {
                         enabled: cfg.access_log.enabled,
                         sample: cfg.access_log.sample,
                     },
+                    vary: Arc::new(vary::SiteVary::new(&cfg.cache, None)),
                 })
             }
             None => None,

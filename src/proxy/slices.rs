@@ -289,6 +289,7 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
             primary: key,
             keyed_fields: &node.keyed_fields,
             max_object_bytes: node.max_object_bytes(),
+            vary: &ex.site.vary.rules,
         },
         &Received {
             status: parts.status,
@@ -316,7 +317,8 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
 /// object and complete.
 async fn stored(ex: &Exchange, known: &Known, key: ObjectKey, len: u64) -> Option<Slice> {
     let node = &ex.node;
-    let Lookup::Hit(entry) = lookup::find(node, key, &HeaderMap::new()).await else {
+    let Lookup::Hit(entry) = lookup::find(node, key, &HeaderMap::new(), &ex.site.vary.rules).await
+    else {
         return None;
     };
     let Payload::Inline(bytes) = &entry.body else {

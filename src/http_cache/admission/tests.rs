@@ -37,6 +37,7 @@ fn run(c: &Case) -> Admission {
         primary,
         keyed_fields: &c.keyed,
         max_object_bytes: 1000,
+        vary: &VaryRules::default(),
     };
     let received = Received {
         status: StatusCode::from_u16(c.status).expect("status"),
@@ -249,7 +250,7 @@ fn waiters_must_match_and_accept_without_validation() {
         let h = headers(fields);
         let d = RequestDirectives::from_headers(&h, true);
         assert_eq!(
-            waiter_may_use(now, &h, &d, &stored, &policy).is_some(),
+            waiter_may_use(now, &h, &d, &stored, &policy, &VaryRules::default()).is_some(),
             *want,
             "{fields:?}"
         );
