@@ -3,11 +3,13 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 mod access_log;
+mod compression;
 mod fleet;
 mod https;
 mod origin_protocol;
 
 pub use access_log::{AccessLogConfig, LogFormat};
+pub use compression::{CODINGS, CompressionConfig, CompressionOverride};
 pub use fleet::{CatchUp, FleetConfig};
 
 pub use crate::http_cache::policy::SetCookie;
@@ -40,6 +42,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Caching rules.
     pub cache: CacheConfig,
+    /// Content codings negotiated at the node: one stored copy, every encoding.
+    pub compression: CompressionConfig,
     /// How the node talks to origins.
     pub upstream: UpstreamConfig,
     /// Virtual hosts: Host names mapped to origins. Default: none.
@@ -393,6 +397,10 @@ pub struct SiteConfig {
     /// Name sent in SNI and checked against the origin's certificate.
     /// Default: the host of the origin URL.
     pub tls_server_name: Option<String>,
+    /// This site's `[compression]` overrides, e.g. `compression = {
+    /// enabled = false }`. Default: none (the `[compression]` values).
+    #[serde(default)]
+    pub compression: CompressionOverride,
 }
 
 impl Default for ServerConfig {
@@ -694,6 +702,9 @@ impl Config {
                 ));
             }
             let servers = parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
+            self.compression
+                .with(&s.compression)
+                .validate(&format!("sites[{i}].compression"))?;
             origin_protocol::check_site(i, s, &self.upstream, &servers)?;
             if let Some(v) = s.access_log_sample {
                 access_log::check_sample(&format!("sites[{i}].access_log_sample"), v)?;
@@ -718,6 +729,7 @@ impl Config {
             }
         }
         self.websocket.validate()?;
+        self.compression.validate("compression")?;
         self.access_log.validate()?;
         self.tracing.validate()?;
         self.fleet.validate()?;

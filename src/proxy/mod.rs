@@ -3,6 +3,7 @@
 
 pub mod chunked_body;
 pub mod collapse;
+pub mod encodings;
 pub mod exchange;
 pub mod fetch;
 pub mod fill;
@@ -23,6 +24,7 @@ pub mod send_error;
 pub mod served;
 pub mod tier;
 pub mod timed_body;
+pub mod transcode;
 pub mod tunnel;
 pub mod unsafe_method;
 pub mod upstream;
@@ -36,6 +38,7 @@ use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::{admission, key, range, vary};
 use collapse::{Flight, Join};
+use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
@@ -162,6 +165,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         // A hard purge since it was fetched makes it a miss (and frees it).
         Lookup::Hit(entry) if purge == Purged::Hard => {
             node.store.remove(&entry.key);
+            encodings::remove_forms(ex, &entry);
             Fwd::Miss
         }
         Lookup::Hit(entry) => {
@@ -198,8 +202,18 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
                 detail,
                 ..Default::default()
             };
-            let (method, headers) = (&ex.parts.method, &ex.parts.headers);
-            return respond::cached_owned(node, *entry, method, headers, age, cs);
+            // 6. In the form the client prefers (one stored copy, every encoding).
+            let len = encodings::inline_len(&entry.body);
+            return match encodings::choose(ex, &entry.meta, len) {
+                Choice::Untouched => {
+                    let (method, headers) = (&ex.parts.method, &ex.parts.headers);
+                    respond::cached_owned(node, *entry, method, headers, age, cs)
+                }
+                Choice::Stored => encodings::serve_stored(ex, *entry, age, cs),
+                Choice::Transform(to) => {
+                    Box::pin(encodings::serve_transformed(ex, *entry, to, age, cs)).await
+                }
+            };
         }
         Lookup::UriMiss => Fwd::UriMiss,
         Lookup::VaryMiss(names) => {
@@ -208,11 +222,11 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
     };
 
-    // 6. Miss: fetch from the origin, storing while streaming.
+    // 7. Miss: fetch from the origin, storing while streaming.
     if ex.directives.only_if_cached() {
         return only_if_cached_miss(node);
     }
-    // 7. Collapse concurrent misses for the same variant into one origin request.
+    // 8. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
     if collapsible(ex) {
         let key = if vary_names.is_empty() {
@@ -292,6 +306,10 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
     };
     let mut headers = head.meta.headers.clone();
     headers.insert(http::header::AGE, http::HeaderValue::from(age));
+    // A follower gets the stored form (the leader's stream).
+    if encodings::choose(ex, &head.meta, None) != Choice::Untouched {
+        crate::http_cache::content_coding::vary_on_accept_encoding(&mut headers);
+    }
     Some(respond::finish(
         node,
         head.meta.status,
