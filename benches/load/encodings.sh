@@ -40,7 +40,8 @@ trap cleanup EXIT
 
 # The object: 64 KiB of real text (this repository's docs), as HTML.
 mkdir -p "$RUN/www"
-cat "$HERE"/../../docs/*.md | head -c 65536 >"$RUN/www/page.html"
+cat "$HERE"/../../docs/*.md >"$RUN/docs.txt"
+head -c 65536 "$RUN/docs.txt" >"$RUN/www/page.html"
 gzip -6 -k "$RUN/www/page.html"   # for gzip_static (nginx's default level)
 
 nginx_conf() { # dir port extra
@@ -58,6 +59,7 @@ http {
     client_body_temp_path $1/tmp; proxy_temp_path $1/tmp;
     fastcgi_temp_path $1/tmp; uwsgi_temp_path $1/tmp; scgi_temp_path $1/tmp;
     types { text/html html; }
+    gzip_types text/plain;
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$2;
@@ -115,8 +117,8 @@ echo "|---|---|---|---|---|---|"
 EC_URL="http://127.0.0.1:$EC_PORT/page.html"
 for ae in identity gzip br zstd; do run edgecache "$EC_PID" "$EC_URL" "$ae"; done
 
-for mode in "gzip_static on;" "gzip on; gzip_comp_level 6; gzip_types text/html;" \
-    "gzip on; gzip_comp_level 1; gzip_types text/html;"; do
+for mode in "gzip_static on;" "gzip on; gzip_comp_level 6;" \
+    "gzip on; gzip_comp_level 1;"; do
     rm -rf "$RUN/static"
     nginx_conf "$RUN/static" "$NGINX_PORT" "$mode"
     taskset -c 0 nginx -p "$RUN/static" -c "$RUN/static/nginx.conf" -e "$RUN/static/error.log"
