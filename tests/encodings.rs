@@ -7,9 +7,9 @@
 mod support;
 
 use edgecache::config::{Config, TokenConfig};
-use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use support::coded_body::{decoded, gzip};
 use support::{Got, Origin, TestNode, admin, reply, send, test_config};
 
 const TOKEN: &str = "operator-token-0123456789";
@@ -26,34 +26,6 @@ fn config(origin: &str, dir: &std::path::Path) -> Config {
 /// A page worth compressing, different per version.
 fn page(version: usize) -> String {
     format!("<p>version {version}</p>\n").repeat(300)
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).expect("gzip");
-    e.finish().expect("gzip")
-}
-
-/// The body as its Content-Encoding says, decoded by the reference crates.
-fn decoded(got: &Got) -> Vec<u8> {
-    let mut out = Vec::new();
-    let b = &got.body[..];
-    match got.header("content-encoding") {
-        None => out.extend_from_slice(b),
-        Some("gzip") => {
-            flate2::read::GzDecoder::new(b)
-                .read_to_end(&mut out)
-                .expect("gunzip");
-        }
-        Some("br") => {
-            brotli::Decompressor::new(b, 4096)
-                .read_to_end(&mut out)
-                .expect("unbrotli");
-        }
-        Some("zstd") => out = zstd::decode_all(b).expect("unzstd"),
-        Some(other) => panic!("unexpected content-encoding {other}"),
-    }
-    out
 }
 
 fn varies_on_accept_encoding(got: &Got) -> bool {
