@@ -386,3 +386,37 @@ async fn a_site_can_turn_negotiation_off() {
     );
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_revalidated_copy_is_served_in_the_clients_coding() {
+    let origin = Origin::start(|seen| match seen.headers.get("if-none-match") {
+        Some(_) => reply(
+            304,
+            &[("etag", "\"v1\""), ("cache-control", "max-age=0")],
+            "",
+        ),
+        None => reply(
+            200,
+            &[
+                ("content-type", "text/css"),
+                ("etag", "\"v1\""),
+                ("cache-control", "max-age=0"),
+            ],
+            page(1),
+        ),
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(config(&origin.url(), dir.path())).await;
+    for _ in 0..2 {
+        let got = get_with(&node, "/s", &[("accept-encoding", "zstd")]).await;
+        assert_eq!(
+            (got.status, got.header("content-encoding")),
+            (200, Some("zstd"))
+        );
+        assert_eq!(got.header("etag"), Some("W/\"v1-zstd\""));
+        assert_eq!(decoded(&got), page(1).as_bytes());
+    }
+    assert_eq!(origin.count("/s"), 2, "a fetch, then a revalidation");
+    node.stop().await;
+}

@@ -130,6 +130,20 @@ pub fn inline_len(body: &Payload) -> Option<u64> {
     }
 }
 
+/// Serve a stored response in the form the client prefers (the hit path
+/// in `proxy::serve` does the same inline; this is for revalidation's
+/// answers from the stored copy).
+pub async fn answer(ex: &Exchange, entry: Entry, age: u64, cs: CacheStatus) -> Response<Body> {
+    match choose(ex, &entry.meta, inline_len(&entry.body)) {
+        Choice::Untouched => {
+            let (method, request) = (&ex.parts.method, &ex.parts.headers);
+            respond::cached_owned(&ex.node, entry, method, request, age, cs)
+        }
+        Choice::Stored => serve_stored(ex, entry, age, cs),
+        Choice::Transform(to) => Box::pin(serve_transformed(ex, entry, to, age, cs)).await,
+    }
+}
+
 /// Serve a hit in its stored form, with `Vary: Accept-Encoding`.
 pub fn serve_stored(ex: &Exchange, mut entry: Entry, age: u64, cs: CacheStatus) -> Response<Body> {
     content_coding::vary_on_accept_encoding(&mut Arc::make_mut(&mut entry.meta).headers);
