@@ -9,7 +9,7 @@ mod support;
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::coded_body::{decoded, gzip};
+use support::coded_body::{decoded, gzip, varies_on_accept_encoding};
 use support::{Got, Origin, TestNode, admin, reply, send, test_config};
 
 const TOKEN: &str = "operator-token-0123456789";
@@ -26,15 +26,6 @@ fn config(origin: &str, dir: &std::path::Path) -> Config {
 /// A page worth compressing, different per version.
 fn page(version: usize) -> String {
     format!("<p>version {version}</p>\n").repeat(300)
-}
-
-fn varies_on_accept_encoding(got: &Got) -> bool {
-    got.headers.get_all("vary").iter().any(|v| {
-        v.to_str()
-            .unwrap_or("")
-            .to_ascii_lowercase()
-            .contains("accept-encoding")
-    })
 }
 
 async fn get_with(node: &TestNode, path: &str, headers: &[(&str, &str)]) -> Got {

@@ -32,3 +32,13 @@ pub fn decoded(got: &Got) -> Vec<u8> {
     }
     out
 }
+
+/// Does the response's Vary list Accept-Encoding?
+pub fn varies_on_accept_encoding(got: &Got) -> bool {
+    got.headers.get_all("vary").iter().any(|v| {
+        v.to_str()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .contains("accept-encoding")
+    })
+}
