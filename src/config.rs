@@ -3,12 +3,14 @@
 //! the field at fault. docs/config.md mirrors this file.
 
 mod access_log;
+mod compression;
 mod fleet;
 mod https;
 mod origin_protocol;
 pub mod vary;
 
 pub use access_log::{AccessLogConfig, LogFormat};
+pub use compression::{CODINGS, CompressionConfig, CompressionOverride};
 pub use fleet::{CatchUp, FleetConfig};
 
 pub use crate::http_cache::policy::SetCookie;
@@ -43,6 +45,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Caching rules.
     pub cache: CacheConfig,
+    /// Content codings negotiated at the node: one stored copy, every encoding.
+    pub compression: CompressionConfig,
     /// How the node talks to origins.
     pub upstream: UpstreamConfig,
     /// Virtual hosts: Host names mapped to origins. Default: none.
@@ -458,6 +462,10 @@ pub struct SiteConfig {
     /// The origin-purge field for this site's origin; `""` turns it off.
     /// Default: the `[cache] origin_purge_header` value.
     pub origin_purge_header: Option<String>,
+    /// This site's `[compression]` overrides, e.g. `compression = {
+    /// enabled = false }`. Default: none (the `[compression]` values).
+    #[serde(default)]
+    pub compression: CompressionOverride,
 }
 
 impl Default for ServerConfig {
@@ -770,6 +778,9 @@ impl Config {
                 ));
             }
             let servers = parse_origins(&format!("sites[{i}].origin"), &s.origin)?;
+            self.compression
+                .with(&s.compression)
+                .validate(&format!("sites[{i}].compression"))?;
             origin_protocol::check_site(i, s, &self.upstream, &servers)?;
             vary::check(
                 &format!("sites[{i}]"),
@@ -812,6 +823,7 @@ impl Config {
             }
         }
         self.websocket.validate()?;
+        self.compression.validate("compression")?;
         self.access_log.validate()?;
         self.tracing.validate()?;
         self.fleet.validate()?;

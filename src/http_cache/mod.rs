@@ -11,6 +11,7 @@ pub mod cache_status;
 pub mod cached_response;
 pub mod canonical;
 pub mod conditional;
+pub mod content_coding;
 pub mod decision;
 pub mod field_list;
 pub mod freshness;

@@ -29,6 +29,10 @@ pub struct Exchange {
     pub directives: RequestDirectives,
     /// The primary cache key (§2).
     pub primary: ObjectKey,
+    /// The client's Accept-Encoding (all lines joined), moved out of
+    /// `parts` when the site negotiates codings itself (the origin is sent
+    /// the site's own); `None` when absent or not negotiated.
+    pub accept_encoding: Option<String>,
     /// Where it came from, as tiered caching sees it (CDN-Loop, a peer).
     pub arrival: super::tier::Arrival,
     /// Microseconds the origin took to its response head, plus one (0:
@@ -53,6 +57,12 @@ impl Exchange {
         site: Site,
         client: SocketAddr,
     ) -> Exchange {
+        let mut parts = parts;
+        let accept_encoding = if parts.method == Method::GET || parts.method == Method::HEAD {
+            site.compression.take_client_accept(&mut parts.headers)
+        } else {
+            None
+        };
         let directives =
             RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
         let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
@@ -64,6 +74,7 @@ impl Exchange {
             client,
             directives,
             primary,
+            accept_encoding,
             arrival: Default::default(),
             origin_micros: Default::default(),
         }
@@ -103,6 +114,7 @@ impl Exchange {
             client: self.client,
             directives: RequestDirectives::default(),
             primary: self.primary,
+            accept_encoding: None,
             arrival: self.arrival,
             origin_micros: Default::default(),
         }

@@ -3,6 +3,7 @@
 //! with collapsed waiters when they may reuse it.
 
 use super::collapse::{Head, Leader};
+use super::encodings::{self, Choice};
 use super::exchange::Exchange;
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
@@ -16,6 +17,7 @@ use crate::http_cache::admission::{self, Admission, Admit, Received, Share};
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::cached_response::http_date;
 use crate::http_cache::conditional::{self, Precondition};
+use crate::http_cache::content_coding;
 use crate::http_cache::invalidation;
 use crate::http_cache::storable::{NoCacheReason, RequestFacts};
 use crate::trace::ClientSpan;
@@ -194,6 +196,18 @@ pub async fn store_and_stream(
     // 3. The body: filled into the store while it streams, shared with the
     // waiters only when they may reuse it.
     let meta = Arc::new(admitted.meta);
+    let expected_len = rparts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| ex.parts.method != Method::HEAD);
+    // Held in one piece once stored: only such bodies are transcoded.
+    let inline_len = expected_len.filter(|n| *n <= node.chunk_bytes() as u64);
+    let choice = encodings::choose(ex, &meta, inline_len);
+    if choice != Choice::Untouched {
+        content_coding::vary_on_accept_encoding(&mut rparts.headers);
+    }
     let plan = FillPlan {
         store: node.store.clone(),
         key: admitted.key,
@@ -205,18 +219,13 @@ pub async fn store_and_stream(
         meta: (*meta).clone(),
         limit: node.max_object_bytes(),
         chunk_bytes: node.chunk_bytes(),
-        expected_len: rparts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|_| ex.parts.method != Method::HEAD),
+        expected_len,
     };
     let fill = FillBody::new(rbody, plan);
     let body = match (leader, admitted.share) {
         // Collapsed: a background pump feeds the store and every waiting
         // client, this one included, so a disconnect never cuts the fill short.
-        (Some(leader), Share::Waiters) => match leader.share(Head { meta }, fill) {
+        (Some(leader), Share::Waiters) => match leader.share(Head { meta: meta.clone() }, fill) {
             Some(own) => body::boxed(own),
             None => return respond::error(node, StatusCode::BAD_GATEWAY, "collapsed fill", cs),
         },
@@ -224,6 +233,14 @@ pub async fn store_and_stream(
         // themselves (dropping the leader releases them).
         _ => body::boxed(fill),
     };
+    // The client prefers another form than the origin's: compress (or
+    // decode) on fill, from the whole body.
+    if let Choice::Transform(to) = choice
+        && ex.parts.method == Method::GET
+    {
+        let key = admitted.key;
+        return encodings::serve_filled(ex, key, (*meta).clone(), body, to, cs).await;
+    }
     match precondition {
         Precondition::Pass if answer_range => {
             let request = &ex.parts.headers;

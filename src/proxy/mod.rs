@@ -3,6 +3,7 @@
 
 pub mod chunked_body;
 pub mod collapse;
+pub mod encodings;
 pub mod exchange;
 pub mod fetch;
 pub mod fill;
@@ -26,6 +27,7 @@ pub mod served;
 pub mod slices;
 pub mod tier;
 pub mod timed_body;
+pub mod transcode;
 pub mod tunnel;
 pub mod unsafe_method;
 pub mod upstream;
@@ -40,6 +42,7 @@ use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::{admission, key, range, vary};
 use collapse::{Flight, Join};
+use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
@@ -166,6 +169,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         // A hard purge since it was fetched makes it a miss (and frees it).
         Lookup::Hit(entry) if purge == Purged::Hard => {
             node.store.remove(&entry.key);
+            encodings::remove_forms(ex, &entry);
             Fwd::Miss
         }
         Lookup::Hit(entry) => {
@@ -202,8 +206,18 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
                 detail,
                 ..Default::default()
             };
-            let (method, headers) = (&ex.parts.method, &ex.parts.headers);
-            return respond::cached_owned(node, *entry, method, headers, age, cs);
+            // 6. In the form the client prefers (one stored copy, every encoding).
+            let len = encodings::inline_len(&entry.body);
+            return match encodings::choose(ex, &entry.meta, len) {
+                Choice::Untouched => {
+                    let (method, headers) = (&ex.parts.method, &ex.parts.headers);
+                    respond::cached_owned(node, *entry, method, headers, age, cs)
+                }
+                Choice::Stored => encodings::serve_stored(ex, *entry, age, cs),
+                Choice::Transform(to) => {
+                    Box::pin(encodings::serve_transformed(ex, *entry, to, age, cs)).await
+                }
+            };
         }
         Lookup::UriMiss => Fwd::UriMiss,
         Lookup::VaryMiss(names) => {
@@ -212,7 +226,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
     };
 
-    // 6. Miss: fetch from the origin, storing while streaming. A range of
+    // 7. Miss: fetch from the origin, storing while streaming. A range of
     //    an object known to be too large to fetch whole is served from slices.
     if ex.directives.only_if_cached() {
         return only_if_cached_miss(node);
@@ -227,7 +241,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         };
         return Box::pin(slices::serve(ex, known, cs)).await;
     }
-    // 7. Collapse concurrent misses for the same variant into one origin request.
+    // 8. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
     if collapsible(ex) {
         let key = if vary_names.is_empty() {
@@ -314,6 +328,10 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
     };
     let mut headers = head.meta.headers.clone();
     headers.insert(http::header::AGE, http::HeaderValue::from(age));
+    // A follower gets the stored form (the leader's stream).
+    if encodings::choose(ex, &head.meta, None) != Choice::Untouched {
+        crate::http_cache::content_coding::vary_on_accept_encoding(&mut headers);
+    }
     let (status, body) = if range_fill::fills(ex) {
         range_fill::answer(request, head.meta.status, &mut headers, body)
     } else {

@@ -127,6 +127,8 @@ pub struct Site {
     pub tunnels: Arc<super::tunnel::SiteTunnels>,
     /// Its metrics, under its label.
     pub metrics: Arc<crate::metrics::SiteMetrics>,
+    /// Content-coding negotiation: one stored copy, every encoding.
+    pub compression: Arc<super::encodings::Rules>,
     /// Whether, and how often, its requests are logged.
     pub log: LogRule,
     /// Its Vary rules, variant cap and origin-purge rule.
@@ -194,6 +196,9 @@ impl Sites {
                     s.websocket.unwrap_or(cfg.websocket.enabled),
                     cfg.websocket.max_tunnels_per_site,
                 ),
+                compression: Arc::new(super::encodings::Rules::new(
+                    cfg.compression.with(&s.compression),
+                )),
                 metrics: metrics.site(
                     s.name
                         .as_deref()
@@ -232,6 +237,7 @@ impl Sites {
                         cfg.websocket.enabled,
                         cfg.websocket.max_tunnels_per_site,
                     ),
+                    compression: Arc::new(super::encodings::Rules::new(cfg.compression.clone())),
                     metrics: metrics.site("default"),
                     log: LogRule {
                         enabled: cfg.access_log.enabled,

@@ -64,7 +64,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                     ..cs
                 };
                 let age = entry.meta.current_age(response_time);
-                return respond::cached(node, &entry, &parts.method, &parts.headers, age, cs);
+                return super::encodings::answer(ex, entry, age, cs).await;
             }
             respond::upstream_error(node, &e, cs)
         }
@@ -102,8 +102,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 stored: Some(true),
                 ..Default::default()
             };
-            let mut answer =
-                respond::cached(node, &fresh, &parts.method, &parts.headers, f.age, cs);
+            let mut answer = super::encodings::answer(ex, fresh, f.age, cs).await;
             // As a merge would for this client: the 304's cookies replace
             // the stored ones (RFC 9111 §3.2), in its answer only.
             for (name, _) in &cookies {
@@ -123,7 +122,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 ..Default::default()
             };
             let age = entry.meta.current_age(response_time);
-            respond::cached(node, &entry, &parts.method, &parts.headers, age, cs)
+            super::encodings::answer(ex, entry, age, cs).await
         }
         Ok(resp) => {
             let cs = CacheStatus {

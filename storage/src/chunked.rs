@@ -177,13 +177,17 @@ impl Store {
         // cost more than the hit itself. An object read from disk is a new
         // object, so it is always verified.
         if let Some(b) = b
-            && obj.attachment.get::<VerifiedChunk>().is_some_and(|v| v.0 == *want)
+            && obj
+                .attachment
+                .get::<VerifiedChunk>()
+                .is_some_and(|v| v.0 == *want)
         {
             return Some(b.clone());
         }
         match b {
             Some(b) if blake3::hash(b) == blake3::Hash::from(*want) => {
-                obj.attachment.set(std::sync::Arc::new(VerifiedChunk(*want)));
+                obj.attachment
+                    .set(std::sync::Arc::new(VerifiedChunk(*want)));
                 Some(b.clone())
             }
             _ => {

@@ -2,6 +2,7 @@
 //! receives, an in-process node, and a small client.
 #![allow(dead_code, missing_docs)]
 
+pub mod coded_body;
 pub mod fleet;
 pub mod nats;
 pub mod process;

@@ -1,0 +1,372 @@
+//! Content codings (RFC 9110 §8.4) and Accept-Encoding negotiation
+//! (§12.5.3): which of the forms the node can serve a client prefers, and
+//! the header rules for a transformed representation (ETag, Vary,
+//! no-transform). Pure: the body work is in `proxy::transcode`.
+
+use super::cache_control::CacheControl;
+use super::cached_response::CachedResponse;
+use super::field_list::members;
+use http::header::{self, HeaderMap, HeaderValue};
+use storage::ObjectKey;
+
+/// A content coding the node can serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Coding {
+    /// No coding (§8.4.1: "identity" is a synonym for none).
+    Identity,
+    /// gzip (§8.4.1.3; `x-gzip` is its alias).
+    Gzip,
+    /// Brotli (RFC 7932).
+    Br,
+    /// Zstandard (RFC 8878).
+    Zstd,
+}
+
+impl Coding {
+    /// The coding's token.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Gzip => "gzip",
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+        }
+    }
+
+    /// The coding named by `token` (case-insensitive), if the node knows it.
+    pub fn from_token(token: &str) -> Option<Coding> {
+        let t = token.trim().to_ascii_lowercase();
+        Some(match t.as_str() {
+            "identity" => Coding::Identity,
+            "gzip" | "x-gzip" => Coding::Gzip,
+            "br" => Coding::Br,
+            "zstd" => Coding::Zstd,
+            _ => return None,
+        })
+    }
+}
+
+/// The coding of a stored response's content (§8.4): `Identity` when it
+/// has no Content-Encoding; `None` when it is one the node cannot decode or
+/// several stacked codings.
+pub fn stored_coding(headers: &HeaderMap) -> Option<Coding> {
+    let codings = members(headers, header::CONTENT_ENCODING);
+    match codings.as_slice() {
+        [] => Some(Coding::Identity),
+        [one] => Coding::from_token(one),
+        _ => None,
+    }
+}
+
+/// One Accept-Encoding member: a coding (or `*`) and its weight in
+/// thousandths (§12.4.2: `q` has at most three decimals).
+fn parse_member(m: &str) -> Option<(String, u16)> {
+    let mut parts = m.split(';');
+    let coding = parts.next()?.trim().to_ascii_lowercase();
+    if coding.is_empty() {
+        return None;
+    }
+    let mut q = 1000;
+    for p in parts {
+        let (name, value) = p.split_once('=')?;
+        if name.trim().eq_ignore_ascii_case("q") {
+            q = parse_qvalue(value.trim())?;
+        }
+    }
+    Some((coding, q))
+}
+
+/// §12.4.2: `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`.
+fn parse_qvalue(v: &str) -> Option<u16> {
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths: u16 = format!("{frac:0<3}").parse().ok()?;
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Pick the form to serve from `available` (in the node's order of
+/// preference, which breaks ties) for a request whose Accept-Encoding is
+/// `accept` (all its lines joined; `None` when absent), per §12.5.3:
+/// - no Accept-Encoding: any coding is acceptable; the node sends identity
+///   when it has it (the one every client can read);
+/// - an empty value: only identity is acceptable;
+/// - a coding's weight is its own member's, else `*`'s, else 0; identity
+///   is acceptable unless `identity;q=0` (or `*;q=0` without an identity
+///   member) excludes it, and then ranks below every listed coding;
+/// - malformed members are ignored.
+///
+/// `None`: nothing available is acceptable.
+pub fn negotiate(accept: Option<&str>, available: &[Coding]) -> Option<Coding> {
+    let Some(accept) = accept else {
+        return available
+            .iter()
+            .copied()
+            .find(|c| *c == Coding::Identity)
+            .or_else(|| available.first().copied());
+    };
+    let listed: Vec<(String, u16)> = super::field_list::split(accept)
+        .iter()
+        .filter_map(|m| parse_member(m))
+        .collect();
+    let weight_of = |name: &str| -> Option<u16> {
+        listed
+            .iter()
+            .filter(|(c, _)| c == name || (name == "gzip" && c == "x-gzip"))
+            .map(|(_, q)| *q)
+            .max()
+    };
+    let star = weight_of("*");
+    let weight = |c: Coding| -> u16 {
+        match (weight_of(c.as_str()), c) {
+            (Some(q), _) => q,
+            (None, Coding::Identity) => match star {
+                Some(0) => 0,
+                // Acceptable by default, below anything explicitly asked for.
+                _ => 1,
+            },
+            (None, _) => star.unwrap_or(0),
+        }
+    };
+    let mut best: Option<(Coding, u16)> = None;
+    for &c in available {
+        let q = weight(c);
+        if q > 0 && best.is_none_or(|(_, b)| q > b) {
+            best = Some((c, q));
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+/// Does `content_type` (parameters ignored) match one of `types`, each
+/// exact or with one `*` (`text/*`, `application/*+json`)?
+pub fn compressible(content_type: Option<&HeaderValue>, types: &[String]) -> bool {
+    let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    types.iter().any(|t| match t.split_once('*') {
+        None => t.eq_ignore_ascii_case(&essence),
+        Some((pre, post)) => {
+            let (pre, post) = (pre.to_ascii_lowercase(), post.to_ascii_lowercase());
+            essence.len() >= pre.len() + post.len()
+                && essence.starts_with(&pre)
+                && essence.ends_with(&post)
+        }
+    })
+}
+
+/// RFC 9111 §5.2.1.6 / §5.2.2.6: `no-transform` in `headers`' Cache-Control
+/// forbids an intermediary to transform the content.
+pub fn no_transform(headers: &HeaderMap) -> bool {
+    CacheControl::from_headers(headers, header::CACHE_CONTROL).has("no-transform")
+}
+
+/// The ETag of a representation transformed into `coding`: weak (the bytes
+/// depend on the compressor and its level, so they are not a strong
+/// validator's promise, RFC 9110 §8.8.1) and suffixed with the coding, so
+/// it never matches the stored form's: `"abc"` → `W/"abc-gzip"`.
+pub fn transformed_etag(etag: &HeaderValue, coding: Coding) -> Option<HeaderValue> {
+    let s = etag.to_str().ok()?.trim();
+    let opaque = s.strip_prefix("W/").unwrap_or(s);
+    let inner = opaque.strip_prefix('"')?.strip_suffix('"')?;
+    HeaderValue::from_str(&format!("W/\"{inner}-{}\"", coding.as_str())).ok()
+}
+
+/// Add `Accept-Encoding` to `headers`' Vary unless it is there (or `*` is).
+pub fn vary_on_accept_encoding(headers: &mut HeaderMap) {
+    let listed = members(headers, header::VARY);
+    if listed
+        .iter()
+        .any(|m| m == "*" || m.eq_ignore_ascii_case("accept-encoding"))
+    {
+        return;
+    }
+    headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+}
+
+/// The key of `coding`'s form of the stored response `meta` under
+/// `parent`. It covers the stored copy's identity (when it was received,
+/// the purge sequence it was fetched under, its validators), so a form is
+/// only ever found beside the copy it was made from: a refetch after a
+/// purge, or a revalidation, leads to new keys, and the old forms are left
+/// to eviction.
+pub fn form_key(parent: &ObjectKey, meta: &CachedResponse, coding: Coding) -> ObjectKey {
+    let received = meta
+        .response_time
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let field = |h| meta.headers.get(h).map_or(&b""[..], HeaderValue::as_bytes);
+    ObjectKey::derive(&[
+        b"edgecache-content-coding",
+        &parent.0,
+        coding.as_str().as_bytes(),
+        &received.to_le_bytes(),
+        &meta.purge_seq.to_le_bytes(),
+        field(header::ETAG),
+        field(header::LAST_MODIFIED),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coding::{Br, Gzip, Identity, Zstd};
+    use super::*;
+
+    const ALL: [Coding; 4] = [Br, Zstd, Gzip, Identity];
+
+    /// RFC 9110 §12.5.3 with q-values (§12.4.2), `*`, `identity;q=0`.
+    #[test]
+    fn negotiates_accept_encoding() {
+        let cases: &[(Option<&str>, &[Coding], Option<Coding>)] = &[
+            // No field: anything goes; identity is the safe pick.
+            (None, &ALL, Some(Identity)),
+            (None, &[Gzip], Some(Gzip)),
+            // An empty field: identity only.
+            (Some(""), &ALL, Some(Identity)),
+            (Some(""), &[Gzip], None),
+            (Some("gzip"), &ALL, Some(Gzip)),
+            (Some("x-gzip"), &ALL, Some(Gzip)),
+            (Some("GZIP, br"), &ALL, Some(Br)),
+            (Some("gzip, deflate, br, zstd"), &ALL, Some(Br)),
+            (
+                Some("gzip, deflate, br, zstd"),
+                &[Zstd, Gzip, Identity],
+                Some(Zstd),
+            ),
+            (Some("br;q=0.5, gzip"), &ALL, Some(Gzip)),
+            (Some("br;q=1.0, gzip;q=0.999"), &ALL, Some(Br)),
+            (Some("zstd;q=0.8, br;q=0.2"), &ALL, Some(Zstd)),
+            // Identity ranks below anything asked for, unless weighted.
+            (Some("gzip;q=0.1"), &ALL, Some(Gzip)),
+            (Some("gzip;q=0.1, identity;q=0.5"), &ALL, Some(Identity)),
+            (Some("deflate"), &ALL, Some(Identity)),
+            // Excluded.
+            (Some("gzip;q=0"), &[Gzip, Identity], Some(Identity)),
+            (Some("identity;q=0"), &[Identity], None),
+            (Some("identity;q=0, gzip"), &[Gzip, Identity], Some(Gzip)),
+            (Some("*;q=0"), &[Gzip, Identity], None),
+            (Some("*;q=0, identity"), &[Gzip, Identity], Some(Identity)),
+            (Some("*"), &ALL, Some(Br)),
+            (Some("*, br;q=0"), &ALL, Some(Zstd)),
+            (Some("gzip, *;q=0"), &ALL, Some(Gzip)),
+            // Malformed q: the member is ignored.
+            (Some("br;q=2, gzip"), &ALL, Some(Gzip)),
+            (Some("br;q=0.0001"), &ALL, Some(Identity)),
+            (Some("br ; q=0.3 , gzip ; q=0.2"), &ALL, Some(Br)),
+        ];
+        for (accept, available, want) in cases {
+            assert_eq!(
+                negotiate(*accept, available),
+                *want,
+                "{accept:?} {available:?}"
+            );
+        }
+    }
+
+    /// §8.4: a stored response's Content-Encoding, one known coding or none.
+    #[test]
+    fn reads_the_stored_coding() {
+        use crate::http_cache::test_support::headers;
+        let cases: &[(&[(&str, &str)], Option<Coding>)] = &[
+            (&[], Some(Identity)),
+            (&[("content-encoding", "gzip")], Some(Gzip)),
+            (&[("content-encoding", "BR")], Some(Br)),
+            (&[("content-encoding", "identity")], Some(Identity)),
+            (&[("content-encoding", "deflate")], None),
+            (&[("content-encoding", "gzip, br")], None),
+        ];
+        for (fields, want) in cases {
+            assert_eq!(stored_coding(&headers(fields)), *want, "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn matches_compressible_types() {
+        let types: Vec<String> = ["text/*", "application/*+json", "application/json"]
+            .map(String::from)
+            .to_vec();
+        let cases = [
+            ("text/html; charset=utf-8", true),
+            ("TEXT/CSS", true),
+            ("application/json", true),
+            ("application/ld+json", true),
+            ("application/octet-stream", false),
+            ("image/png", false),
+            ("textual/x", false),
+        ];
+        for (ct, want) in cases {
+            let v = HeaderValue::from_static(ct);
+            assert_eq!(compressible(Some(&v), &types), want, "{ct}");
+        }
+        assert!(!compressible(None, &types));
+    }
+
+    /// RFC 9110 §8.8.1: a transformed representation gets its own weak ETag.
+    #[test]
+    fn suffixes_and_weakens_etags() {
+        let cases = [
+            ("\"abc\"", Gzip, Some("W/\"abc-gzip\"")),
+            ("W/\"abc\"", Br, Some("W/\"abc-br\"")),
+            ("\"\"", Identity, Some("W/\"-identity\"")),
+            ("abc", Zstd, None),
+        ];
+        for (etag, coding, want) in cases {
+            let got = transformed_etag(&HeaderValue::from_static(etag), coding);
+            assert_eq!(got.as_ref().and_then(|v| v.to_str().ok()), want, "{etag}");
+        }
+    }
+
+    /// A form's key changes with the stored copy it was made from.
+    #[test]
+    fn form_keys_follow_the_stored_copy() {
+        use crate::http_cache::test_support::cached;
+        let parent = ObjectKey::derive(&[b"p"]);
+        let base = cached(&[("etag", "\"a\"")]);
+        let k = form_key(&parent, &base, Gzip);
+        assert_eq!(k, form_key(&parent, &base.clone(), Gzip));
+        assert_ne!(k, form_key(&parent, &base, Br));
+        assert_ne!(k, form_key(&ObjectKey::derive(&[b"q"]), &base, Gzip));
+        let mut purged = base.clone();
+        purged.purge_seq = 7;
+        let mut later = base.clone();
+        later.response_time += std::time::Duration::from_millis(1);
+        let changed = cached(&[("etag", "\"b\"")]);
+        for other in [purged, later, changed] {
+            assert_ne!(k, form_key(&parent, &other, Gzip));
+        }
+    }
+
+    /// RFC 9111 §5.2.2.6 and §5.2.1.6.
+    #[test]
+    fn reads_no_transform_and_adds_vary() {
+        use crate::http_cache::test_support::headers;
+        assert!(no_transform(&headers(&[(
+            "cache-control",
+            "max-age=5, no-transform"
+        )])));
+        assert!(!no_transform(&headers(&[("cache-control", "max-age=5")])));
+        let cases: &[(&[(&str, &str)], &[&str])] = &[
+            (&[], &["Accept-Encoding"]),
+            (&[("vary", "accept-encoding")], &["accept-encoding"]),
+            (&[("vary", "Origin")], &["Origin", "Accept-Encoding"]),
+            (&[("vary", "*")], &["*"]),
+        ];
+        for (fields, want) in cases {
+            let mut h = headers(fields);
+            vary_on_accept_encoding(&mut h);
+            let got: Vec<_> = h.get_all(header::VARY).iter().collect();
+            assert_eq!(got, *want, "{fields:?}");
+        }
+    }
+}
