@@ -304,6 +304,11 @@ async fn non_compressible_and_small_bodies_are_untouched() {
             (tiny.header("content-encoding"), tiny.text().as_str()),
             (None, "tiny")
         );
+        // Below min_bytes no form is ever made, so the response does not vary.
+        assert!(
+            !varies_on_accept_encoding(&tiny),
+            "a tiny body does not vary"
+        );
     }
     assert_eq!((origin.count("/img"), origin.count("/tiny")), (1, 1));
     node.stop().await;

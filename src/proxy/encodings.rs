@@ -99,7 +99,16 @@ pub fn choose(ex: &Exchange, meta: &CachedResponse, inline_len: Option<u64>) -> 
     };
     let compressible =
         content_coding::compressible(meta.headers.get(header::CONTENT_TYPE), &rules.cfg.types);
-    if stored == Coding::Identity && !compressible {
+    // An identity copy that no form will ever be made of (a type not
+    // compressed, a body below `min_bytes` or above `max_bytes`, or of
+    // unknown length) is served as it is, without `Vary: Accept-Encoding`:
+    // the response does not vary.
+    let len = inline_len.or_else(|| {
+        let cl = meta.headers.get(header::CONTENT_LENGTH)?;
+        cl.to_str().ok()?.trim().parse().ok()
+    });
+    let sized = len.is_some_and(|n| n >= rules.cfg.min_bytes && n <= rules.cfg.max_bytes);
+    if stored == Coding::Identity && (!compressible || !sized) {
         return Choice::Untouched;
     }
     let request = &ex.parts.headers;
