@@ -146,24 +146,51 @@ pub fn negotiate(accept: Option<&str>, available: &[Coding]) -> Option<Coding> {
 /// Does `content_type` (parameters ignored) match one of `types`, each
 /// exact or with one `*` (`text/*`, `application/*+json`)?
 pub fn compressible(content_type: Option<&HeaderValue>, types: &[String]) -> bool {
-    let Some(ct) = content_type.and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    types.iter().any(|t| match t.split_once('*') {
-        None => t.eq_ignore_ascii_case(&essence),
-        Some((pre, post)) => {
-            let (pre, post) = (pre.to_ascii_lowercase(), post.to_ascii_lowercase());
-            essence.len() >= pre.len() + post.len()
-                && essence.starts_with(&pre)
-                && essence.ends_with(&post)
-        }
-    })
+    TypeMatcher::new(types).matches(content_type)
+}
+
+/// A list of media types (`text/*`, `application/*+json`, exact types)
+/// prepared once, so matching a Content-Type on every hit compares bytes in
+/// place: no allocation, no re-parsing of the list.
+#[derive(Clone, Debug, Default)]
+pub struct TypeMatcher {
+    /// (before the `*`, after it) lower-cased; exact types have no `*`.
+    patterns: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl TypeMatcher {
+    /// Prepare `types`.
+    pub fn new(types: &[String]) -> TypeMatcher {
+        let patterns = types
+            .iter()
+            .map(|t| {
+                let t = t.to_ascii_lowercase();
+                match t.split_once('*') {
+                    None => (t.into_bytes(), None),
+                    Some((pre, post)) => (pre.as_bytes().to_vec(), Some(post.as_bytes().to_vec())),
+                }
+            })
+            .collect();
+        TypeMatcher { patterns }
+    }
+
+    /// Is `content_type`'s media type (parameters ignored) in the list?
+    pub fn matches(&self, content_type: Option<&HeaderValue>) -> bool {
+        let Some(ct) = content_type else {
+            return false;
+        };
+        let b = ct.as_bytes();
+        let end = b.iter().position(|c| *c == b';').unwrap_or(b.len());
+        let essence = b[..end].trim_ascii();
+        self.patterns.iter().any(|(pre, post)| match post {
+            None => essence.eq_ignore_ascii_case(pre),
+            Some(post) => {
+                essence.len() >= pre.len() + post.len()
+                    && essence[..pre.len()].eq_ignore_ascii_case(pre)
+                    && essence[essence.len() - post.len()..].eq_ignore_ascii_case(post)
+            }
+        })
+    }
 }
 
 /// RFC 9111 §5.2.1.6 / §5.2.2.6: `no-transform` in `headers`' Cache-Control

@@ -37,6 +37,8 @@ pub struct Rules {
     pub made: Vec<Coding>,
     /// The Accept-Encoding sent to the origin.
     pub origin_accept_encoding: HeaderValue,
+    /// `cfg.types`, prepared for matching on every hit.
+    pub types: content_coding::TypeMatcher,
 }
 
 impl Rules {
@@ -51,6 +53,7 @@ impl Rules {
                 .collect(),
             origin_accept_encoding: HeaderValue::from_str(&cfg.origin_accept_encoding)
                 .unwrap_or(HeaderValue::from_static("identity")),
+            types: content_coding::TypeMatcher::new(&cfg.types),
             cfg,
         }
     }
@@ -62,13 +65,21 @@ impl Rules {
         if !self.cfg.enabled {
             return None;
         }
-        let lines: Vec<String> = request
-            .get_all(header::ACCEPT_ENCODING)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
+        let mut lines = request.get_all(header::ACCEPT_ENCODING).iter();
+        let taken = match (lines.next(), lines.next()) {
+            (None, _) => None,
+            (Some(one), None) => Some(String::from_utf8_lossy(one.as_bytes()).into_owned()),
+            (Some(_), Some(_)) => {
+                let all: Vec<String> = request
+                    .get_all(header::ACCEPT_ENCODING)
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect();
+                Some(all.join(", "))
+            }
+        };
         request.insert(header::ACCEPT_ENCODING, self.origin_accept_encoding.clone());
-        (!lines.is_empty()).then(|| lines.join(", "))
+        taken
     }
 }
 
@@ -88,17 +99,21 @@ pub enum Choice {
 /// length when it is held in one piece (only those are transcoded).
 pub fn choose(ex: &Exchange, meta: &CachedResponse, inline_len: Option<u64>) -> Choice {
     let rules = &ex.site.compression;
-    if !rules.cfg.enabled
-        || meta.status != StatusCode::OK
-        || content_coding::no_transform(&meta.headers)
-    {
+    if !rules.cfg.enabled || meta.status != StatusCode::OK {
+        return Choice::Untouched;
+    }
+    // The cheap tests first: this runs on every hit.
+    let compressible = rules.types.matches(meta.headers.get(header::CONTENT_TYPE));
+    let identity = !meta.headers.contains_key(header::CONTENT_ENCODING);
+    if identity && !compressible {
+        return Choice::Untouched;
+    }
+    if content_coding::no_transform(&meta.headers) {
         return Choice::Untouched;
     }
     let Some(stored) = content_coding::stored_coding(&meta.headers) else {
         return Choice::Untouched;
     };
-    let compressible =
-        content_coding::compressible(meta.headers.get(header::CONTENT_TYPE), &rules.cfg.types);
     // An identity copy that no form will ever be made of (a type not
     // compressed, a body below `min_bytes` or above `max_bytes`, or of
     // unknown length) is served as it is, without `Vary: Accept-Encoding`:
