@@ -57,6 +57,28 @@ pub fn answer_for(
     }
 }
 
+/// The head fields of a single-part 206 for bytes `[start, end]` of a
+/// `len`-byte representation (RFC 9110 §14.4): Content-Range and
+/// Content-Length, replacing any there.
+pub fn set_part_fields(headers: &mut HeaderMap, start: u64, end: u64, len: u64) {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+        headers.insert(header::CONTENT_RANGE, v);
+    }
+    headers.insert(
+        header::CONTENT_LENGTH,
+        header::HeaderValue::from(end - start + 1),
+    );
+}
+
+/// The head fields of a 416 for a `len`-byte representation (RFC 9110
+/// §15.5.17): `Content-Range: bytes */len` and an empty body.
+pub fn set_unsatisfiable_fields(headers: &mut HeaderMap, len: u64) {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("bytes */{len}")) {
+        headers.insert(header::CONTENT_RANGE, v);
+    }
+    headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(0));
+}
+
 /// Merge overlapping and adjacent ranges (RFC 9110 §14.2 lets a server
 /// coalesce them), so that `bytes=0-,0-,0-,...` can never make a body many
 /// times the representation: the answer is at most the representation once.

@@ -14,7 +14,7 @@ use super::exchange::Exchange;
 use crate::body::{self, Body, BoxError};
 use crate::http_cache::range::{self, RangeAnswer};
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
+use http::header;
 use http::{HeaderMap, Method, StatusCode};
 use http_body::{Frame, SizeHint};
 use std::pin::Pin;
@@ -58,26 +58,17 @@ pub fn answer(
     match range::answer_for(&Method::GET, request, status, headers, len) {
         RangeAnswer::Partial(ranges) if ranges.len() == 1 => {
             let (start, end) = ranges[0];
-            headers.insert(
-                header::CONTENT_RANGE,
-                value(&format!("bytes {start}-{end}/{len}")),
-            );
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            range::set_part_fields(headers, start, end, len);
             let part = RangeBody::new(body, start, end);
             (StatusCode::PARTIAL_CONTENT, body::boxed(part))
         }
         RangeAnswer::Unsatisfiable => {
-            headers.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            range::set_unsatisfiable_fields(headers, len);
             finish_in_background(body);
             (StatusCode::RANGE_NOT_SATISFIABLE, body::empty())
         }
         RangeAnswer::Partial(_) | RangeAnswer::Full => (status, body),
     }
-}
-
-fn value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Read `body` to its end on the runtime (if there is one), dropping the
@@ -184,6 +175,7 @@ impl Drop for RangeBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::HeaderValue;
     use http_body_util::BodyExt;
 
     fn chunked(parts: &[&'static str]) -> Body {

@@ -183,17 +183,12 @@ fn ranged(
     match range::answer(method, request, &entry.meta, len) {
         RangeAnswer::Full => (entry.meta.status, full()),
         RangeAnswer::Unsatisfiable => {
-            headers.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            range::set_unsatisfiable_fields(headers, len);
             (StatusCode::RANGE_NOT_SATISFIABLE, body::empty())
         }
         RangeAnswer::Partial(ranges) if ranges.len() == 1 => {
             let (start, end) = ranges[0];
-            headers.insert(
-                header::CONTENT_RANGE,
-                value(&format!("bytes {start}-{end}/{len}")),
-            );
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            range::set_part_fields(headers, start, end, len);
             (StatusCode::PARTIAL_CONTENT, part(start, end))
         }
         // A multipart answer is assembled in memory; for a chunked (large)

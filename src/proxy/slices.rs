@@ -143,11 +143,7 @@ pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response
         RangeAnswer::Partial(r) if r.len() == 1 => r[0],
         RangeAnswer::Unsatisfiable => {
             let mut headers = HeaderMap::new();
-            let v = HeaderValue::from_str(&format!("bytes */{}", known.len));
-            if let Ok(v) = v {
-                headers.insert(header::CONTENT_RANGE, v);
-            }
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            range::set_unsatisfiable_fields(&mut headers, known.len);
             let status = StatusCode::RANGE_NOT_SATISFIABLE;
             let v = http::Version::HTTP_11;
             return respond::finish(node, status, headers, body::empty(), &cs, v);
@@ -163,12 +159,7 @@ pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response
         Err(e) => return slice_failed(ex, &e, cs),
     };
     let mut headers = head.headers.clone();
-    headers.remove(header::CONTENT_RANGE);
-    let cr = format!("bytes {start}-{end}/{}", known.len);
-    if let Ok(v) = HeaderValue::from_str(&cr) {
-        headers.insert(header::CONTENT_RANGE, v);
-    }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+    range::set_part_fields(&mut headers, start, end, known.len);
     headers.remove(header::AGE);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(2);
     let ex2 = ex.background();
