@@ -3,7 +3,7 @@
 //! or the combined format, per site on or off, sampled; a stalled writer
 //! drops and counts lines and never holds a request up.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{LogFormat, SiteConfig};
 use std::path::Path;

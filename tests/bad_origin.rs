@@ -1,7 +1,7 @@
 //! Broken origins: conflicting Content-Length, an invalid status line and a
 //! truncated body are never cached; the client gets a 502 or a cut response.
 
-mod support;
+use crate::support;
 
 use http_body_util::BodyExt;
 use std::sync::Arc;

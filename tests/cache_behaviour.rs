@@ -1,7 +1,7 @@
 //! End-to-end caching behaviour: a real node in front of a scripted origin on
 //! 127.0.0.1:0, over real sockets, with a real store on disk.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

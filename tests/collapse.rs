@@ -2,7 +2,7 @@
 //! concurrent misses, streamed to every waiter; uncacheable responses and
 //! other variants are not shared.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;

@@ -2,7 +2,7 @@
 //! the cache could have served it from storage without validation, and a
 //! follower's own preconditions are answered as a hit's would be.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use std::sync::Arc;

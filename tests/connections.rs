@@ -3,7 +3,7 @@
 //! connection caps hold in total and per address, and a client that stops
 //! reading loses its connection, which frees the origin side.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use edgecache::config::Config;

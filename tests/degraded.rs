@@ -1,7 +1,7 @@
 //! A disk tier that cannot be used does not stop the node: it serves from
 //! memory and origin, and says so in /metrics.
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, get, reply, test_config};
 

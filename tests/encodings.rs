@@ -4,7 +4,7 @@
 //! transformed forms carry their own weak ETags, honour no-transform and
 //! go with a purge of their stored copy. (docs/encodings.md)
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;

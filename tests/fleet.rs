@@ -2,7 +2,7 @@
 //! from the registry, started per test) between real in-process nodes with
 //! real data directories, in front of a real origin.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, TokenConfig};
 use parking_lot::Mutex;

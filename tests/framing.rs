@@ -4,7 +4,7 @@
 //! size limits) and the connection closed; valid but unusual requests
 //! (chunk extensions, obs-text, trailers) are forwarded intact.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use edgecache::body;

@@ -2,8 +2,8 @@
 //! bidirectional streaming, trailers, error statuses, and gRPC errors (not
 //! HTML pages) when the origin cannot be reached.
 
-mod grpc_origin;
-mod support;
+use crate::grpc_origin;
+use crate::support;
 
 use edgecache::proxy::origin_conns::Protocol;
 use grpc_origin::{Msg, grpc_origin, stalled_h2c_origin};

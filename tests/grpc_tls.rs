@@ -1,8 +1,8 @@
 //! gRPC as clients really send it: HTTP/2 over TLS (ALPN h2) to an
 //! `[[https]]` listener, through the node to an h2c gRPC origin.
 
-mod grpc_origin;
-mod support;
+use crate::grpc_origin;
+use crate::support;
 
 use edgecache::config::{CertificateConfig, HttpsConfig};
 use edgecache::proxy::origin_conns::Protocol;

@@ -1,7 +1,7 @@
 //! Per-tenant upstream concurrency isolation: a saturated origin gets 503
 //! with Retry-After after a short queue, while other sites are unaffected.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use edgecache::config::SiteConfig;

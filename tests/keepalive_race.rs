@@ -8,7 +8,7 @@
 //! connection it answers the first request (keep-alive) and closes the
 //! connection, unanswered, when the second request arrives.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

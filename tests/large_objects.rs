@@ -2,7 +2,7 @@
 //! `chunk_bytes` are stored in chunks while they stream, served back byte for
 //! byte, and range requests read only the chunks they need.
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, get, metrics, reply, send, test_config};
 

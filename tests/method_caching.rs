@@ -1,7 +1,7 @@
 //! Responses to POST that name their own URI in Content-Location, with
 //! explicit freshness, serve later GETs (RFC 9110 §9.3.3).
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, get, reply, send, test_config};
 

@@ -2,7 +2,7 @@
 //! request latency histograms, purges by kind, in a valid OpenMetrics
 //! exposition.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{SiteConfig, TokenConfig};
 use support::{Origin, TestNode, admin, get, metrics, reply, send, test_config};

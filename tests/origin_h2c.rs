@@ -2,7 +2,7 @@
 //! requests are cached as over HTTP/1.1, and the shared connection is
 //! opened again after the origin drops it.
 
-mod support;
+use crate::support;
 
 use edgecache::proxy::origin_conns::Protocol;
 use http::Request;

@@ -3,7 +3,7 @@
 //! (durable across restarts), is removed before the response goes on, is
 //! capped, and does nothing unless turned on.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, SiteConfig};
 use support::{Origin, TestNode, metrics, reply, send, test_config};

@@ -2,7 +2,7 @@
 //! refusal of certificates for another name or from an untrusted issuer,
 //! the loud per-site `tls_verify = false` switch, and HTTP/2 by ALPN.
 
-mod support;
+use crate::support;
 
 use edgecache::config::SiteConfig;
 use edgecache::proxy::origin_conns::Protocol;

@@ -2,7 +2,7 @@
 //! real node and a recording origin: unkeyed headers, Set-Cookie, fat GET,
 //! path and Host confusion, Authorization, background credentials.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Origin pools: balancing over servers, circuit breakers that open and
 //! close, retries to another server, and active health checks.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 //! The real binary: streaming without buffering, warm restarts (clean and
 //! kill -9), graceful drain on SIGTERM, and clear start-up errors.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use edgecache::body;

@@ -1,7 +1,7 @@
 //! Protocol-level behaviour of the front end: h2c on the shared port,
 //! chunked bodies and trailers.
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, reply, test_config};
 

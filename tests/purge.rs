@@ -2,7 +2,7 @@
 //! miss; soft purge; URL (all variants), prefix and host purges; auth; a
 //! purge racing an in-flight fill; restarts; the PURGE method.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;

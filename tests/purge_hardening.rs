@@ -3,7 +3,7 @@
 //! the body cap, unknown query parameters, and a PURGE method and purge
 //! history that stay correct while large.
 
-mod support;
+use crate::support;
 
 use edgecache::clock;
 use edgecache::config::{Config, TokenConfig};

@@ -2,7 +2,7 @@
 //! and later ranges are hits; objects above `slice_above_bytes` are fetched
 //! in slices, each once; concurrent ranges collapse onto one fill.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Byte ranges served from a stored complete response (RFC 9110 §14).
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, get, reply, send, test_config};
 

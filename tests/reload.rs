@@ -4,7 +4,7 @@
 //! an invalid config is refused with the field named, and settings that
 //! cannot change live are reported as needing a restart.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Request cache directives (RFC 9111 §5.2.1), honoured or not per site.
 
-mod support;
+use crate::support;
 
 use edgecache::config::SiteConfig;
 use support::{Origin, TestNode, reply, send, test_config};

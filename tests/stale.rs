@@ -1,7 +1,7 @@
 //! Serving stale responses: stale-while-revalidate with a background refresh,
 //! stale-if-error on a 5xx, and the origin-down window (RFC 5861, RFC 9111 §4.2.4).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! RFC 9213 targeted cache control (CDN-Cache-Control) and RFC 9211
 //! Cache-Status, end to end.
 
-mod support;
+use crate::support;
 
 use support::{Origin, TestNode, get, reply, send, test_config};
 

@@ -1,7 +1,7 @@
 //! Tiered caching: three real nodes in this process over one real origin
 //! (`support::fleet`), every request for the same site (`Host: cdn.test`).
 
-mod support;
+use crate::support;
 
 use support::fleet::{Fleet, hops};
 use support::{Origin, metrics, reply};

@@ -1,6 +1,6 @@
 //! Origin body timeouts: a body that stalls is cut, not stored, and counted.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;

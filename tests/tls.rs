@@ -1,7 +1,7 @@
 //! HTTPS, HTTP/2 over TLS and HTTP/3 against a real node and a real origin
 //! on loopback, with certificates made in the test.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{CertificateConfig, Config, HttpsConfig};
 use std::time::Duration;

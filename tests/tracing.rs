@@ -3,7 +3,7 @@
 //! names, kinds and parent links, the cache attributes, W3C propagation to
 //! the origin, sampling, and a collector that is down.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use edgecache::config::{Config, OtlpProtocol};

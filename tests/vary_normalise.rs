@@ -2,7 +2,7 @@
 //! a recording origin: request values that normalise alike cost one origin
 //! fetch; past `max_variants_per_url` the oldest variant is evicted.
 
-mod support;
+use crate::support;
 
 use edgecache::config::{Config, SiteConfig, UserAgentRule, VaryFieldConfig};
 use support::{Origin, TestNode, metrics, reply, send, test_config};

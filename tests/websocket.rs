@@ -3,7 +3,7 @@
 //! an HTTP/1.1 upgrade upstream), the tunnel limits, the idle timeout, the
 //! drain, what the origin receives, and what is never cached.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
