@@ -40,6 +40,7 @@ mod ranges;
 mod reload;
 mod request_directives;
 mod sd_notify;
+mod slice_safety;
 mod stale;
 mod targeted_cache_control;
 mod tiered;

@@ -9,18 +9,34 @@ use std::sync::Arc;
 use support::{Origin, Seen, TestNode, reply, send, test_config};
 
 /// `n` bytes of a recognisable pattern (byte i is `i * 7 % 251`).
-fn pattern(n: usize) -> Vec<u8> {
+pub fn pattern(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i * 7 % 251) as u8).collect()
 }
 
 /// An origin serving `body` at every path, honouring single byte ranges
 /// (RFC 9110 §14) with a strong ETag, as a range-capable origin does.
 fn ranged_reply(seen: &Seen, body: &[u8]) -> http::Response<edgecache::body::Body> {
+    ranged_reply_as(seen, body, "\"v1\"")
+}
+
+/// `ranged_reply` for a representation tagged `etag`, honouring If-Range
+/// (RFC 9110 §13.1.5): a Range whose If-Range names another ETag gets the
+/// whole representation.
+pub fn ranged_reply_as(
+    seen: &Seen,
+    body: &[u8],
+    etag: &str,
+) -> http::Response<edgecache::body::Body> {
     let len = body.len();
-    let range = seen.headers.get("range").and_then(|v| v.to_str().ok());
+    let if_range = seen.headers.get("if-range");
+    let range = seen
+        .headers
+        .get("range")
+        .filter(|_| if_range.is_none_or(|v| v.as_bytes() == etag.as_bytes()))
+        .and_then(|v| v.to_str().ok());
     let common = [
         ("cache-control", "max-age=600"),
-        ("etag", "\"v1\""),
+        ("etag", etag),
         ("content-type", "video/mp4"),
         ("accept-ranges", "bytes"),
     ];
@@ -278,7 +294,7 @@ async fn concurrent_ranges_collapse_onto_one_fill() {
 }
 
 /// A config where objects above 256 KiB are sliced into 64 KiB slices.
-fn sliced(origin: &str, dir: &std::path::Path) -> edgecache::config::Config {
+pub fn sliced(origin: &str, dir: &std::path::Path) -> edgecache::config::Config {
     let mut cfg = test_config(origin, dir);
     cfg.storage.chunk_bytes = 1 << 20;
     cfg.cache.slice_bytes = 64 << 10;
