@@ -15,6 +15,7 @@ mod collapse;
 mod collapse_safety;
 mod connections;
 mod degraded;
+mod encoding_forms;
 mod encodings;
 mod fleet;
 mod framing;

@@ -4,12 +4,14 @@
 //! by site; the label set is bounded by the configured sites. The
 //! families outlive config reloads, so counters never go backwards.
 
+mod content_coding;
 mod fleet;
 mod node_collector;
 mod origin_purge;
 mod site;
 mod tier;
 
+pub use content_coding::{ContentCodingMetrics, FormOutcome};
 pub use node_collector::NodeCollector;
 pub use origin_purge::{OriginPurgeMetrics, OriginPurgeOutcome};
 pub use site::{Protocol, SiteMetrics, Source};
@@ -96,6 +98,8 @@ pub struct Metrics {
     pub vary_variants_evicted: Counter,
     /// Purges origins triggered by a response field.
     pub origin_purge: OriginPurgeMetrics,
+    /// Forms made in other content codings.
+    pub content_coding: ContentCodingMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -162,6 +166,7 @@ impl Metrics {
             vary_variants_evicted.clone(),
         );
         let origin_purge = OriginPurgeMetrics::register(&mut registry);
+        let content_coding = ContentCodingMetrics::register(&mut registry);
         let node = Arc::new(NodeCollector::default());
         registry.register_collector(Box::new(node.clone()));
         Arc::new(Metrics {
@@ -178,6 +183,7 @@ impl Metrics {
             tier,
             vary_variants_evicted,
             origin_purge,
+            content_coding,
         })
     }
 

@@ -21,6 +21,7 @@ use crate::http_cache::cache_status::CacheStatus;
 use crate::http_cache::cached_response::CachedResponse;
 use crate::http_cache::conditional;
 use crate::http_cache::content_coding::{self, Coding};
+use crate::metrics::FormOutcome;
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
@@ -192,23 +193,8 @@ pub async fn serve_transformed(
 ) -> Response<Body> {
     let node = &ex.node;
     let key = content_coding::form_key(&entry.key, &entry.meta, to);
-    let body = match node.store.get(&key).await {
-        Some(obj) if obj.meta.as_ref() == FAILED => return serve_stored(ex, entry, age, cs),
-        Some(obj) => obj.body,
-        None => match make(ex, &entry, to).await {
-            Some(b) => {
-                node.store
-                    .put(key, StoredObject::new(Bytes::from_static(FORM), b.clone()));
-                Payload::Inline(b)
-            }
-            None => {
-                node.store.put(
-                    key,
-                    StoredObject::new(Bytes::from_static(FAILED), Bytes::new()),
-                );
-                return serve_stored(ex, entry, age, cs);
-            }
-        },
+    let Some(body) = form(ex, &entry, key, to).await else {
+        return serve_stored(ex, entry, age, cs);
     };
     let form = Entry {
         key,
@@ -226,6 +212,42 @@ pub async fn serve_transformed(
     respond::cached(node, &form, &ex.parts.method, &request, age, cs)
 }
 
+/// The body of `entry`'s form in `to`, stored under `key`: found, or made
+/// now (once, however many ask at a time) and stored. `None` when it cannot
+/// be made; a marker remembers that.
+async fn form(ex: &Exchange, entry: &Entry, key: ObjectKey, to: Coding) -> Option<Payload> {
+    let node = &ex.node;
+    let metrics = &node.metrics.content_coding;
+    let found = |obj: StoredObject| {
+        (obj.meta.as_ref() != FAILED).then(|| {
+            metrics.count(to, FormOutcome::Reused);
+            obj.body
+        })
+    };
+    if let Some(obj) = node.store.get(&key).await {
+        return found(obj);
+    }
+    let lock = node.forms_making.lock_for(key);
+    let _making = lock.lock().await;
+    if let Some(obj) = node.store.get(&key).await {
+        return found(obj);
+    }
+    match make(ex, entry, to).await {
+        Some(b) => {
+            metrics.count(to, FormOutcome::Made);
+            node.store
+                .put(key, StoredObject::new(Bytes::from_static(FORM), b.clone()));
+            Some(Payload::Inline(b))
+        }
+        None => {
+            metrics.count(to, FormOutcome::Failed);
+            let marker = StoredObject::new(Bytes::from_static(FAILED), Bytes::new());
+            node.store.put(key, marker);
+            None
+        }
+    }
+}
+
 /// Transcode `entry`'s body into `to` on a blocking thread.
 async fn make(ex: &Exchange, entry: &Entry, to: Coding) -> Option<Bytes> {
     let Payload::Inline(src) = &entry.body else {
@@ -234,18 +256,50 @@ async fn make(ex: &Exchange, entry: &Entry, to: Coding) -> Option<Bytes> {
     let from = content_coding::stored_coding(&entry.meta.headers)?;
     let (src, cfg) = (src.clone(), &ex.site.compression.cfg);
     let (levels, max) = (Levels::from(cfg), cfg.max_bytes);
-    match tokio::task::spawn_blocking(move || transcode::transcode(&src, from, to, levels, max))
-        .await
-    {
-        Ok(Ok(v)) => Some(Bytes::from(v)),
-        Ok(Err(e)) => {
+    let work = move || {
+        let started = clock::instant();
+        let made = transcode::transcode(&src, from, to, levels, max);
+        (made, clock::instant().saturating_duration_since(started))
+    };
+    let (made, spent) = match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(error = %e, "transcoding task failed");
+            return None;
+        }
+    };
+    ex.node.metrics.content_coding.add_transcode_time(spent);
+    match made {
+        Ok(v) => Some(Bytes::from(v)),
+        Err(e) => {
             tracing::info!(error = %e, from = from.as_str(), to = to.as_str(),
                 "cannot transcode; serving the stored form");
             None
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "transcoding task failed");
-            None
+    }
+}
+
+/// After a 304 revalidation refreshed `old` into `new` (the same bytes, a
+/// new head): move the forms made from `old` to `new`'s keys, so that they
+/// are not made again. Form keys cover the copy's receipt time, which a
+/// 304 changes.
+pub async fn carry_forms(ex: &Exchange, old: &Entry, new: &Entry) {
+    if !ex.site.compression.cfg.enabled || matches!(old.body, Payload::Chunked(_)) {
+        return;
+    }
+    let node = &ex.node;
+    for c in [Coding::Gzip, Coding::Br, Coding::Zstd, Coding::Identity] {
+        let from = content_coding::form_key(&old.key, &old.meta, c);
+        let to = content_coding::form_key(&new.key, &new.meta, c);
+        if from == to {
+            continue;
+        }
+        if let Some(obj) = node.store.get(&from).await {
+            if obj.meta.as_ref() != FAILED {
+                node.metrics.content_coding.count(c, FormOutcome::Carried);
+            }
+            node.store.put(to, obj);
+            node.store.remove(&from);
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod fill;
 pub mod forwarding;
 pub mod grpc;
+pub mod keyed_locks;
 pub mod lookup;
 mod node;
 pub mod normalize;

@@ -64,6 +64,9 @@ pub struct Node {
     pub cfg: Arc<Config>,
     /// Sizes of objects fetched in slices, and the slice fetch locks.
     pub slices: super::slices::SliceIndex,
+    /// Held while a form in another content coding is made, so that
+    /// concurrent first requests for it make it once.
+    pub forms_making: super::keyed_locks::KeyedLocks,
     /// The object store.
     pub store: Store,
     /// The origin client.
@@ -316,6 +319,7 @@ impl Node {
             purge_cidrs,
             collapser,
             slices: Default::default(),
+            forms_making: Default::default(),
         })
     }
 

@@ -94,6 +94,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 node,
             );
             node.store.put(fresh.key, fresh.to_object());
+            super::encodings::carry_forms(ex, &entry, &fresh).await;
             let f = decision::Freshness::with(&fresh.meta, response_time, &fresh.facts);
             let cs = CacheStatus {
                 fwd: Some(fwd),

@@ -36,7 +36,7 @@ use http_body::Frame;
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+
 use std::time::{Duration, Instant};
 use storage::{ObjectKey, Payload, Purged, StoredObject};
 
@@ -77,7 +77,7 @@ impl Known {
 #[derive(Default)]
 pub struct SliceIndex {
     known: Mutex<HashMap<ObjectKey, (Known, Instant)>>,
-    fetching: Mutex<HashMap<ObjectKey, Weak<tokio::sync::Mutex<()>>>>,
+    fetching: super::keyed_locks::KeyedLocks,
 }
 
 impl SliceIndex {
@@ -100,18 +100,6 @@ impl SliceIndex {
 
     fn forget(&self, primary: &ObjectKey) {
         self.known.lock().remove(primary);
-    }
-
-    /// The lock held while slice `key` is fetched.
-    fn lock_for(&self, key: ObjectKey) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = self.fetching.lock();
-        if let Some(l) = map.get(&key).and_then(Weak::upgrade) {
-            return l;
-        }
-        map.retain(|_, w| w.strong_count() > 0);
-        let l = Arc::new(tokio::sync::Mutex::new(()));
-        map.insert(key, Arc::downgrade(&l));
-        l
     }
 }
 
@@ -218,7 +206,7 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
     let size = node.cfg.cache.slice_bytes;
     let key = slice_key(&ex.primary, size, idx);
     let (a, b) = (idx * size, ((idx + 1) * size).min(known.len) - 1);
-    let lock = node.slices.lock_for(key);
+    let lock = node.slices.fetching.lock_for(key);
     let _held = lock.lock().await;
     if let Some(s) = stored(ex, known, key, b - a + 1).await {
         return Ok(s);

@@ -1,0 +1,122 @@
+//! Forms in other content codings are made once: concurrent first requests
+//! for one coding share one transcode, and a 304 revalidation keeps the
+//! forms made from the copy it refreshes. Counted in
+//! `edgecache_content_coding_forms_total{coding, outcome}`.
+
+use crate::support;
+
+use std::time::Duration;
+use support::coded_body::decoded;
+use support::{Origin, TestNode, metrics, reply, send, test_config};
+
+/// A page worth compressing.
+fn page() -> String {
+    "<p>a line of a page that compresses well</p>\n".repeat(2000)
+}
+
+/// Nearly 1 MiB of text that compresses, but not to nothing: words in a
+/// pseudo-random order, so that making a form takes a while.
+fn big_page() -> String {
+    const WORDS: [&str; 8] = [
+        "cache", "origin", "edge", "node", "purge", "key", "vary", "age",
+    ];
+    let mut x: u32 = 12345;
+    let mut s = String::with_capacity(1 << 20);
+    while s.len() < 1_000_000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        s.push_str(WORDS[(x >> 16) as usize % WORDS.len()]);
+        s.push(if x.is_multiple_of(13) { '\n' } else { ' ' });
+    }
+    s
+}
+
+/// The value of `edgecache_content_coding_forms_total` for one label pair.
+async fn forms(node: &TestNode, coding: &str, outcome: &str) -> u64 {
+    let text = metrics(node.admin_addr).await;
+    let line = format!(
+        "edgecache_content_coding_forms_total{{coding=\"{coding}\",outcome=\"{outcome}\"}} "
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in\n{text}"))
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_for_a_coding_make_it_once() {
+    let origin = Origin::start(|_| {
+        reply(
+            200,
+            &[
+                ("content-type", "text/html"),
+                ("cache-control", "max-age=600"),
+            ],
+            big_page(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/page");
+    // The stored copy first (identity), then eight clients at once ask
+    // for a form nobody has made yet.
+    assert_eq!(send("GET", &url, &[]).await.body, big_page().as_bytes());
+    let clients = (0..8).map(|_| {
+        let url = url.clone();
+        tokio::spawn(async move { send("GET", &url, &[("accept-encoding", "br")]).await })
+    });
+    let clients: Vec<_> = clients.collect();
+    for c in clients {
+        let got = c.await.expect("client");
+        assert_eq!(got.header("content-encoding"), Some("br"));
+        assert_eq!(decoded(&got), big_page().as_bytes());
+    }
+    assert_eq!(forms(&node, "br", "made").await, 1, "made once");
+    assert_eq!(forms(&node, "br", "reused").await, 7);
+    assert_eq!(origin.count("/page"), 1);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_304_revalidation_keeps_the_forms_made_from_the_copy() {
+    let origin = Origin::start(|seen| match seen.headers.get("if-none-match") {
+        Some(_) => reply(
+            304,
+            &[("etag", "\"v1\""), ("cache-control", "max-age=1")],
+            "",
+        ),
+        None => reply(
+            200,
+            &[
+                ("content-type", "text/css"),
+                ("etag", "\"v1\""),
+                ("cache-control", "max-age=1"),
+            ],
+            page(),
+        ),
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/style.css");
+    for round in 0..3 {
+        let got = send("GET", &url, &[("accept-encoding", "gzip")]).await;
+        assert_eq!(
+            got.header("content-encoding"),
+            Some("gzip"),
+            "round {round}"
+        );
+        assert_eq!(decoded(&got), page().as_bytes());
+        // Past max-age=1 (Age counts whole seconds): the next request revalidates.
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+    }
+    let fetches = origin.count("/style.css");
+    assert_eq!(fetches, 3, "a fetch, then two revalidations");
+    assert_eq!(
+        forms(&node, "gzip", "made").await,
+        1,
+        "made once, not per 304"
+    );
+    assert_eq!(forms(&node, "gzip", "carried").await, 2);
+    node.stop().await;
+}
