@@ -10,6 +10,7 @@
 #                                [--scenarios hot1k,hit16k,...] [--keep]
 # Environment: ROUNDS (3), DURATION (10 s), WARMUP (2 s), CONNS (32),
 #   H2_CONNS (32), H2_STREAMS (10), RATE (20000), RATE_CONNS (100), KEYS (100000),
+#   FULL_KEYS (1000000), FULL_PREFILL (40 s), EDGECACHE_RUNTIME (multi_thread),
 #   PORT_BASE (18080), EDGECACHE_BIN, EDGECACHE_MEMORY_BYTES (256 MiB),
 #   EDGECACHE_DISK_BYTES (1 GiB), EDGECACHE_WRITE_POLICY (insertion),
 #   VARNISH_MALLOC (256m), RUN_DIR (default: mktemp -d /tmp/edgecache-load.XXXX).
@@ -19,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
 ALL_CACHES=(edgecache nginx varnish)
-ALL_SCENARIOS=(hot1k hit16k hit1m spread100k pass h2c churn rate20k)
+ALL_SCENARIOS=(hot1k hit16k hit1m spread100k pass h2c churn rate20k full1m)
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -30,6 +31,9 @@ H2_STREAMS=${H2_STREAMS:-10}
 RATE=${RATE:-20000}
 RATE_CONNS=${RATE_CONNS:-100}
 KEYS=${KEYS:-100000}
+FULL_KEYS=${FULL_KEYS:-1000000}
+FULL_PREFILL=${FULL_PREFILL:-40}
+EDGECACHE_RUNTIME=${EDGECACHE_RUNTIME:-multi_thread}
 PORT_BASE=${PORT_BASE:-18080}
 EDGECACHE_BIN=${EDGECACHE_BIN:-$REPO/target/release/edgecache}
 EDGECACHE_MEMORY_BYTES=${EDGECACHE_MEMORY_BYTES:-268435456}
@@ -41,7 +45,7 @@ ONLY=""
 SCEN_ARG=""
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 while [ $# -gt 0 ]; do
@@ -163,6 +167,7 @@ render() { # template out DIR
         -e "s#@EDGECACHE_MEMORY_BYTES@#$EDGECACHE_MEMORY_BYTES#g" \
         -e "s#@EDGECACHE_DISK_BYTES@#$EDGECACHE_DISK_BYTES#g" \
         -e "s#@EDGECACHE_WRITE_POLICY@#$EDGECACHE_WRITE_POLICY#g" \
+        -e "s#@EDGECACHE_RUNTIME@#$EDGECACHE_RUNTIME#g" \
         "$1" >"$2"
 }
 
@@ -307,6 +312,7 @@ scenario_path() {
         hit16k) echo /obj/16k ;;
         hit1m) echo /obj/1m ;;
         spread100k) echo /k/00000 ;;
+        full1m) echo /f/0000000 ;;
         pass) echo /nostore/1k ;;
     esac
 }
@@ -425,6 +431,10 @@ run_load() { # scenario cache secs outfile
             taskset -c 1 wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$HERE/random-keys.lua" \
                 "http://127.0.0.1:$port/" -- "$KEYS" >"$out" 2>&1 || true
             parse_wrk "$out" ;;
+        full1m)
+            taskset -c 1 wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$HERE/random-keys.lua" \
+                "http://127.0.0.1:$port/" -- "$FULL_KEYS" /f/ 7 zipf >"$out" 2>&1 || true
+            parse_wrk "$out" ;;
         h2c)
             # h2load speaks h2c with prior knowledge to http:// URIs.
             taskset -c 1 h2load -t1 -c"$H2_CONNS" -m"$H2_STREAMS" -D"$secs" "$url" >"$out" 2>&1 || true
@@ -504,7 +514,14 @@ fill_keys() { # cache
 }
 
 # ---------------------------------------------------------------- measure
-is_hit_scenario() { [ "$1" != pass ]; }
+is_hit_scenario() { [ "$1" != pass ] && [ "$1" != full1m ]; }
+
+# full1m: Zipf-distributed keys over FULL_KEYS URLs, more than any cache
+# here holds. The first time a cache meets it, FULL_PREFILL seconds of the
+# same load, unmeasured, so that the cache is full and evicting (steady
+# state) before any measurement. It runs last: a full cache's eviction work
+# would disturb the scenarios after it.
+declare -A PREFILLED=()
 
 measure() { # round scenario cache
     local r=$1 s=$2 c=$3 port url pid base v1 v2 tk0 tk1 o0 od oall w0 w1
@@ -516,7 +533,15 @@ measure() { # round scenario cache
     kill -0 "$pid" 2>/dev/null || die "$c (pid $pid) is gone; see $RUN/$c/"
     base=$RUN/raw/r$r-$s-$c
     # Warm-up: fill (and check the cache's own verdict), then a short unmeasured load.
-    if [ "$s" = spread100k ]; then
+    if [ "$s" = full1m ]; then
+        if [ -z "${PREFILLED[$c]:-}" ]; then
+            log "  pre-filling $c: ${FULL_PREFILL}s of random load over $FULL_KEYS keys"
+            run_load full1m "$c" "$FULL_PREFILL" "$RUN/raw/prefill-$c.txt" >/dev/null
+            PREFILLED[$c]=1
+        fi
+        v1=$(verdict "$c" "http://127.0.0.1:$port/f/0000000")
+        v2=$(verdict "$c" "http://127.0.0.1:$port/f/0000000")
+    elif [ "$s" = spread100k ]; then
         [ -n "${FILLED[$c]:-}" ] || fill_keys "$c"
         v1=$(verdict "$c" "http://127.0.0.1:$port/k/00000")
         v2=$(verdict "$c" "http://127.0.0.1:$port/k/$(printf %05d $((KEYS - 1)))")
@@ -563,6 +588,8 @@ measure() { # round scenario cache
     cpu1=$(awk -v b=$((b1b - b1a)) -v t=$((t1b - t1a)) 'BEGIN{ printf "%.1f", (t > 0 ? b / t * 100 : 0) }')
     if is_hit_scenario "$s"; then
         if [ "$od" -eq 0 ]; then check=ok; else check="FAIL"; fi
+    elif [ "$s" = full1m ]; then
+        check=full
     else
         check=pass
     fi
@@ -591,8 +618,8 @@ log "caches: ${CACHES[*]}; scenarios: ${SCENARIOS[*]}; rounds: $ROUNDS x ${DURAT
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "caches: ${CACHES[*]}"
     echo "scenarios: ${SCENARIOS[*]}"
-    echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS RATE=$RATE RATE_CONNS=$RATE_CONNS KEYS=$KEYS"
-    echo "EDGECACHE_MEMORY_BYTES=$EDGECACHE_MEMORY_BYTES EDGECACHE_DISK_BYTES=$EDGECACHE_DISK_BYTES EDGECACHE_WRITE_POLICY=$EDGECACHE_WRITE_POLICY VARNISH_MALLOC=$VARNISH_MALLOC"
+    echo "ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS RATE=$RATE RATE_CONNS=$RATE_CONNS KEYS=$KEYS FULL_KEYS=$FULL_KEYS FULL_PREFILL=$FULL_PREFILL"
+    echo "EDGECACHE_RUNTIME=$EDGECACHE_RUNTIME EDGECACHE_MEMORY_BYTES=$EDGECACHE_MEMORY_BYTES EDGECACHE_DISK_BYTES=$EDGECACHE_DISK_BYTES EDGECACHE_WRITE_POLICY=$EDGECACHE_WRITE_POLICY VARNISH_MALLOC=$VARNISH_MALLOC"
     echo "nginx: $(nginx -v 2>&1)"
     echo "varnishd: $(varnishd -V 2>&1 | head -1)"
     echo "wrk: $(wrk -v 2>&1 | head -1)"

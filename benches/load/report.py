@@ -18,6 +18,7 @@ SCENARIO_TEXT = {
     "hit16k": "16 KiB hit",
     "hit1m": "1 MiB hit",
     "spread100k": "hits over 100k keys",
+    "full1m": "full cache: Zipf keys over 1M URLs (steady state, evicting)",
     "pass": "pass-through (no-store)",
     "h2c": "h2c 1 KiB hits",
     "churn": "connection churn (1 KiB hit, Connection: close)",
@@ -96,6 +97,11 @@ def main():
                 "errors": sum(int(num(r["errors"]) or 0) for r in rs),
                 "non2xx": sum(int(num(r["non2xx"]) or 0) for r in rs),
                 "origin_requests_max": max(int(num(r["origin_requests"]) or 0) for r in rs),
+                # Share of requests answered without the origin.
+                "hit_ratio": med(
+                    1 - (num(r["origin_requests"]) or 0) / num(r["requests"])
+                    if num(r["requests"]) else None
+                    for r in rs),
                 "origin_fail_rounds": len(fails),
                 "n": len(rs),
                 "warm_verdicts": sorted({r["warm_verdict2"] for r in rs}),
@@ -149,7 +155,7 @@ def main():
     out.append("")
     head = ["scenario", "cache", "req/s", "CPU µs/req", "of which user µs", "kernel µs", "cache CPU %", "CPU 0 other %",
             "CPU 1 busy %", "p50 ms", "p99 ms", "peak RSS MiB", "errors", "non-2xx",
-            "origin reqs (max)", "warm-up verdict"]
+            "origin reqs (max)", "hit ratio", "warm-up verdict"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "---|" * len(head))
     for s in scenarios:
@@ -169,7 +175,7 @@ def main():
                 fmt(v["cpu_pct"]), fmt(v["cpu0_other_pct"]), fmt(v["cpu1_busy_pct"]),
                 fmt(v["p50_ms"], 3), fmt(v["p99_ms"], 3),
                 fmt(v["peak_rss_mib"]), str(v["errors"]), str(v["non2xx"]), origin,
-                ",".join(v["warm_verdicts"]),
+                fmt(v["hit_ratio"], 3), ",".join(v["warm_verdicts"]),
             ]) + " |")
     out.append("")
     notes = []
@@ -219,6 +225,9 @@ def main():
 def check_text(s, e):
     if s == "pass":
         return "n/a (pass-through)"
+    if s == "full1m":
+        ratios = ", ".join(f"{c} {fmt(v['hit_ratio'], 3)}" for c, v in e.items())
+        return f"n/a (full cache; hit ratio {ratios})"
     bad = [f"{c} FAIL ({v['origin_requests_max']} origin reqs)"
            for c, v in e.items() if v["origin_fail_rounds"]]
     return "; ".join(bad) if bad else "ok (0 origin reqs)"
