@@ -519,8 +519,8 @@ is_hit_scenario() { [ "$1" != pass ] && [ "$1" != full1m ]; }
 # full1m: Zipf-distributed keys over FULL_KEYS URLs, more than any cache
 # here holds. The first time a cache meets it, FULL_PREFILL seconds of the
 # same load, unmeasured, so that the cache is full and evicting (steady
-# state) before any measurement. It runs last: a full cache's eviction work
-# would disturb the scenarios after it.
+# state) before any measurement. Its rounds run after every other
+# scenario's: it evicts their objects.
 declare -A PREFILLED=()
 
 measure() { # round scenario cache
@@ -640,15 +640,20 @@ if [ -n "${ROOT_PID[edgecache]:-}" ]; then
 fi
 
 n=${#CACHES[@]}
-for ((r = 1; r <= ROUNDS; r++)); do
-    log "round $r of $ROUNDS"
-    si=0
-    for s in "${SCENARIOS[@]}"; do
-        for ((k = 0; k < n; k++)); do
-            c=${CACHES[$(( (r - 1 + si + k) % n ))]}
-            measure "$r" "$s" "$c"
+# full1m fills every cache past its capacity, evicting the other scenarios'
+# objects: its rounds run after all the others'.
+for phase in main full; do
+    for ((r = 1; r <= ROUNDS; r++)); do
+        si=0
+        for s in "${SCENARIOS[@]}"; do
+            if [ "$s" = full1m ]; then [ "$phase" = full ] || continue; else [ "$phase" = main ] || continue; fi
+            [ "$si" -eq 0 ] && log "round $r of $ROUNDS ($phase)"
+            for ((k = 0; k < n; k++)); do
+                c=${CACHES[$(( (r - 1 + si + k) % n ))]}
+                measure "$r" "$s" "$c"
+            done
+            si=$((si + 1))
         done
-        si=$((si + 1))
     done
 done
 
