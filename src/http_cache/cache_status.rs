@@ -89,10 +89,15 @@ impl CacheStatus {
             s.push_str(f.as_str());
         }
         if let Some(st) = self.fwd_status {
-            let _ = write!(s, "; fwd-status={st}");
+            s.push_str("; fwd-status=");
+            push_decimal(&mut s, u64::from(st));
         }
         if let Some(t) = self.ttl {
-            let _ = write!(s, "; ttl={t}");
+            s.push_str("; ttl=");
+            if t < 0 {
+                s.push('-');
+            }
+            push_decimal(&mut s, t.unsigned_abs());
         }
         if self.stored == Some(true) {
             s.push_str("; stored");
@@ -130,6 +135,24 @@ impl CacheStatus {
     }
 }
 
+/// Append `n` in decimal without the formatting machinery (this runs for
+/// every response).
+fn push_decimal(s: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        s.push(char::from(*d));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +187,33 @@ mod tests {
                     ..Default::default()
                 },
                 "edgecache; fwd=method; fwd-status=201; detail=method",
+            ),
+            // §2.4: ttl is negative once stale; zero and large values.
+            (
+                CacheStatus {
+                    hit: true,
+                    ttl: Some(-17),
+                    detail: Some("stale-while-revalidate"),
+                    ..Default::default()
+                },
+                "edgecache; hit; ttl=-17; detail=stale-while-revalidate",
+            ),
+            (
+                CacheStatus {
+                    fwd: Some(Fwd::Stale),
+                    fwd_status: Some(0),
+                    ttl: Some(i64::MIN),
+                    ..Default::default()
+                },
+                "edgecache; fwd=stale; fwd-status=0; ttl=-9223372036854775808",
+            ),
+            (
+                CacheStatus {
+                    hit: true,
+                    ttl: Some(0),
+                    ..Default::default()
+                },
+                "edgecache; hit; ttl=0",
             ),
         ];
         for (cs, want) in cases {

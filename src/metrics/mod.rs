@@ -221,6 +221,14 @@ impl Metrics {
             requests,
             bytes,
             results: self.results.clone(),
+            hit_fresh: self
+                .results
+                .get_or_create(&ResultLabels {
+                    site: SiteName(label.clone()),
+                    outcome: "hit",
+                    reason: "fresh",
+                })
+                .clone(),
             origin_first_byte: self.origin_first_byte.get_or_create(&site_label).clone(),
             request_duration: self.request_duration.get_or_create(&site_label).clone(),
         });
