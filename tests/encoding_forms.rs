@@ -5,8 +5,10 @@
 
 use crate::support;
 
+use bytes::Bytes;
+use std::sync::Arc;
 use std::time::Duration;
-use support::coded_body::decoded;
+use support::coded_body::{decoded, gzip};
 use support::{Origin, TestNode, metrics, reply, send, test_config};
 
 /// A page worth compressing.
@@ -118,5 +120,83 @@ async fn a_304_revalidation_keeps_the_forms_made_from_the_copy() {
         "made once, not per 304"
     );
     assert_eq!(forms(&node, "gzip", "carried").await, 2);
+    node.stop().await;
+}
+
+/// An origin that ignores the node's `Accept-Encoding: identity` and sends
+/// gzip, with a Content-Length: half the body at once, the rest when
+/// `gate` opens, so that a second request can join the first's fetch.
+async fn gzip_only_gated_origin(gate: Arc<tokio::sync::Semaphore>) -> Origin {
+    let zipped = Bytes::from(gzip(page().as_bytes()));
+    Origin::start(move |_| {
+        let (gate, z) = (gate.clone(), zipped.clone());
+        let half = z.len() / 2;
+        let len = z.len().to_string();
+        let frames = futures_util::stream::unfold(0u8, move |step| {
+            let (gate, z) = (gate.clone(), z.clone());
+            async move {
+                let data = match step {
+                    0 => z.slice(..half),
+                    1 => {
+                        let _open = gate.acquire().await.expect("gate");
+                        z.slice(half..)
+                    }
+                    _ => return None,
+                };
+                Some((
+                    Ok::<_, std::convert::Infallible>(http_body::Frame::data(data)),
+                    step + 1,
+                ))
+            }
+        });
+        let mut r = http::Response::new(edgecache::body::boxed(http_body_util::StreamBody::new(
+            frames,
+        )));
+        for (n, v) in [
+            ("content-type", "text/html"),
+            ("content-encoding", "gzip"),
+            ("cache-control", "max-age=600"),
+            ("content-length", len.as_str()),
+        ] {
+            r.headers_mut().insert(n, v.parse().expect("valid"));
+        }
+        r
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_collapsed_follower_never_gets_a_coding_it_does_not_accept() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let origin = gzip_only_gated_origin(gate.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/zipped");
+    // A gzip client's miss is in flight (its head is out, its body waits) ...
+    let u = url.clone();
+    let leader = tokio::spawn(async move { send("GET", &u, &[("accept-encoding", "gzip")]).await });
+    for _ in 0..400 {
+        if origin.count("/zipped") >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // ... when a client that takes identity only asks for the same object.
+    let u = url.clone();
+    let follower =
+        tokio::spawn(async move { send("GET", &u, &[("accept-encoding", "identity")]).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gate.add_permits(10);
+    let (leader, follower) = (
+        leader.await.expect("leader"),
+        follower.await.expect("follower"),
+    );
+    assert_eq!(leader.header("content-encoding"), Some("gzip"));
+    assert_eq!(decoded(&leader), page().as_bytes());
+    // RFC 9110 §12.5.3: not a coding it did not accept.
+    assert_eq!(follower.status, 200);
+    assert_eq!(follower.header("content-encoding"), None, "{follower:?}");
+    assert_eq!(follower.body.as_ref(), page().as_bytes());
+    assert_eq!(origin.count("/zipped"), 2, "the follower fetched alone");
     node.stop().await;
 }

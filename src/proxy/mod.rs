@@ -41,7 +41,7 @@ use crate::http_cache::cache_status::{CacheStatus, Fwd};
 use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
-use crate::http_cache::{admission, key, range, vary};
+use crate::http_cache::{admission, content_coding, key, range, vary};
 use collapse::{Flight, Join};
 use encodings::Choice;
 use exchange::Exchange;
@@ -295,6 +295,17 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
     else {
         return None;
     };
+    // The leader's stream is the origin's form. When the origin sent a
+    // coding this client does not accept (it ignored the node's
+    // Accept-Encoding), go alone: a miss of its own is decoded for it
+    // (RFC 9110 §12.5.3).
+    if ex.site.compression.cfg.enabled
+        && let Some(sent) = content_coding::stored_coding(&head.meta.headers)
+        && sent != content_coding::Coding::Identity
+        && content_coding::negotiate(ex.accept_encoding.as_deref(), &[sent]).is_none()
+    {
+        return None;
+    }
     let cs = CacheStatus {
         fwd: Some(fwd),
         fwd_status: Some(head.meta.status.as_u16()),
@@ -331,7 +342,7 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
     headers.insert(http::header::AGE, http::HeaderValue::from(age));
     // A follower gets the stored form (the leader's stream).
     if encodings::choose(ex, &head.meta, None) != Choice::Untouched {
-        crate::http_cache::content_coding::vary_on_accept_encoding(&mut headers);
+        content_coding::vary_on_accept_encoding(&mut headers);
     }
     let (status, body) = if range_fill::fills(ex) {
         range_fill::answer(request, head.meta.status, &mut headers, body)
