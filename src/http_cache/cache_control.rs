@@ -3,6 +3,7 @@
 
 use super::field_list::{split, unquote};
 use http::HeaderMap;
+use std::borrow::Cow;
 
 /// The largest delta-seconds value we keep: RFC 9111 §1.2.2 says a value that
 /// overflows "MUST be considered to be 2147483648".
@@ -39,8 +40,39 @@ pub enum FieldScope {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Directive {
-    name: String,
+    /// Lower-case; the names below are borrowed, others owned.
+    name: Cow<'static, str>,
     value: Option<String>,
+}
+
+/// The directive names of RFC 9111 §5.2 and RFC 5861: parsed without
+/// allocating (a Cache-Control is parsed on every miss and pass, and a
+/// request's on every request that carries one).
+const KNOWN: [&str; 16] = [
+    "max-age",
+    "s-maxage",
+    "no-cache",
+    "no-store",
+    "no-transform",
+    "must-revalidate",
+    "proxy-revalidate",
+    "must-understand",
+    "private",
+    "public",
+    "immutable",
+    "stale-while-revalidate",
+    "stale-if-error",
+    "only-if-cached",
+    "max-stale",
+    "min-fresh",
+];
+
+/// `name` in lower case: a known name borrowed, another one owned.
+fn lower_name(name: &str) -> Cow<'static, str> {
+    match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(name)) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(name.to_ascii_lowercase()),
+    }
 }
 
 /// A parsed Cache-Control (or targeted) field.
@@ -79,7 +111,7 @@ impl CacheControl {
                 continue;
             }
             self.directives.push(Directive {
-                name: name.to_ascii_lowercase(),
+                name: lower_name(name),
                 value: val,
             });
         }
@@ -288,5 +320,18 @@ mod tests {
         let cc = CacheControl::from_headers(&h, "cache-control");
         assert!(cc.public());
         assert_eq!(cc.max_age(), Some(Seconds::Valid(5)));
+    }
+
+    /// §5.2: directive names are case-insensitive, known or not (known
+    /// names are held without allocating, others lower-cased).
+    #[test]
+    fn names_match_in_any_case() {
+        let cc = CacheControl::parse("No-Store, X-Custom-Ext=1, STALE-IF-ERROR=30, s-MaxAge=7");
+        assert!(cc.has("no-store"));
+        assert!(cc.has("x-custom-ext"));
+        assert_eq!(cc.seconds("stale-if-error"), Some(Seconds::Valid(30)));
+        assert_eq!(cc.seconds("s-maxage"), Some(Seconds::Valid(7)));
+        assert!(!cc.has("no-cache"));
+        assert!(!cc.has("X-Custom-Ext"), "names are held lower-case");
     }
 }
