@@ -427,13 +427,11 @@ run_load() { # scenario cache secs outfile
         churn)
             taskset -c 1 wrk -t1 -c"$CONNS" -d"${secs}s" --latency -H 'Connection: close' "$url" >"$out" 2>&1 || true
             parse_wrk "$out" ;;
-        spread100k)
+        spread100k|full1m)
+            local keys=("$KEYS")
+            if [ "$s" = full1m ]; then keys=("$FULL_KEYS" /f/ 7 zipf); fi
             taskset -c 1 wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$HERE/random-keys.lua" \
-                "http://127.0.0.1:$port/" -- "$KEYS" >"$out" 2>&1 || true
-            parse_wrk "$out" ;;
-        full1m)
-            taskset -c 1 wrk -t1 -c"$CONNS" -d"${secs}s" --latency -s "$HERE/random-keys.lua" \
-                "http://127.0.0.1:$port/" -- "$FULL_KEYS" /f/ 7 zipf >"$out" 2>&1 || true
+                "http://127.0.0.1:$port/" -- "${keys[@]}" >"$out" 2>&1 || true
             parse_wrk "$out" ;;
         h2c)
             # h2load speaks h2c with prior knowledge to http:// URIs.

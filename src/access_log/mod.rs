@@ -5,7 +5,8 @@
 //! rename-then-signal works.
 
 mod record;
-mod text;
+// Also writes Cache-Status numbers (http_cache::cache_status).
+pub(crate) mod text;
 mod writer;
 
 pub use record::Record;

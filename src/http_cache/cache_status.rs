@@ -1,5 +1,7 @@
 //! The Cache-Status response field (RFC 9211).
 
+// Numbers are written without core::fmt: this runs for every response.
+use crate::access_log::text::num;
 use http::HeaderValue;
 
 /// Why the request went forward to the origin (RFC 9211 §2.2).
@@ -90,14 +92,14 @@ impl CacheStatus {
         }
         if let Some(st) = self.fwd_status {
             s.push_str("; fwd-status=");
-            push_decimal(&mut s, u64::from(st));
+            num(&mut s, u64::from(st));
         }
         if let Some(t) = self.ttl {
             s.push_str("; ttl=");
             if t < 0 {
                 s.push('-');
             }
-            push_decimal(&mut s, t.unsigned_abs());
+            num(&mut s, t.unsigned_abs());
         }
         if self.stored == Some(true) {
             s.push_str("; stored");
@@ -132,24 +134,6 @@ impl CacheStatus {
             None => ours,
         };
         HeaderValue::from_str(&value).ok()
-    }
-}
-
-/// Append `n` in decimal without the formatting machinery (this runs for
-/// every response).
-fn push_decimal(s: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for d in &digits[i..] {
-        s.push(char::from(*d));
     }
 }
 

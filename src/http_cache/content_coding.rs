@@ -23,6 +23,9 @@ pub enum Coding {
 }
 
 impl Coding {
+    /// Every coding the node knows, in the order forms are listed.
+    pub const ALL: [Coding; 4] = [Coding::Gzip, Coding::Br, Coding::Zstd, Coding::Identity];
+
     /// The coding's token.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -250,47 +253,52 @@ mod tests {
     use super::Coding::{Br, Gzip, Identity, Zstd};
     use super::*;
 
-    const ALL: [Coding; 4] = [Br, Zstd, Gzip, Identity];
+    /// The node's default order of preference.
+    const BY_PREFERENCE: [Coding; 4] = [Br, Zstd, Gzip, Identity];
 
     /// RFC 9110 §12.5.3 with q-values (§12.4.2), `*`, `identity;q=0`.
     #[test]
     fn negotiates_accept_encoding() {
         let cases: &[(Option<&str>, &[Coding], Option<Coding>)] = &[
             // No field: anything goes; identity is the safe pick.
-            (None, &ALL, Some(Identity)),
+            (None, &BY_PREFERENCE, Some(Identity)),
             (None, &[Gzip], Some(Gzip)),
             // An empty field: identity only.
-            (Some(""), &ALL, Some(Identity)),
+            (Some(""), &BY_PREFERENCE, Some(Identity)),
             (Some(""), &[Gzip], None),
-            (Some("gzip"), &ALL, Some(Gzip)),
-            (Some("x-gzip"), &ALL, Some(Gzip)),
-            (Some("GZIP, br"), &ALL, Some(Br)),
-            (Some("gzip, deflate, br, zstd"), &ALL, Some(Br)),
+            (Some("gzip"), &BY_PREFERENCE, Some(Gzip)),
+            (Some("x-gzip"), &BY_PREFERENCE, Some(Gzip)),
+            (Some("GZIP, br"), &BY_PREFERENCE, Some(Br)),
+            (Some("gzip, deflate, br, zstd"), &BY_PREFERENCE, Some(Br)),
             (
                 Some("gzip, deflate, br, zstd"),
                 &[Zstd, Gzip, Identity],
                 Some(Zstd),
             ),
-            (Some("br;q=0.5, gzip"), &ALL, Some(Gzip)),
-            (Some("br;q=1.0, gzip;q=0.999"), &ALL, Some(Br)),
-            (Some("zstd;q=0.8, br;q=0.2"), &ALL, Some(Zstd)),
+            (Some("br;q=0.5, gzip"), &BY_PREFERENCE, Some(Gzip)),
+            (Some("br;q=1.0, gzip;q=0.999"), &BY_PREFERENCE, Some(Br)),
+            (Some("zstd;q=0.8, br;q=0.2"), &BY_PREFERENCE, Some(Zstd)),
             // Identity ranks below anything asked for, unless weighted.
-            (Some("gzip;q=0.1"), &ALL, Some(Gzip)),
-            (Some("gzip;q=0.1, identity;q=0.5"), &ALL, Some(Identity)),
-            (Some("deflate"), &ALL, Some(Identity)),
+            (Some("gzip;q=0.1"), &BY_PREFERENCE, Some(Gzip)),
+            (
+                Some("gzip;q=0.1, identity;q=0.5"),
+                &BY_PREFERENCE,
+                Some(Identity),
+            ),
+            (Some("deflate"), &BY_PREFERENCE, Some(Identity)),
             // Excluded.
             (Some("gzip;q=0"), &[Gzip, Identity], Some(Identity)),
             (Some("identity;q=0"), &[Identity], None),
             (Some("identity;q=0, gzip"), &[Gzip, Identity], Some(Gzip)),
             (Some("*;q=0"), &[Gzip, Identity], None),
             (Some("*;q=0, identity"), &[Gzip, Identity], Some(Identity)),
-            (Some("*"), &ALL, Some(Br)),
-            (Some("*, br;q=0"), &ALL, Some(Zstd)),
-            (Some("gzip, *;q=0"), &ALL, Some(Gzip)),
+            (Some("*"), &BY_PREFERENCE, Some(Br)),
+            (Some("*, br;q=0"), &BY_PREFERENCE, Some(Zstd)),
+            (Some("gzip, *;q=0"), &BY_PREFERENCE, Some(Gzip)),
             // Malformed q: the member is ignored.
-            (Some("br;q=2, gzip"), &ALL, Some(Gzip)),
-            (Some("br;q=0.0001"), &ALL, Some(Identity)),
-            (Some("br ; q=0.3 , gzip ; q=0.2"), &ALL, Some(Br)),
+            (Some("br;q=2, gzip"), &BY_PREFERENCE, Some(Gzip)),
+            (Some("br;q=0.0001"), &BY_PREFERENCE, Some(Identity)),
+            (Some("br ; q=0.3 , gzip ; q=0.2"), &BY_PREFERENCE, Some(Br)),
         ];
         for (accept, available, want) in cases {
             assert_eq!(

@@ -45,9 +45,6 @@ impl FormOutcome {
     }
 }
 
-/// The codings forms are made in, in label order.
-const CODINGS: [Coding; 4] = [Coding::Gzip, Coding::Br, Coding::Zstd, Coding::Identity];
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FormLabels {
     coding: &'static str,
@@ -57,7 +54,7 @@ struct FormLabels {
 /// The content-coding counters (every label pair present from the start).
 #[derive(Debug)]
 pub struct ContentCodingMetrics {
-    forms: [[Counter; FormOutcome::ALL.len()]; CODINGS.len()],
+    forms: [[Counter; FormOutcome::ALL.len()]; Coding::ALL.len()],
     transcode_seconds: Counter<f64, AtomicU64>,
 }
 
@@ -77,7 +74,7 @@ impl ContentCodingMetrics {
             Unit::Seconds,
             transcode_seconds.clone(),
         );
-        let forms = CODINGS.map(|c| {
+        let forms = Coding::ALL.map(|c| {
             FormOutcome::ALL.map(|o| {
                 family
                     .get_or_create(&FormLabels {
@@ -95,7 +92,7 @@ impl ContentCodingMetrics {
 
     /// Count one form of `coding` with `outcome`.
     pub fn count(&self, coding: Coding, outcome: FormOutcome) {
-        let c = CODINGS.iter().position(|x| *x == coding);
+        let c = Coding::ALL.iter().position(|x| *x == coding);
         let o = FormOutcome::ALL.iter().position(|x| *x == outcome);
         if let (Some(c), Some(o)) = (c, o) {
             self.forms[c][o].inc();

@@ -288,7 +288,7 @@ pub async fn carry_forms(ex: &Exchange, old: &Entry, new: &Entry) {
         return;
     }
     let node = &ex.node;
-    for c in [Coding::Gzip, Coding::Br, Coding::Zstd, Coding::Identity] {
+    for c in Coding::ALL {
         let from = content_coding::form_key(&old.key, &old.meta, c);
         let to = content_coding::form_key(&new.key, &new.meta, c);
         if from == to {
@@ -375,7 +375,7 @@ pub async fn serve_filled(
 
 /// Remove every form made from `entry` (a hard purge of the stored copy).
 pub fn remove_forms(ex: &Exchange, entry: &Entry) {
-    for c in [Coding::Gzip, Coding::Br, Coding::Zstd, Coding::Identity] {
+    for c in Coding::ALL {
         ex.node
             .store
             .remove(&content_coding::form_key(&entry.key, &entry.meta, c));
