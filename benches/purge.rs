@@ -223,7 +223,11 @@ async fn main() {
 
     // 1. One key covering `objects` objects.
     let t = clock::instant();
-    fill(&node_handle.store, objects, node_handle.purge.current_seq());
+    fill(
+        &node_handle.services.store,
+        objects,
+        node_handle.services.purge.current_seq(),
+    );
     println!(
         "filled {objects} objects tagged `big` in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -2,11 +2,11 @@
 //! the node current when it starts and keeps it to the end, so requests in
 //! flight finish with the config they started with; the next request sees
 //! the new one. What must outlive a config (store, purge state,
-//! certificates, tunnels, counters) is handed from node to node
-//! ([`Lasting`]).
+//! certificates, tunnels, counters) is the process's
+//! [`Services`](crate::services::Services), handed from pipeline to pipeline.
 
 use crate::config::{Config, ConfigError};
-use crate::proxy::{Lasting, Node};
+use crate::proxy::Node;
 use crate::reload::{self, Report};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -54,11 +54,6 @@ impl Live {
         self.node.load_full()
     }
 
-    /// Is `node` still the one in force?
-    pub fn is_current(&self, node: &Node) -> bool {
-        std::ptr::eq(Arc::as_ptr(&self.node.load()), node)
-    }
-
     /// Re-read the config and swap in a node built from it. Fields that
     /// cannot change while running keep their running values and are
     /// listed in the report; certificates are reloaded from their files.
@@ -67,9 +62,9 @@ impl Live {
         let old = self.node();
         let mut cfg = (self.source)()?;
         let restart_needed = reload::keep_restart_only(&old.cfg, &mut cfg);
-        let lasting: Lasting = old.lasting();
-        let node = Arc::new(Node::new(cfg, lasting)?);
+        let node = Arc::new(Node::new(cfg, old.services.clone())?);
         let certificates = node
+            .services
             .reload_certificates()
             .into_iter()
             .filter_map(|(listener, r)| r.err().map(|e| format!("{listener}: {e}")))

@@ -1,11 +1,15 @@
-//! Starting and stopping a node: open the store, bind, serve, drain, flush.
+//! Starting and stopping a node (this process): open the store, bind,
+//! serve, drain, flush.
+
+pub mod gauges;
 
 use crate::config::Config;
 use crate::live::{ConfigSource, Live};
-use crate::proxy::Scheme;
-use crate::proxy::{Lasting, Node};
+use crate::proxy::Node;
 use crate::server::connection::FrontEnd;
 use crate::server::{admin, listener};
+use crate::services::Services;
+use crate::target::Scheme;
 use crate::tls;
 use anyhow::Context;
 use std::future::Future;
@@ -136,29 +140,29 @@ pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Resu
         .collect::<Result<Vec<_>, _>>()?;
     let store = open_store(&cfg).await?;
     let purge = storage::PurgeStore::open(&cfg.server.data_dir.join("purge.redb"))?;
-    let mut lasting = Lasting::first(&cfg, store, Arc::new(purge), resolvers);
+    let mut services = Services::start(&cfg, store, Arc::new(purge), resolvers);
     if cfg.fleet.enabled() {
         let fleet = crate::fleet::Fleet::start(
             &cfg.fleet,
-            lasting.purge.clone(),
-            lasting.store.clone(),
-            lasting.metrics.fleet_propagation.clone(),
+            services.purge.clone(),
+            services.store.clone(),
+            services.metrics.fleet_propagation.clone(),
         )
         .await?;
-        lasting.fleet = Some(fleet);
+        services.fleet = Some(fleet);
     }
-    let node = Arc::new(Node::new(cfg, lasting)?);
+    let node = Arc::new(Node::new(cfg, services)?);
     watch_origins(&node, true);
-    let metrics = node.metrics.clone();
+    let metrics = node.services.metrics.clone();
     let live = Live::new(
         node,
         source,
         Box::new(|node: &Arc<Node>| {
             watch_origins(node, false);
-            node.access_log.configure(&node.cfg.access_log);
+            node.services.access_log.configure(&node.cfg.access_log);
         }),
     );
-    metrics.node.watch(Arc::downgrade(&live));
+    metrics.node.watch(gauges::node(Arc::downgrade(&live)));
     Ok(Running {
         addr,
         admin_addr,
@@ -182,9 +186,9 @@ impl Running {
     }
 
     /// Reload every listener's certificates from their files (`POST
-    /// /admin/tls/reload`); see [`Node::reload_certificates`].
+    /// /admin/tls/reload`); see [`Services::reload_certificates`].
     pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
-        self.live.node().reload_certificates()
+        self.live.node().services.reload_certificates()
     }
 
     /// Serve until `shutdown`, drain, then flush and close the store.
@@ -198,7 +202,10 @@ impl Running {
             let _ = admin_stopped.changed().await;
         }));
         let limits = listener::limits(&node);
-        node.metrics.node.watch_connections(limits.clone());
+        node.services
+            .metrics
+            .node
+            .watch_connections(gauges::connections(limits.clone()));
         let (stop_tls, tls_stopped) = tokio::sync::watch::channel(false);
         let mut tls_tasks = Vec::new();
         for (h, addr) in self.https.into_iter().zip(&self.https_addrs) {
@@ -270,13 +277,17 @@ impl Running {
         let _ = admin.await;
         // Every request is done: leave the fleet (the outbox and the
         // stream position stay on disk for the next start).
-        if let Some(f) = &node.fleet {
+        if let Some(f) = &node.services.fleet {
             f.stop();
         }
         // Every request is done: send the spans still queued.
-        node.tracer.shutdown().await;
+        node.services.tracer.shutdown().await;
         // Every node shares the one store.
-        node.store.close().await.context("flushing the store")?;
+        node.services
+            .store
+            .close()
+            .await
+            .context("flushing the store")?;
         tracing::info!("store flushed; bye");
         Ok(())
     }
@@ -303,7 +314,7 @@ fn watch_origins(node: &Arc<Node>, at_start: bool) {
 /// its node serves requests (a reload replaces it).
 fn spawn_health_checks(
     node: std::sync::Weak<Node>,
-    pool: Arc<crate::proxy::pool::Pool>,
+    pool: Arc<crate::upstream::origin::Origin>,
     path: String,
 ) {
     let Some(every) = node

@@ -5,7 +5,7 @@
 use crate::grpc_origin;
 use crate::support;
 
-use edgecache::proxy::origin_conns::Protocol;
+use edgecache::config::Protocol;
 use grpc_origin::{Msg, grpc_origin, stalled_h2c_origin};
 use http::uri::PathAndQuery;
 use std::sync::atomic::Ordering;

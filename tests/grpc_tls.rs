@@ -4,8 +4,8 @@
 use crate::grpc_origin;
 use crate::support;
 
+use edgecache::config::Protocol;
 use edgecache::config::{CertificateConfig, HttpsConfig};
-use edgecache::proxy::origin_conns::Protocol;
 use grpc_origin::{Msg, grpc_origin};
 use http::uri::PathAndQuery;
 use hyper_util::rt::TokioIo;

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use edgecache::proxy::origin_conns::Protocol;
+use edgecache::config::Protocol;
 use http::Request;
 use http_body_util::BodyExt;
 use hyper::service::service_fn;

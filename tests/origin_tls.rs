@@ -4,8 +4,8 @@
 
 use crate::support;
 
+use edgecache::config::Protocol;
 use edgecache::config::SiteConfig;
-use edgecache::proxy::origin_conns::Protocol;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;

@@ -20,7 +20,7 @@ async fn a_dead_server_is_retried_around_then_skipped() {
     let live = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "live")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&format!("{}, {}", closed_port(), live.url()), dir.path());
-    cfg.upstream.balance = edgecache::proxy::pool::Balance::RoundRobin;
+    cfg.upstream.balance = edgecache::config::Balance::RoundRobin;
     cfg.upstream.breaker_failures = 2;
     cfg.upstream.retry_budget_percent = 100;
     let node = TestNode::start(cfg).await;
@@ -191,7 +191,7 @@ async fn active_health_checks_take_a_sick_server_out() {
     let well = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "well-server")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&format!("{}, {}", sick.url(), well.url()), dir.path());
-    cfg.upstream.balance = edgecache::proxy::pool::Balance::RoundRobin;
+    cfg.upstream.balance = edgecache::config::Balance::RoundRobin;
     cfg.upstream.health_check_path = Some("/health".into());
     cfg.upstream.health_check_interval_secs = 1;
     cfg.upstream.breaker_cooldown_secs = 60;

@@ -3,35 +3,10 @@
 //! the combined format. The common case (nothing to escape) copies the
 //! string whole. (core::fmt cost about 11,000 instructions a line.)
 
+pub use crate::http_cache::decimal::num;
 use std::fmt::Write;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
-
-/// `n` in decimal.
-pub fn num(out: &mut String, n: u64) {
-    if n < 10 {
-        out.push(char::from(b'0' + n as u8));
-        return;
-    }
-    if n < 100 {
-        out.push(char::from(b'0' + (n / 10) as u8));
-        out.push(char::from(b'0' + (n % 10) as u8));
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
-}
 
 /// `n` in decimal, zero-padded to `width` digits.
 pub fn num_pad(out: &mut String, n: u64, width: usize) {

@@ -2,7 +2,7 @@
 //! fit the origin's scheme, and the TLS names and files must be usable.
 
 use super::{ConfigError, SiteConfig, UpstreamConfig, invalid};
-use crate::proxy::origin_conns::Protocol;
+use crate::config::Protocol;
 
 /// Does `protocol` (named `field`) fit every server's scheme?
 pub(super) fn check(

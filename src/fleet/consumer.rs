@@ -224,7 +224,7 @@ fn apply_all(
         }
         let source = Source::Stream { id: &id, seq };
         let applied =
-            crate::purger::execute(&fleet.store, &fleet.purge, &env.op, env.soft, &source)?;
+            crate::purge::execute(&fleet.store, &fleet.purge, &env.op, env.soft, &source)?;
         let outcome = if applied.is_some() {
             let now_ns = i128::from(crate::clock::unix_nanos());
             let secs = ((now_ns - published_ns).max(0) as f64) / 1e9;

@@ -2,56 +2,13 @@
 //! node that accepted it (hosts and paths already in their canonical
 //! spelling), in versioned JSON.
 
+use crate::purge::PurgeOp;
 use serde::{Deserialize, Serialize};
 
 /// Largest purge message accepted from the stream.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 /// The message format written now.
 const VERSION: u32 = 1;
-
-/// One purge, in the terms the node's purge store records it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PurgeOp {
-    /// Surrogate keys within hosts (`"*"`: every host).
-    Keys {
-        /// Hosts, canonical.
-        hosts: Vec<String>,
-        /// Surrogate keys.
-        keys: Vec<String>,
-    },
-    /// One URL, every variant.
-    Url {
-        /// Host, canonical.
-        host: String,
-        /// Path and query, canonical.
-        path: String,
-    },
-    /// Every URL of the host under a path prefix.
-    Prefix {
-        /// Host, canonical.
-        host: String,
-        /// Path prefix, canonical.
-        prefix: String,
-    },
-    /// Everything of the host.
-    All {
-        /// Host, canonical.
-        host: String,
-    },
-}
-
-impl PurgeOp {
-    /// The purge's kind, as metrics and logs name it.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PurgeOp::Keys { .. } => "key",
-            PurgeOp::Url { .. } => "url",
-            PurgeOp::Prefix { .. } => "prefix",
-            PurgeOp::All { .. } => "all",
-        }
-    }
-}
 
 /// A purge as published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,8 @@ pub mod plan;
 mod presence;
 mod publisher;
 
-pub use message::{Envelope, MAX_MESSAGE_BYTES, PurgeOp, Rejected, fleet_id};
+use crate::purge::PurgeOp;
+pub use message::{Envelope, MAX_MESSAGE_BYTES, Rejected, fleet_id};
 
 use crate::config::{CatchUp, FleetConfig};
 use presence::Presence;
@@ -113,7 +114,7 @@ impl Fleet {
     ) -> Result<Arc<Fleet>, FleetError> {
         let epoch = {
             let purge = purge.clone();
-            let fresh = crate::trace::ids::next_u64();
+            let fresh = crate::random::next_u64();
             tokio::task::spawn_blocking(move || purge.fleet_epoch(fresh))
                 .await
                 .map_err(|e| FleetError::Task(e.to_string()))??

@@ -1,7 +1,7 @@
 //! The Cache-Status response field (RFC 9211).
 
 // Numbers are written without core::fmt: this runs for every response.
-use crate::access_log::text::num;
+use super::decimal::num;
 use http::HeaderValue;
 
 /// Why the request went forward to the origin (RFC 9211 §2.2).

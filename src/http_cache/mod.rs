@@ -12,6 +12,7 @@ pub mod cached_response;
 pub mod canonical;
 pub mod conditional;
 pub mod content_coding;
+pub mod decimal;
 pub mod decision;
 pub mod field_list;
 pub mod freshness;

@@ -6,7 +6,7 @@ use prometheus_client::encoding::DescriptorEncoder;
 use std::sync::atomic::Ordering;
 
 /// Encode `fleet`'s state; `purge` answers the outbox depth.
-pub(super) fn encode(
+pub fn encode(
     e: &mut DescriptorEncoder,
     fleet: &Fleet,
     purge: &storage::PurgeStore,

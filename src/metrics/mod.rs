@@ -5,11 +5,11 @@
 //! families outlive config reloads, so counters never go backwards.
 
 mod content_coding;
-mod fleet;
-mod node_collector;
+pub mod fleet;
+pub mod node_collector;
 mod origin_purge;
 mod site;
-mod tier;
+pub mod tier;
 
 pub use content_coding::{ContentCodingMetrics, FormOutcome};
 pub use node_collector::NodeCollector;

@@ -2,11 +2,57 @@
 //! each miss or revalidation (home peer, next peer, origin fallback, ...),
 //! and the loops it refused. The label set is the fixed outcome list.
 
-use crate::proxy::tier::TierOutcome;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+
+/// What tiering did with a request: the metric label, and the log's word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TierOutcome {
+    /// The home peer answered.
+    Home,
+    /// The home peer failed; the next peer in hash order answered.
+    NextPeer,
+    /// Every peer tried failed; the origin was asked.
+    OriginFallback,
+    /// This node is the object's home: it asks the origin itself.
+    SelfHome,
+    /// A peer's request: served from cache or the origin, never another peer.
+    FromPeer,
+    /// Our id is in CDN-Loop as often as a peer would allow (a client's
+    /// own CDN-Loop, or a loop through the origin): the origin is asked,
+    /// not a peer.
+    LoopLimit,
+    /// Our id is in CDN-Loop more often than `tier.loop_limit`: 508.
+    LoopRefused,
+}
+
+impl TierOutcome {
+    /// Every outcome, for the metric families.
+    pub const ALL: [TierOutcome; 7] = [
+        TierOutcome::Home,
+        TierOutcome::NextPeer,
+        TierOutcome::OriginFallback,
+        TierOutcome::SelfHome,
+        TierOutcome::FromPeer,
+        TierOutcome::LoopLimit,
+        TierOutcome::LoopRefused,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TierOutcome::Home => "home",
+            TierOutcome::NextPeer => "next_peer",
+            TierOutcome::OriginFallback => "origin_fallback",
+            TierOutcome::SelfHome => "self_home",
+            TierOutcome::FromPeer => "from_peer",
+            TierOutcome::LoopLimit => "loop_limit",
+            TierOutcome::LoopRefused => "loop_refused",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {

@@ -217,32 +217,33 @@ pub async fn serve_transformed(
 /// be made; a marker remembers that.
 async fn form(ex: &Exchange, entry: &Entry, key: ObjectKey, to: Coding) -> Option<Payload> {
     let node = &ex.node;
-    let metrics = &node.metrics.content_coding;
+    let metrics = &node.services.metrics.content_coding;
     let found = |obj: StoredObject| {
         (obj.meta.as_ref() != FAILED).then(|| {
             metrics.count(to, FormOutcome::Reused);
             obj.body
         })
     };
-    if let Some(obj) = node.store.get(&key).await {
+    if let Some(obj) = node.services.store.get(&key).await {
         return found(obj);
     }
     let lock = node.forms_making.lock_for(key);
     let _making = lock.lock().await;
-    if let Some(obj) = node.store.get(&key).await {
+    if let Some(obj) = node.services.store.get(&key).await {
         return found(obj);
     }
     match make(ex, entry, to).await {
         Some(b) => {
             metrics.count(to, FormOutcome::Made);
-            node.store
+            node.services
+                .store
                 .put(key, StoredObject::new(Bytes::from_static(FORM), b.clone()));
             Some(Payload::Inline(b))
         }
         None => {
             metrics.count(to, FormOutcome::Failed);
             let marker = StoredObject::new(Bytes::from_static(FAILED), Bytes::new());
-            node.store.put(key, marker);
+            node.services.store.put(key, marker);
             None
         }
     }
@@ -268,7 +269,11 @@ async fn make(ex: &Exchange, entry: &Entry, to: Coding) -> Option<Bytes> {
             return None;
         }
     };
-    ex.node.metrics.content_coding.add_transcode_time(spent);
+    ex.node
+        .services
+        .metrics
+        .content_coding
+        .add_transcode_time(spent);
     match made {
         Ok(v) => Some(Bytes::from(v)),
         Err(e) => {
@@ -294,12 +299,15 @@ pub async fn carry_forms(ex: &Exchange, old: &Entry, new: &Entry) {
         if from == to {
             continue;
         }
-        if let Some(obj) = node.store.get(&from).await {
+        if let Some(obj) = node.services.store.get(&from).await {
             if obj.meta.as_ref() != FAILED {
-                node.metrics.content_coding.count(c, FormOutcome::Carried);
+                node.services
+                    .metrics
+                    .content_coding
+                    .count(c, FormOutcome::Carried);
             }
-            node.store.put(to, obj);
-            node.store.remove(&from);
+            node.services.store.put(to, obj);
+            node.services.store.remove(&from);
         }
     }
 }
@@ -377,6 +385,7 @@ pub async fn serve_filled(
 pub fn remove_forms(ex: &Exchange, entry: &Entry) {
     for c in Coding::ALL {
         ex.node
+            .services
             .store
             .remove(&content_coding::form_key(&entry.key, &entry.meta, c));
     }

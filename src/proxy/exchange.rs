@@ -4,9 +4,10 @@
 //! directives or the primary key.
 
 use super::Node;
-use super::normalize::{Site, Target};
+use super::sites::Site;
 use crate::http_cache::decision::RequestDirectives;
 use crate::http_cache::key;
+use crate::target::Target;
 use http::request::Parts;
 use http::{HeaderMap, Method, header};
 use std::net::SocketAddr;

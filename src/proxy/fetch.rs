@@ -8,8 +8,6 @@ use super::exchange::Exchange;
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::respond;
-use super::timed_body::TimedBody;
-use super::upstream::Replay;
 use super::{range_fill, slices};
 use crate::body::{self, Body};
 use crate::clock;
@@ -21,6 +19,8 @@ use crate::http_cache::content_coding;
 use crate::http_cache::invalidation;
 use crate::http_cache::storable::{NoCacheReason, RequestFacts};
 use crate::trace::ClientSpan;
+use crate::upstream::Replay;
+use crate::upstream::timed_body::TimedBody;
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -209,12 +209,12 @@ pub async fn store_and_stream(
         content_coding::vary_on_accept_encoding(&mut rparts.headers);
     }
     let plan = FillPlan {
-        store: node.store.clone(),
+        store: node.services.store.clone(),
         key: admitted.key,
         vary_index: admitted.vary_index,
         variant_cap: (
             ex.site.vary.max_variants,
-            node.metrics.vary_variants_evicted.clone(),
+            node.services.metrics.vary_variants_evicted.clone(),
         ),
         meta: (*meta).clone(),
         limit: node.max_object_bytes(),
@@ -305,7 +305,7 @@ fn request_facts<'a>(ex: &'a Exchange, response: &HeaderMap) -> RequestFacts<'a>
 /// hide a stored response (a partial one, or one another request stored
 /// meanwhile): then the waiters are only released.
 fn release_for_pass(ex: &Exchange, leader: Leader) {
-    if ex.node.store.contains(&ex.primary) {
+    if ex.node.services.store.contains(&ex.primary) {
         drop(leader);
     } else {
         leader.pass(clock::instant());
@@ -339,7 +339,14 @@ pub async fn send(
     let node = &ex.node;
     let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
     let mut req = req;
-    let span = ClientSpan::start(&node.tracer, &ex.parts.extensions, &mut req, origin, pq);
+    let span = ClientSpan::start(
+        &node.services.tracer,
+        &ex.parts.extensions,
+        &mut req,
+        origin.scheme(),
+        origin.authority().unwrap_or_default(),
+        pq,
+    );
     // A retry's request carries the same trace fields, and is counted.
     let traced = replay.zip(span.as_ref()).map(|(rebuild, span)| {
         move || {
@@ -352,7 +359,7 @@ pub async fn send(
         Some(t) => Some(t as &Replay<'_>),
         None => replay,
     };
-    let purge_seq = node.purge.current_seq();
+    let purge_seq = node.services.purge.current_seq();
     let request_time = clock::now();
     let started = clock::instant();
     let mut result = node.upstream.send(origin, pq, req, replay).await;

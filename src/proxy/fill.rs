@@ -8,10 +8,10 @@
 //! body never sits in memory whole), and the object appears only when its
 //! manifest is written at the end.
 
-use super::timed_body::TimedBody;
 use super::variants::Listed;
 use crate::body::BoxError;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta, VaryIndex};
+use crate::upstream::timed_body::TimedBody;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;

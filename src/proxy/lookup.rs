@@ -108,7 +108,7 @@ pub async fn find(
     request: &HeaderMap,
     rules: &VaryRules,
 ) -> Lookup {
-    let store = &node.store;
+    let store = &node.services.store;
     let found = find_entry(node, primary, request, rules).await;
     // A chunked body whose chunks are no longer all held cannot be served.
     if let Lookup::Hit(entry) = &found
@@ -128,7 +128,7 @@ async fn find_entry(
     request: &HeaderMap,
     rules: &VaryRules,
 ) -> Lookup {
-    let store = &node.store;
+    let store = &node.services.store;
     let Some((obj, tier)) = store.get_tiered(&primary).await else {
         return Lookup::UriMiss;
     };

@@ -12,26 +12,18 @@ pub mod grpc;
 pub mod keyed_locks;
 pub mod lookup;
 mod node;
-pub mod normalize;
-pub mod origin_conns;
-pub mod origin_dial;
-pub mod origin_h2;
 pub mod origin_purge;
-pub mod origin_tls;
-pub mod pool;
 pub mod purge_method;
 pub mod range_fill;
 pub mod respond;
 pub mod revalidate;
-pub mod send_error;
 pub mod served;
+pub mod sites;
 pub mod slices;
 pub mod tier;
-pub mod timed_body;
 pub mod transcode;
 pub mod tunnel;
 pub mod unsafe_method;
-pub mod upstream;
 pub mod variants;
 
 use crate::body::{self, Body};
@@ -42,13 +34,13 @@ use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::{admission, content_coding, key, range, vary};
+use crate::target::Scheme;
 use collapse::{Flight, Join};
 use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
-pub use node::{Lasting, Node};
-pub use normalize::Scheme;
+pub use node::Node;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use storage::Purged;
@@ -74,7 +66,10 @@ pub async fn handle(
     if let Some(t) = &node.tier {
         arrival = t.arrival(&parts.headers, client.ip());
         if t.refuses(arrival) {
-            node.metrics.tier.count(tier::TierOutcome::LoopRefused);
+            node.services
+                .metrics
+                .tier
+                .count(tier::TierOutcome::LoopRefused);
             return loop_detected(&node);
         }
         if arrival.from_peer {
@@ -83,7 +78,7 @@ pub async fn handle(
     }
 
     // 1. Where is it aimed, and which origin serves it?
-    let target = match normalize::target(&parts.uri, &parts.headers, parts.version, scheme) {
+    let target = match crate::target::target(&parts.uri, &parts.headers, parts.version, scheme) {
         Ok(t) => t,
         Err(ProxyError::Downstream(msg)) => {
             return respond::error(&node, StatusCode::BAD_REQUEST, &msg, CacheStatus::default());
@@ -169,7 +164,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
         // A hard purge since it was fetched makes it a miss (and frees it).
         Lookup::Hit(entry) if purge == Purged::Hard => {
-            node.store.remove(&entry.key);
+            node.services.store.remove(&entry.key);
             encodings::remove_forms(ex, &entry);
             Fwd::Miss
         }
@@ -362,13 +357,13 @@ async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Respons
 /// purge this node has not.
 fn purged(node: &Node, ex: &Exchange, entry: &lookup::Entry) -> Purged {
     let target = &ex.target;
-    let p = node.purge.check(
+    let p = node.services.purge.check(
         &target.host,
         &target.path_and_query,
         &entry.meta.surrogate_keys,
         entry.meta.purge_seq,
     );
-    match (p, &node.fleet) {
+    match (p, &node.services.fleet) {
         (Purged::No, Some(f)) if f.revalidate_all() || ex.arrival.fleet_seq > f.position() => {
             Purged::Soft
         }

@@ -4,62 +4,19 @@
 
 use super::collapse::Collapser;
 use super::forwarding;
-use super::normalize::Sites;
-use super::upstream::Upstream;
+use super::sites::Sites;
 use crate::config::Config;
 use crate::http_cache::Policy;
 use crate::http_cache::surrogate::{self, KeyField, KeyLimits};
+use crate::services::Services;
+use crate::upstream::Upstream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use storage::Store;
-
-/// What outlives a config reload: handed from each node to the next.
-#[derive(Clone)]
-pub struct Lasting {
-    /// The object store.
-    pub store: Store,
-    /// Durable purge state.
-    pub purge: Arc<storage::PurgeStore>,
-    /// The certificates of each `[[https]]` listener (reloaded in place).
-    pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
-    /// WebSocket tunnels: the node-wide cap, counters, the drain signal.
-    pub tunnels: Arc<super::tunnel::Tunnels>,
-    /// Origin retry, overload and timeout counters.
-    pub upstream_counters: super::upstream::UpstreamCounters,
-    /// The metric families.
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// The access log's writer.
-    pub access_log: Arc<crate::access_log::AccessLog>,
-    /// Spans and their export queue.
-    pub tracer: Arc<crate::trace::Tracer>,
-    /// The fleet this node belongs to (`[fleet]`), if any.
-    pub fleet: Option<Arc<crate::fleet::Fleet>>,
-}
-
-impl Lasting {
-    /// The first node's: nothing carried over yet.
-    pub fn first(
-        cfg: &Config,
-        store: Store,
-        purge: Arc<storage::PurgeStore>,
-        certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
-    ) -> Lasting {
-        Lasting {
-            store,
-            purge,
-            certificates,
-            tunnels: super::tunnel::Tunnels::new(&cfg.websocket),
-            upstream_counters: Default::default(),
-            metrics: crate::metrics::Metrics::new(),
-            access_log: crate::access_log::AccessLog::start(&cfg.access_log),
-            tracer: crate::trace::Tracer::start(&cfg.tracing),
-            fleet: None,
-        }
-    }
-}
 
 /// Everything a request needs: config, store, origin client, routing.
 pub struct Node {
+    /// The process's services (store, purge state, metrics, logs...).
+    pub services: Services,
     /// The configuration in force.
     pub cfg: Arc<Config>,
     /// Sizes of objects fetched in slices, and the slice fetch locks.
@@ -67,8 +24,6 @@ pub struct Node {
     /// Held while a form in another content coding is made, so that
     /// concurrent first requests for it make it once.
     pub forms_making: super::keyed_locks::KeyedLocks,
-    /// The object store.
-    pub store: Store,
     /// The origin client.
     pub upstream: Upstream,
     /// Host to origin routing.
@@ -78,8 +33,6 @@ pub struct Node {
     /// Distinguishes this node (its policy and config) from earlier ones, for
     /// the reuse facts and heads cached on stored objects.
     pub policy_generation: u64,
-    /// Durable purge state (surrogate-key generations and bans).
-    pub purge: Arc<storage::PurgeStore>,
     /// Fields that carry surrogate keys, and their limits.
     key_fields: Vec<KeyField>,
     key_limits: KeyLimits,
@@ -104,78 +57,22 @@ pub struct Node {
     pub keyed_fields: Vec<String>,
     /// Proxies whose X-Forwarded-Proto and Forwarded are passed on.
     pub trusted_proxies: Vec<crate::cidr::Cidr>,
-    /// The certificates of each `[[https]]` listener (set by `node::start`).
-    pub certificates: Vec<Arc<crate::tls::resolver::Resolver>>,
-    /// WebSocket tunnels: limits, counters, the drain signal.
-    pub tunnels: Arc<super::tunnel::Tunnels>,
-    /// The metric families (shared by every node of this process).
-    pub metrics: Arc<crate::metrics::Metrics>,
     /// The metrics of requests that match no site.
     pub unrouted: Arc<crate::metrics::SiteMetrics>,
-    /// The access log (shared by every node of this process).
-    pub access_log: Arc<crate::access_log::AccessLog>,
     /// The access-log rule of requests that match no site.
-    pub unrouted_log: super::normalize::LogRule,
+    pub unrouted_log: super::sites::LogRule,
     /// Is any request logged (the global switch, or any site's)?
     pub logs_any: bool,
-    /// Spans and their export queue (shared by every node of this process).
-    pub tracer: Arc<crate::trace::Tracer>,
-    /// The fleet this node belongs to (`[fleet]`), if any.
-    pub fleet: Option<Arc<crate::fleet::Fleet>>,
     /// Tiered caching: the peers and the CDN-Loop rules (`None`: off).
     pub tier: Option<Arc<super::tier::Tier>>,
 }
 
 impl Node {
-    /// Reload every listener's certificates from their files. A listener
-    /// whose files fail keeps the certificates it has; one line is logged
-    /// per listener, and the outcome returned per listener.
-    pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
-        self.certificates
-            .iter()
-            .map(|r| {
-                let outcome = r.reload().map_err(|e| e.to_string());
-                match &outcome {
-                    Ok(n) => tracing::info!(listener = %r.name, certificates = n, "certificates reloaded"),
-                    Err(e) => tracing::error!(listener = %r.name, error = %e, "certificate reload failed; keeping the certificates in use"),
-                }
-                (r.name.clone(), outcome)
-            })
-            .collect()
-    }
-
-    /// What this node hands on to the node that replaces it at a config
-    /// reload: the store, purge state, certificates, tunnels and counters.
-    pub fn lasting(&self) -> Lasting {
-        Lasting {
-            store: self.store.clone(),
-            purge: self.purge.clone(),
-            certificates: self.certificates.clone(),
-            tunnels: self.tunnels.clone(),
-            upstream_counters: self.upstream.counters(),
-            metrics: self.metrics.clone(),
-            access_log: self.access_log.clone(),
-            tracer: self.tracer.clone(),
-            fleet: self.fleet.clone(),
-        }
-    }
-
     /// Assemble a node from a validated config and what outlives configs.
-    pub fn new(cfg: Config, lasting: Lasting) -> Result<Node, crate::config::ConfigError> {
-        let Lasting {
-            store,
-            purge,
-            certificates,
-            tunnels,
-            upstream_counters,
-            metrics,
-            access_log,
-            tracer,
-            fleet,
-        } = lasting;
-        let sites = Sites::from_config(&cfg, &metrics)?;
+    pub fn new(cfg: Config, services: Services) -> Result<Node, crate::config::ConfigError> {
+        let sites = Sites::from_config(&cfg, &services.metrics)?;
         // Requests that match no site.
-        let unrouted = metrics.site("-");
+        let unrouted = services.metrics.site("-");
         let policy = Policy {
             targeted_fields: cfg
                 .cache
@@ -187,7 +84,7 @@ impl Node {
             heuristic_fraction: cfg.cache.heuristic_fraction,
             heuristic_max_secs: cfg.cache.heuristic_max_secs,
         };
-        let upstream = Upstream::new(&cfg.upstream, upstream_counters);
+        let upstream = Upstream::new(&cfg.upstream, services.upstream_counters.clone());
         let key_fields: Vec<KeyField> = cfg
             .purge
             .key_fields
@@ -278,7 +175,7 @@ impl Node {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let unrouted_log = super::normalize::LogRule {
+        let unrouted_log = super::sites::LogRule {
             enabled: cfg.access_log.enabled,
             sample: cfg.access_log.sample,
         };
@@ -286,22 +183,16 @@ impl Node {
             cfg.access_log.enabled || cfg.sites.iter().any(|s| s.access_log == Some(true));
         let tier = super::tier::Tier::from_config(&cfg).map(Arc::new);
         Ok(Node {
+            services,
             tier,
             logs_any,
-            metrics,
             unrouted,
-            access_log,
             unrouted_log,
-            tracer,
-            fleet,
-            tunnels,
             strip_request_fields,
             keyed_fields,
             trusted_proxies,
-            certificates,
             surrogate_capability,
             cfg: Arc::new(cfg),
-            store,
             upstream,
             sites,
             policy,
@@ -310,7 +201,6 @@ impl Node {
                     std::sync::atomic::AtomicU64::new(0);
                 GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             },
-            purge,
             strip_downstream,
             via_11,
             key_fields,
@@ -345,7 +235,11 @@ impl Node {
 
     /// Bodies longer than this are stored in chunks of this size.
     pub fn chunk_bytes(&self) -> usize {
-        (self.cfg.storage.chunk_bytes as usize)
-            .min(self.store.max_object_bytes().saturating_sub(64 << 10))
+        (self.cfg.storage.chunk_bytes as usize).min(
+            self.services
+                .store
+                .max_object_bytes()
+                .saturating_sub(64 << 10),
+        )
     }
 }

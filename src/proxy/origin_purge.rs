@@ -1,7 +1,7 @@
 //! Origin-triggered invalidation: when a site turns it on
 //! (`origin_purge_header`), a response from the site's own configured
 //! origin may name surrogate keys to purge in that field. The keys go
-//! through the purge API's path ([`crate::purger::record`]: durable, and
+//! through the purge API's path ([`crate::services::Services::purge`]: durable, and
 //! queued for the fleet), scoped to the site's hosts. The field is removed
 //! before the response is stored or sent on, and is capped in number of
 //! keys and key length (a hostile or broken origin cannot flood the purge
@@ -11,9 +11,9 @@
 
 use super::exchange::Exchange;
 use crate::config::vary::OriginPurgeRule;
-use crate::fleet::PurgeOp;
 use crate::http_cache::canonical;
 use crate::metrics::OriginPurgeOutcome;
+use crate::purge::PurgeOp;
 use http::HeaderMap;
 
 /// The keys a purge field names, and how many were dropped for the caps.
@@ -60,7 +60,7 @@ pub async fn honour(ex: &Exchange, headers: &mut HeaderMap) {
         return;
     };
     let node = &ex.node;
-    let metrics = &node.metrics.origin_purge;
+    let metrics = &node.services.metrics.origin_purge;
     if named.dropped > 0 {
         metrics.keys_dropped.inc_by(named.dropped as u64);
         tracing::warn!(
@@ -89,7 +89,7 @@ pub async fn honour(ex: &Exchange, headers: &mut HeaderMap) {
         keys: named.keys,
     };
     let n = node.clone();
-    let done = tokio::task::spawn_blocking(move || crate::purger::record(&n, &op, false)).await;
+    let done = tokio::task::spawn_blocking(move || n.services.purge(&op, false)).await;
     match done {
         Ok(Ok(id)) => {
             metrics.count(OriginPurgeOutcome::Applied);

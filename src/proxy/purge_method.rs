@@ -1,10 +1,10 @@
 //! `PURGE <url>` on the public listener: off by default; when on, allowed
 //! only from the configured networks. It purges the one URL (every variant).
 
-use super::normalize::Target;
 use super::{Node, respond};
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
+use crate::target::Target;
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use std::net::SocketAddr;
 
@@ -42,20 +42,20 @@ pub async fn handle(
         .headers
         .get("fastly-soft-purge")
         .is_some_and(|v| v.as_bytes() == b"1");
-    let op = crate::fleet::PurgeOp::Url {
+    let op = crate::purge::PurgeOp::Url {
         host: target.host.clone(),
         path: target.path_and_query.clone(),
     };
     let recorded = {
         let node = node.clone();
-        tokio::task::spawn_blocking(move || crate::purger::record(&node, &op, soft))
+        tokio::task::spawn_blocking(move || node.services.purge(&op, soft))
             .await
             .unwrap_or_else(|e| Err(format!("purge task failed: {e}")))
     };
     match recorded {
         Ok(id) => {
             if !soft {
-                node.store.remove(&crate::http_cache::key::primary(
+                node.services.store.remove(&crate::http_cache::key::primary(
                     target.scheme,
                     &target.authority,
                     &target.path_and_query,

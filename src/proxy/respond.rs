@@ -167,7 +167,7 @@ fn ranged(
         match &entry.body {
             Payload::Inline(b) => body::full(b.slice((s - first) as usize..=(e - first) as usize)),
             Payload::Chunked(m) => chunked_body::range(
-                node.store.clone(),
+                node.services.store.clone(),
                 entry.key,
                 m.clone(),
                 s - first,

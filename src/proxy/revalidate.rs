@@ -93,7 +93,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 entry.body.clone(),
                 node,
             );
-            node.store.put(fresh.key, fresh.to_object());
+            node.services.store.put(fresh.key, fresh.to_object());
             super::encodings::carry_forms(ex, &entry, &fresh).await;
             let f = decision::Freshness::with(&fresh.meta, response_time, &fresh.facts);
             let cs = CacheStatus {

@@ -21,7 +21,7 @@ pub struct Served {
     /// Origin latency to the response head, when the origin was asked.
     pub origin_first_byte: Option<Duration>,
     /// The site's access-log rule.
-    pub log: Option<super::normalize::LogRule>,
+    pub log: Option<super::sites::LogRule>,
 }
 
 impl Served {

@@ -284,7 +284,9 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
     {
         a.meta.surrogate_keys = node.surrogate_keys(&parts.headers);
         let meta: Bytes = StoredMeta::Response(a.meta).encode().into();
-        node.store.put(key, StoredObject::new(meta, bytes.clone()));
+        node.services
+            .store
+            .put(key, StoredObject::new(meta, bytes.clone()));
     }
     Ok(Slice {
         headers: parts.headers,
@@ -306,6 +308,7 @@ async fn stored(ex: &Exchange, known: &Known, key: ObjectKey, len: u64) -> Optio
     let t = &ex.target;
     let keys = &entry.meta.surrogate_keys;
     if node
+        .services
         .purge
         .check(&t.host, &t.path_and_query, keys, entry.meta.purge_seq)
         != Purged::No

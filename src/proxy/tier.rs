@@ -13,9 +13,12 @@ pub mod peer;
 pub mod ring;
 pub mod via_peers;
 
-use super::origin_conns::{ConnSettings, Connections, Protocol};
-use super::pool::{Balance, BreakerConfig, Pool};
 use crate::config::Config;
+use crate::config::{Balance, Protocol};
+pub use crate::metrics::tier::TierOutcome;
+use crate::target::Scheme;
+use crate::upstream::conn_pool::{ConnPool, ConnSettings};
+use crate::upstream::origin::{BreakerConfig, Origin};
 use http::{HeaderMap, HeaderValue};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -45,7 +48,7 @@ pub struct Tier {
     /// One server per peer (this node's entry is never sent to): pooled
     /// keep-alive connections, and a circuit breaker per peer fed by
     /// request outcomes and health checks.
-    pub peers: Pool,
+    pub peers: Origin,
     /// This fleet's CDN-Loop id.
     cdn_id: String,
     /// `cdn_id` as a field value, built once.
@@ -88,53 +91,6 @@ pub enum Route {
     Origin(TierOutcome),
 }
 
-/// What tiering did with a request: the metric label, and the log's word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TierOutcome {
-    /// The home peer answered.
-    Home,
-    /// The home peer failed; the next peer in hash order answered.
-    NextPeer,
-    /// Every peer tried failed; the origin was asked.
-    OriginFallback,
-    /// This node is the object's home: it asks the origin itself.
-    SelfHome,
-    /// A peer's request: served from cache or the origin, never another peer.
-    FromPeer,
-    /// Our id is in CDN-Loop as often as a peer would allow (a client's
-    /// own CDN-Loop, or a loop through the origin): the origin is asked,
-    /// not a peer.
-    LoopLimit,
-    /// Our id is in CDN-Loop more often than `tier.loop_limit`: 508.
-    LoopRefused,
-}
-
-impl TierOutcome {
-    /// Every outcome, for the metric families.
-    pub const ALL: [TierOutcome; 7] = [
-        TierOutcome::Home,
-        TierOutcome::NextPeer,
-        TierOutcome::OriginFallback,
-        TierOutcome::SelfHome,
-        TierOutcome::FromPeer,
-        TierOutcome::LoopLimit,
-        TierOutcome::LoopRefused,
-    ];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TierOutcome::Home => "home",
-            TierOutcome::NextPeer => "next_peer",
-            TierOutcome::OriginFallback => "origin_fallback",
-            TierOutcome::SelfHome => "self_home",
-            TierOutcome::FromPeer => "from_peer",
-            TierOutcome::LoopLimit => "loop_limit",
-            TierOutcome::LoopRefused => "loop_refused",
-        }
-    }
-}
-
 impl Tier {
     /// The tier described by `cfg.tier` (validated), or `None` when
     /// tiering is off.
@@ -157,7 +113,7 @@ impl Tier {
             .into_iter()
             .filter_map(|a| {
                 let uri: http::Uri = format!("http://{a}").parse().ok()?;
-                let conns = Connections::new(&uri, settings, Protocol::Http1, None);
+                let conns = ConnPool::new(&uri, settings, Protocol::Http1, None);
                 Some((uri, conns))
             })
             .collect();
@@ -180,7 +136,7 @@ impl Tier {
             ids: t.peers.clone(),
             me,
             ips: t.peer_addrs().iter().map(|a| a.ip()).collect(),
-            peers: Pool::new(servers, Balance::RoundRobin, breaker, 0),
+            peers: Origin::new(servers, Balance::RoundRobin, breaker, 0),
             cdn_loop_value: HeaderValue::from_str(&t.cdn_id).ok()?,
             cdn_id: t.cdn_id.clone(),
             loop_limit: t.loop_limit,
@@ -264,10 +220,10 @@ impl Tier {
 
 /// The scheme a peer's request is keyed by: the one the peer's client used,
 /// which the peer sends in X-Forwarded-Proto (trusted from peers only).
-pub fn peer_scheme(headers: &HeaderMap, listener: super::Scheme) -> super::Scheme {
+pub fn peer_scheme(headers: &HeaderMap, listener: Scheme) -> Scheme {
     match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
-        Some(b"https") => super::Scheme::Https,
-        Some(b"http") => super::Scheme::Http,
+        Some(b"https") => Scheme::Https,
+        Some(b"http") => Scheme::Http,
         _ => listener,
     }
 }

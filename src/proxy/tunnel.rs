@@ -8,17 +8,17 @@
 mod dial;
 pub mod handshake;
 pub mod hold;
-pub mod limits;
 pub mod splice;
 
+pub use crate::services::tunnel_limits::{SiteTunnels, Tunnels};
 pub use handshake::{Ask, asks};
 pub use hold::ConnHold;
-pub use limits::{SiteTunnels, Tunnels};
 
 use super::exchange::Exchange;
 use super::{Node, forwarding, respond};
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
+use crate::services::tunnel_limits::{Refused, TunnelPermit};
 use dial::Answer;
 use handshake::Malformed;
 use http::header::{self, HeaderValue};
@@ -26,7 +26,6 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use limits::{Refused, TunnelPermit};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -63,7 +62,7 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
             return r;
         }
     }
-    let permit = match node.tunnels.admit(&ex.site.tunnels) {
+    let permit = match node.services.tunnels.admit(&ex.site.tunnels) {
         Ok(p) => p,
         Err(why) => {
             tracing::debug!(reason = why.as_str(), host = %ex.target.host, "WebSocket refused");
@@ -117,8 +116,8 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     let mut headers = head.headers;
     forwarding::remove_hop_by_hop(&mut headers);
     handshake::downstream_fields(ask, &mut headers);
-    node.tunnels.opened.fetch_add(1, Ordering::Relaxed);
-    let tunnels = node.tunnels.clone();
+    node.services.tunnels.opened.fetch_add(1, Ordering::Relaxed);
+    let tunnels = node.services.tunnels.clone();
     tokio::spawn(run(tunnels, client_side, origin_side, permit, hold));
     let status = match ask {
         Ask::Upgrade => StatusCode::SWITCHING_PROTOCOLS,

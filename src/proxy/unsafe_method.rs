@@ -39,7 +39,8 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
                     &target.path_and_query,
                     &headers,
                 ) {
-                    node.store
+                    node.services
+                        .store
                         .remove(&key::primary(target.scheme, &authority, &pq));
                 }
             }
@@ -71,8 +72,15 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
     let deadline = grpc::timeout(&ex.parts.headers);
     let mut req = upstream_request(ex, body);
     let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
-    let tracer = &ex.node.tracer;
-    let span = ClientSpan::start(tracer, &ex.parts.extensions, &mut req, origin, pq);
+    let tracer = &ex.node.services.tracer;
+    let span = ClientSpan::start(
+        tracer,
+        &ex.parts.extensions,
+        &mut req,
+        origin.scheme(),
+        origin.authority().unwrap_or_default(),
+        pq,
+    );
     let result = ex
         .node
         .upstream

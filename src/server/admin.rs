@@ -1,9 +1,9 @@
 //! The admin listener (loopback by default): the purge API, `/health` and
 //! Prometheus `/metrics`.
 
+use super::admin_purger::NodePurger;
 use crate::live::Live;
 use crate::proxy::Node;
-use crate::purger::NodePurger;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -127,7 +127,7 @@ pub async fn serve(
 /// `GET /health`: 200 `ok`; in a fleet with `catch_up = "unhealthy"`, 503
 /// until the node has read every purge it missed while away.
 async fn health(State(node): State<Arc<Node>>) -> (http::StatusCode, &'static str) {
-    match &node.fleet {
+    match &node.services.fleet {
         Some(f) if !f.healthy() => (
             http::StatusCode::SERVICE_UNAVAILABLE,
             "catching up with the fleet's purges\n",
@@ -143,7 +143,7 @@ async fn metrics(State(node): State<Arc<Node>>) -> axum::response::Response {
             http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        node.metrics.render(),
+        node.services.metrics.render(),
     )
         .into_response()
 }
@@ -164,7 +164,7 @@ async fn reload_certificates(
         )
             .into_response();
     }
-    let outcomes = node.reload_certificates();
+    let outcomes = node.services.reload_certificates();
     let failed = outcomes.iter().any(|(_, r)| r.is_err());
     let body: Vec<serde_json::Value> = outcomes
         .into_iter()

@@ -15,7 +15,8 @@ use super::strict_h1::{ConnFraming, StrictH1};
 use crate::config::ServerConfig;
 use crate::live::Live;
 use crate::proxy::tunnel::ConnHold;
-use crate::proxy::{self, Node, Scheme};
+use crate::proxy::{self, Node};
+use crate::target::Scheme;
 use crate::tls::resolver::Resolver;
 use crate::trace;
 use hyper::body::Incoming;
@@ -113,11 +114,23 @@ impl FrontEnd {
         let resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
             None => {
-                let span = trace::start_server(&node, &req, peer, self.scheme);
+                let span = trace::start_server(
+                    &node.services.tracer,
+                    &node.trusted_proxies,
+                    &req,
+                    peer,
+                    self.scheme,
+                );
                 start.note_trace(span.as_ref());
                 let resp = proxy::handle(node.clone(), req, peer, self.scheme);
                 let resp = trace::within(&span, resp).await;
-                trace::end_server(span, &node, resp)
+                trace::end_server(
+                    span,
+                    &node.services.tracer,
+                    &node.cfg,
+                    &node.services.purge,
+                    resp,
+                )
             }
         };
         observe::finish(&node, start, resp)
@@ -203,12 +216,24 @@ impl FrontEnd {
         let mut resp = match self.refuse(&req, peer, sni) {
             Some(refused) => refused,
             None => {
-                let span = trace::start_server(&node, &req, peer, self.scheme);
+                let span = trace::start_server(
+                    &node.services.tracer,
+                    &node.trusted_proxies,
+                    &req,
+                    peer,
+                    self.scheme,
+                );
                 start.note_trace(span.as_ref());
                 let resp =
                     proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme);
                 let resp = trace::within(&span, resp).await;
-                trace::end_server(span, &node, resp)
+                trace::end_server(
+                    span,
+                    &node.services.tracer,
+                    &node.cfg,
+                    &node.services.purge,
+                    resp,
+                )
             }
         };
         if let Some(v) = &self.alt_svc {

@@ -46,7 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> bool {
-    let tunnels = fe.node().tunnels.clone();
+    let tunnels = fe.node().services.tunnels.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {

@@ -1,6 +1,7 @@
 //! Front ends: every protocol yields the same `http::Request` for the proxy.
 
 pub mod admin;
+pub mod admin_purger;
 pub mod conn_limits;
 pub mod connection;
 pub mod first_bytes;

@@ -116,7 +116,7 @@ pub fn finish(node: &Node, start: Start, mut resp: Response<Body>) -> Response<O
         Some(l) if rule.enabled => Some(Box::new(Pending {
             start: l,
             cache_status: resp.headers().get("cache-status").cloned(),
-            access_log: node.access_log.clone(),
+            access_log: node.services.access_log.clone(),
             sample: rule.sample,
         })),
         _ => None,
@@ -208,7 +208,7 @@ fn sampled(fraction: f64) -> bool {
     if fraction <= 0.0 {
         return false;
     }
-    let r = crate::trace::ids::next_u64();
+    let r = crate::random::next_u64();
     ((r >> 11) as f64 / (1u64 << 53) as f64) < fraction
 }
 

@@ -14,7 +14,6 @@ use super::server_span::wall_times;
 use super::{Tracer, traceparent};
 use crate::body::Body;
 use crate::error::UpstreamError;
-use crate::proxy::pool::Pool;
 use http::{Extensions, HeaderValue, Method, Request, Response};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,14 +45,16 @@ struct Recording {
 }
 
 impl ClientSpan {
-    /// Start the span for `req`, about to go to `origin` for the request
-    /// whose extensions are `ext`, and put the trace fields on `req`.
+    /// Start the span for `req`, about to go to the origin at
+    /// `scheme://authority` for the request whose extensions are `ext`, and
+    /// put the trace fields on `req`.
     /// `None` when tracing is off.
     pub fn start(
         tracer: &Arc<Tracer>,
         ext: &Extensions,
         req: &mut Request<Body>,
-        origin: &Pool,
+        scheme: &'static str,
+        authority: &str,
         path_and_query: &str,
     ) -> Option<ClientSpan> {
         tracer.settings.as_ref()?;
@@ -66,11 +67,8 @@ impl ClientSpan {
                     record_errors: ctx.record_errors,
                     start: crate::clock::instant(),
                     method: req.method().clone(),
-                    origin: match origin.servers().first().and_then(|s| s.uri.scheme_str()) {
-                        Some("https") => "https",
-                        _ => "http",
-                    },
-                    authority: origin.authority().unwrap_or_default().to_string(),
+                    origin: scheme,
+                    authority: authority.to_string(),
                     path_and_query: path_and_query.to_string(),
                 }),
                 trace_id: ctx.trace_id,

@@ -3,7 +3,7 @@
 //! system's secure random source, so an id costs a few arithmetic
 //! operations and no system call.
 
-use std::cell::Cell;
+use crate::random::next_u64;
 
 /// A 16-byte trace id; never zero.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -53,20 +53,6 @@ impl SpanId {
     }
 }
 
-thread_local! {
-    static STATE: Cell<u64> = Cell::new(seed());
-}
-
-/// A per-thread seed: the standard library's per-process random hash keys
-/// (from the OS), a per-call counter they add, and the clock. (aws-lc's
-/// generator costs hundreds of millions of instructions to initialise.)
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(crate::clock::unix_nanos());
-    h.finish()
-}
-
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -76,19 +62,6 @@ pub fn hex(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
-}
-
-/// SplitMix64: a fast, well-distributed generator (not for secrets: trace
-/// ids only need to be unique and unpredictable enough to not collide).
-pub fn next_u64() -> u64 {
-    STATE.with(|s| {
-        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        s.set(x);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! attributes (strings, allocations) is the exporter task's work.
 
 use super::ids::{SpanId, TraceId};
-use crate::proxy::Scheme;
+use crate::target::Scheme;
 use http::{HeaderValue, Method, StatusCode, Uri, Version};
 use std::net::SocketAddr;
 

@@ -13,8 +13,10 @@ use super::ids::{SpanId, TraceId};
 use super::record::{BodyEnd, Detail, NodeFacts, ServerFacts, SpanRecord};
 use super::{Tracer, cache_outcome, traceparent};
 use crate::body::{self, Body};
+use crate::cidr::Cidr;
+use crate::config::Config;
 use crate::config::TrustIncoming;
-use crate::proxy::{Node, Scheme};
+use crate::target::Scheme;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
 use http_body::{Frame, SizeHint};
@@ -23,6 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
+use storage::PurgeStore;
 
 /// A request's server span, from its start to its response head.
 pub struct ServerSpan {
@@ -47,18 +50,18 @@ pub struct ServerSpan {
 /// nothing to record or continue (tracing off, or a new trace neither
 /// sampled nor kept for errors).
 pub fn start_server<B>(
-    node: &Node,
+    tracer: &Tracer,
+    trusted_proxies: &[Cidr],
     req: &Request<B>,
     peer: SocketAddr,
     scheme: Scheme,
 ) -> Option<ServerSpan> {
-    let tracer = &node.tracer;
     let s = tracer.settings.as_ref()?;
     // Trust first: it is cheaper than looking a field up by a custom name.
     let trusted = match s.trust {
         TrustIncoming::Always => true,
         TrustIncoming::Never => false,
-        TrustIncoming::TrustedProxies => node.trusts_proxy(peer.ip()),
+        TrustIncoming::TrustedProxies => trusted_proxies.iter().any(|c| c.contains(peer.ip())),
     };
     let parent = if trusted && req.headers().contains_key(traceparent::TRACEPARENT) {
         traceparent::parent(req.headers())
@@ -99,7 +102,13 @@ pub fn start_server<B>(
 
 /// Hand `resp` to the span: its body is wrapped so the span ends with it.
 /// Without a span, `resp` is returned as it is.
-pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -> Response<Body> {
+pub fn end_server(
+    span: Option<ServerSpan>,
+    tracer: &Arc<Tracer>,
+    cfg: &Config,
+    purge: &PurgeStore,
+    resp: Response<Body>,
+) -> Response<Body> {
     let Some(span) = span else {
         return resp;
     };
@@ -111,8 +120,8 @@ pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -
     }
     let cache_status = resp.headers().get("cache-status").cloned();
     // Known now to be exported: note what only the node knows.
-    let facts = Some(node_facts(node, &span, cache_status.as_ref()));
-    let tracer = node.tracer.clone();
+    let facts = Some(node_facts(cfg, purge, &span, cache_status.as_ref()));
+    let tracer = tracer.clone();
     resp.map(|inner| {
         body::boxed(TracedBody {
             inner,
@@ -129,13 +138,17 @@ pub fn end_server(span: Option<ServerSpan>, node: &Node, resp: Response<Body>) -
 }
 
 /// The site, key and purge sequence of a request, for its span.
-fn node_facts(node: &Node, span: &ServerSpan, cache_status: Option<&HeaderValue>) -> NodeFacts {
+fn node_facts(
+    cfg: &Config,
+    purge: &PurgeStore,
+    span: &ServerSpan,
+    cache_status: Option<&HeaderValue>,
+) -> NodeFacts {
     let mut headers = http::HeaderMap::new();
     if let Some(h) = &span.host {
         headers.insert(header::HOST, h.clone());
     }
-    let target =
-        crate::proxy::normalize::target(&span.uri, &headers, span.version, span.scheme).ok();
+    let target = crate::target::target(&span.uri, &headers, span.version, span.scheme).ok();
     let exposed = cache_status
         .and_then(|v| v.to_str().ok())
         .and_then(|v| cache_outcome::parse(v).key.map(str::to_string));
@@ -145,15 +158,15 @@ fn node_facts(node: &Node, span: &ServerSpan, cache_status: Option<&HeaderValue>
         Some(super::ids::hex(&key.0))
     });
     NodeFacts {
-        site: target.and_then(|t| site_label(&node.cfg, &t.host)),
+        site: target.and_then(|t| site_label(cfg, &t.host)),
         key,
-        purge_seq: node.purge.current_seq(),
+        purge_seq: purge.current_seq(),
     }
 }
 
 /// The site serving `host`: the first host of its `[[sites]]` entry, or
 /// `default` for the top-level origin.
-fn site_label(cfg: &crate::config::Config, host: &str) -> Option<String> {
+fn site_label(cfg: &Config, host: &str) -> Option<String> {
     cfg.sites
         .iter()
         .find(|s| s.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)))

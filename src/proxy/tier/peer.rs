@@ -5,7 +5,7 @@
 use super::Tier;
 use crate::body::Body;
 use crate::clock;
-use crate::proxy::timed_body::{TimedBody, TimeoutCounters};
+use crate::upstream::timed_body::{TimedBody, TimeoutCounters};
 use http::{HeaderMap, Request, Response};
 use std::sync::Arc;
 

@@ -183,7 +183,7 @@ fn a_shield_tier_routes_to_the_shield_only() {
 /// sends in X-Forwarded-Proto; anything else keeps the listener's scheme.
 #[test]
 fn a_peers_scheme_comes_from_x_forwarded_proto() {
-    use crate::proxy::Scheme;
+    use crate::target::Scheme;
     let cases = [
         (None, Scheme::Http, Scheme::Http),
         (Some("https"), Scheme::Http, Scheme::Https),

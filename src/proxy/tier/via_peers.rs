@@ -10,8 +10,8 @@ use crate::clock;
 use crate::error::UpstreamError;
 use crate::proxy::exchange::Exchange;
 use crate::proxy::fetch::{self, Timing};
-use crate::proxy::timed_body::TimedBody;
-use crate::proxy::upstream::Replay;
+use crate::upstream::Replay;
+use crate::upstream::timed_body::TimedBody;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{Request, Response};
 
@@ -30,7 +30,7 @@ pub async fn send(
     let peers = match tier.route(ex.arrival, &ex.primary) {
         Route::Peers(p) => p,
         Route::Origin(why) => {
-            node.metrics.tier.count(why);
+            node.services.metrics.tier.count(why);
             return fetch::send(ex, req, Some(rebuild)).await;
         }
     };
@@ -38,7 +38,7 @@ pub async fn send(
     for (attempt, &i) in peers.iter().enumerate() {
         let mut req = next.take().unwrap_or_else(rebuild);
         for_peer(ex, &mut req);
-        let purge_seq = node.purge.current_seq();
+        let purge_seq = node.services.purge.current_seq();
         let request_time = clock::now();
         let pq = &ex.target.path_and_query;
         let timeouts = node.upstream.timeouts.clone();
@@ -49,7 +49,7 @@ pub async fn send(
                 } else {
                     TierOutcome::NextPeer
                 };
-                node.metrics.tier.count(outcome);
+                node.services.metrics.tier.count(outcome);
                 return (Ok(resp), (request_time, clock::now(), purge_seq));
             }
             Err(failure) => {
@@ -60,7 +60,10 @@ pub async fn send(
             }
         }
     }
-    node.metrics.tier.count(TierOutcome::OriginFallback);
+    node.services
+        .metrics
+        .tier
+        .count(TierOutcome::OriginFallback);
     fetch::send(ex, next.unwrap_or_else(rebuild), Some(rebuild)).await
 }
 
@@ -79,7 +82,7 @@ fn for_peer(ex: &Exchange, req: &mut Request<Body>) {
     // How far this node has read the purge stream: a peer that has read
     // less revalidates what it holds rather than hand back an object this
     // node has already purged.
-    if let Some(f) = &ex.node.fleet {
+    if let Some(f) = &ex.node.services.fleet {
         h.insert(
             HeaderName::from_static(super::FLEET_SEQ),
             HeaderValue::from(f.position()),

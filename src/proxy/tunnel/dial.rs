@@ -7,7 +7,7 @@
 use crate::body::Body;
 use crate::clock;
 use crate::error::UpstreamError;
-use crate::proxy::pool::Pool;
+use crate::upstream::origin::Origin;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
@@ -32,7 +32,7 @@ pub struct Timeouts {
 /// Send the handshake `req` (origin-form target, Host set) to a server of
 /// `pool` on a connection of its own.
 pub async fn handshake(
-    pool: &Pool,
+    pool: &Origin,
     req: Request<Body>,
     timeouts: Timeouts,
 ) -> Result<Answer, UpstreamError> {

@@ -1,8 +1,8 @@
 //! Opening a transport to one origin server: TCP, then TLS for an
 //! `https://` server, both under the connect timeout.
 
-use super::origin_conns::SendError;
-use super::origin_tls::TlsConnect;
+use crate::upstream::conn_pool::SendError;
+use crate::upstream::origin_tls::TlsConnect;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -2,9 +2,9 @@
 //! multiplexed connection shared by every concurrent request, opened on
 //! demand under the connect timeout and opened again once it has closed.
 
-use super::origin_conns::SendError;
-use super::origin_dial::Dialer;
 use crate::body::Body;
+use crate::upstream::conn_pool::SendError;
+use crate::upstream::dial::Dialer;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http2::{Builder, SendRequest};

@@ -3,9 +3,9 @@
 //! error: the client's response is cut (never silently truncated as if
 //! complete), nothing is stored, and the timeout is counted.
 
-use super::origin_conns::Recycle;
 use crate::body::BoxError;
 use crate::clock;
+use crate::upstream::conn_pool::Recycle;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::pin::Pin;

@@ -3,7 +3,7 @@
 //! trusting the system roots or a configured CA file, with SNI, and
 //! certificate checking on unless a site explicitly turns it off.
 
-use super::origin_conns::Protocol;
+use crate::config::Protocol;
 use crate::config::{ConfigError, invalid};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;

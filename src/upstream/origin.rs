@@ -3,21 +3,12 @@
 //! fed by passive health (request outcomes) and optional active checks, and
 //! the origin's concurrency limit.
 
+use crate::config::Balance;
 use http::Uri;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// How requests are spread over an origin's servers (`[upstream] balance`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Balance {
-    /// Each server in turn.
-    RoundRobin,
-    /// Of two servers taken in turn, the one with fewer requests in flight.
-    LeastOutstanding,
-}
 
 /// Circuit-breaker settings.
 #[derive(Clone, Copy, Debug)]
@@ -46,7 +37,7 @@ pub struct Server {
     /// `scheme://authority` of the server.
     pub uri: Uri,
     /// Its pooled keep-alive connections.
-    pub conns: Arc<super::origin_conns::Connections>,
+    pub conns: Arc<crate::upstream::conn_pool::ConnPool>,
     outstanding: AtomicUsize,
     breaker: Mutex<Breaker>,
 }
@@ -129,7 +120,7 @@ impl Drop for InFlight {
 
 /// An origin: its servers and how to use them.
 #[derive(Debug)]
-pub struct Pool {
+pub struct Origin {
     servers: Vec<Arc<Server>>,
     balance: Balance,
     breaker: BreakerConfig,
@@ -138,15 +129,15 @@ pub struct Pool {
     pub limit: Option<Arc<tokio::sync::Semaphore>>,
 }
 
-impl Pool {
+impl Origin {
     /// A pool over `servers` (at least one), each with its connections.
     pub fn new(
-        servers: Vec<(Uri, super::origin_conns::Connections)>,
+        servers: Vec<(Uri, crate::upstream::conn_pool::ConnPool)>,
         balance: Balance,
         breaker: BreakerConfig,
         max_concurrency: usize,
-    ) -> Pool {
-        Pool {
+    ) -> Origin {
+        Origin {
             servers: servers
                 .into_iter()
                 .map(|(uri, conns)| {
@@ -182,6 +173,14 @@ impl Pool {
             .first()
             .and_then(|s| s.uri.authority())
             .map(|a| a.as_str())
+    }
+
+    /// `https` when the first server is reached over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        match self.servers.first().and_then(|s| s.uri.scheme_str()) {
+            Some("https") => "https",
+            _ => "http",
+        }
     }
 
     /// Choose a server whose breaker admits a request, avoiding `avoid`
@@ -250,8 +249,9 @@ impl Pool {
 mod tests {
     use super::*;
 
-    fn pool(n: usize, balance: Balance) -> Pool {
-        use crate::proxy::origin_conns::{ConnSettings, Connections, Protocol};
+    fn pool(n: usize, balance: Balance) -> Origin {
+        use crate::config::Protocol;
+        use crate::upstream::conn_pool::{ConnPool, ConnSettings};
         let settings = ConnSettings {
             connect_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
@@ -260,7 +260,7 @@ mod tests {
         let servers = (0..n)
             .map(|i| {
                 let uri: Uri = format!("http://10.0.0.{i}:80").parse().expect("uri");
-                let conns = Connections::new(&uri, settings, Protocol::Http1, None);
+                let conns = ConnPool::new(&uri, settings, Protocol::Http1, None);
                 (uri, conns)
             })
             .collect();
@@ -268,7 +268,7 @@ mod tests {
             failures: 3,
             cooldown: Duration::from_secs(10),
         };
-        Pool::new(servers, balance, breaker, 0)
+        Origin::new(servers, balance, breaker, 0)
     }
 
     #[test]

@@ -1,13 +1,25 @@
-//! Sending requests to an origin: server choice, concurrency limits,
+//! The upstream layer: origins and the connections to them. This file
+//! sends requests to an origin: server choice, concurrency limits,
 //! first-byte and total timeouts, retries within a budget, and circuit
-//! breaker bookkeeping. The connections themselves are in `origin_conns`.
+//! breaker bookkeeping. An origin and its servers are in `origin`, the
+//! connections to one server in `conn_pool` (HTTP/1.1) and `h2_conn`
+//! (HTTP/2), opened by `dial` with `origin_tls`. The pipeline asks this
+//! layer for a response and never touches a socket itself.
 
-use super::origin_conns::SendError;
-use super::pool::Pool;
-use super::timed_body::{TimedBody, TimeoutCounters};
+pub mod conn_pool;
+pub mod dial;
+pub mod h2_conn;
+pub mod origin;
+pub mod origin_tls;
+pub mod send_error;
+pub mod timed_body;
+
 use crate::body::Body;
 use crate::config::UpstreamConfig;
 use crate::error::UpstreamError;
+use crate::upstream::conn_pool::SendError;
+use crate::upstream::origin::Origin;
+use crate::upstream::timed_body::{TimedBody, TimeoutCounters};
 use http::{Request, Response, Uri};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +89,7 @@ impl Upstream {
     /// connection failure.
     pub async fn send(
         &self,
-        pool: &Pool,
+        pool: &Origin,
         path_and_query: &str,
         req: Request<Body>,
         replay: Option<&Replay<'_>>,
@@ -90,7 +102,7 @@ impl Upstream {
     /// (a client's own deadline, e.g. gRPC's `grpc-timeout`).
     pub async fn send_within(
         &self,
-        pool: &Pool,
+        pool: &Origin,
         path_and_query: &str,
         req: Request<Body>,
         replay: Option<&Replay<'_>>,
@@ -226,7 +238,7 @@ impl Upstream {
     }
 
     /// Active health check: does `server` answer `path` with a non-5xx status within 2 s?
-    pub async fn probe(&self, server: &super::pool::Server, path: &str) -> bool {
+    pub async fn probe(&self, server: &crate::upstream::origin::Server, path: &str) -> bool {
         let Ok(uri) = path.parse::<Uri>() else {
             return false;
         };
@@ -252,16 +264,16 @@ impl Upstream {
 }
 
 /// The origin's name in errors: its first server.
-fn pool_name(pool: &Pool) -> String {
+fn pool_name(pool: &Origin) -> String {
     pool.authority().unwrap_or("origin").to_string()
 }
 
 /// A server's name in errors: `scheme://authority`.
-fn server_name(server: &super::pool::Server) -> String {
+fn server_name(server: &crate::upstream::origin::Server) -> String {
     server.uri.to_string().trim_end_matches('/').to_string()
 }
 
-fn unreachable_request(server: &super::pool::Server) -> UpstreamError {
+fn unreachable_request(server: &crate::upstream::origin::Server) -> UpstreamError {
     UpstreamError::Unreachable {
         origin: server_name(server),
         reason: "request cannot be replayed".into(),

@@ -1,7 +1,7 @@
-//! Connections to one origin server. HTTP/1.1: keep-alive connections
+//! The connection pool of one origin server. HTTP/1.1: keep-alive connections
 //! opened on demand under a connect timeout, kept idle for reuse, and handed
 //! back by the response body once the origin has sent all of it. HTTP/2
-//! (h2c, or h2 by ALPN): one shared multiplexed connection (`origin_h2`).
+//! (h2c, or h2 by ALPN): one shared multiplexed connection (`h2_conn`).
 //!
 //! This replaces hyper-util's general pooled client on the pass-through and
 //! miss paths: one pool per server, no per-request pool key, and a request
@@ -13,13 +13,14 @@
 //! sending it again is safe (RFC 9110 §9.2.2), and it is not the origin's
 //! fault, so it never counts against its circuit breaker.
 
-use super::origin_dial::Dialer;
-use super::origin_h2::{H2Connection, H2Outcome};
-use super::origin_tls::TlsConnect;
-pub use super::send_error::SendError;
-use super::send_error::{Head, closed_before_response};
 use crate::body::Body;
 use crate::clock;
+use crate::config::Protocol;
+use crate::upstream::dial::Dialer;
+use crate::upstream::h2_conn::{H2Connection, H2Outcome};
+use crate::upstream::origin_tls::TlsConnect;
+pub use crate::upstream::send_error::SendError;
+use crate::upstream::send_error::{Head, closed_before_response};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::{Frame, SizeHint};
@@ -31,30 +32,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-/// The protocol spoken to an origin (`[upstream] protocol`, `[[sites]] protocol`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// HTTP/1.1, pooled keep-alive connections.
-    #[default]
-    Http1,
-    /// HTTP/2 with prior knowledge over plaintext TCP.
-    H2c,
-    /// HTTP/2 over TLS, chosen by ALPN (HTTP/1.1 if the origin does not offer h2).
-    H2,
-}
-
-impl Protocol {
-    /// `http1`, `h2c` or `h2`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Http1 => "http1",
-            Protocol::H2c => "h2c",
-            Protocol::H2 => "h2",
-        }
-    }
-}
 
 /// How connections to an origin server are opened and kept.
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +50,7 @@ struct Idle {
 }
 
 /// The connections to one origin server.
-pub struct Connections {
+pub struct ConnPool {
     dialer: Dialer,
     protocol: Protocol,
     settings: ConnSettings,
@@ -81,9 +58,9 @@ pub struct Connections {
     h2: H2Connection,
 }
 
-impl std::fmt::Debug for Connections {
+impl std::fmt::Debug for ConnPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connections")
+        f.debug_struct("ConnPool")
             .field("address", &self.dialer.address)
             .field("protocol", &self.protocol)
             .field("idle", &self.idle.lock().len())
@@ -91,19 +68,19 @@ impl std::fmt::Debug for Connections {
     }
 }
 
-impl Connections {
-    /// Connections to the server at `uri` (`http(s)://host[:port]`), over
+impl ConnPool {
+    /// ConnPool to the server at `uri` (`http(s)://host[:port]`), over
     /// TLS with `tls` for an https server, speaking `protocol`.
     pub fn new(
         uri: &http::Uri,
         settings: ConnSettings,
         protocol: Protocol,
         tls: Option<TlsConnect>,
-    ) -> Connections {
+    ) -> ConnPool {
         let host = uri.host().unwrap_or("localhost");
         let default_port = if tls.is_some() { 443 } else { 80 };
         let port = uri.port_u16().unwrap_or(default_port);
-        Connections {
+        ConnPool {
             dialer: Dialer {
                 address: format!("{host}:{port}"),
                 tls,
@@ -241,21 +218,21 @@ impl Connections {
         if !sender.is_ready() {
             // The response is complete but the connection is still busy: an
             // origin that answered before reading the whole request body
-            // (a 401 or 413 to an upload). Pool it only once it is free, so
+            // (a 401 or 413 to an upload). Origin it only once it is free, so
             // that no other request waits behind that upload.
             let home = self.clone();
             let wait = self.settings.idle_timeout;
             tokio::spawn(async move {
                 if let Ok(Ok(())) = tokio::time::timeout(wait, sender.ready()).await {
-                    home.pool(sender);
+                    home.park(sender);
                 }
             });
             return;
         }
-        self.pool(sender);
+        self.park(sender);
     }
 
-    fn pool(&self, sender: SendRequest<Body>) {
+    fn park(&self, sender: SendRequest<Body>) {
         let now = clock::instant();
         let mut idle = self.idle.lock();
         self.drop_expired(&mut idle, now);
@@ -298,7 +275,7 @@ fn from_h2(mut req: Request<Body>) -> Request<Body> {
 /// connection (over HTTP/2: resets the stream; the connection stays).
 pub struct Recycle {
     inner: Incoming,
-    home: Option<(SendRequest<Body>, Arc<Connections>)>,
+    home: Option<(SendRequest<Body>, Arc<ConnPool>)>,
 }
 
 impl Recycle {
