@@ -18,6 +18,9 @@ if ! command -v nats-server >/dev/null; then
 fi
 nats-server --version
 
+echo "== layers (docs/architecture.md): imports only go down"
+./scripts/layers.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -25,7 +25,6 @@ pub mod node;
 pub mod proxy;
 pub mod purge;
 pub mod random;
-pub mod reload;
 pub mod server;
 pub mod services;
 pub mod target;

@@ -5,9 +5,12 @@
 //! certificates, tunnels, counters) is the process's
 //! [`Services`](crate::services::Services), handed from pipeline to pipeline.
 
+pub mod restart_only;
+
+pub use restart_only::Report;
+
 use crate::config::{Config, ConfigError};
 use crate::proxy::Node;
-use crate::reload::{self, Report};
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -61,7 +64,7 @@ impl Live {
         let _one = self.reloading.lock().await;
         let old = self.node();
         let mut cfg = (self.source)()?;
-        let restart_needed = reload::keep_restart_only(&old.cfg, &mut cfg);
+        let restart_needed = restart_only::keep_restart_only(&old.cfg, &mut cfg);
         let node = Arc::new(Node::new(cfg, old.services.clone())?);
         let certificates = node
             .services
