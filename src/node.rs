@@ -6,7 +6,7 @@ pub mod gauges;
 use crate::config::Config;
 use crate::live::{ConfigSource, Live};
 use crate::proxy::Node;
-use crate::server::connection::FrontEnd;
+use crate::server::front_end::FrontEnd;
 use crate::server::{admin, listener};
 use crate::services::Services;
 use crate::target::Scheme;

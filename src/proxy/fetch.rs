@@ -254,17 +254,7 @@ pub async fn store_and_stream(
         Precondition::NotModified => {
             // Answer 304 and finish filling the store in the background.
             tokio::spawn(drain(body));
-            for h in &conditional::NOT_IN_304 {
-                rparts.headers.remove(h);
-            }
-            respond::finish(
-                node,
-                StatusCode::NOT_MODIFIED,
-                rparts.headers,
-                body::empty(),
-                &cs,
-                version,
-            )
+            respond::not_modified(node, rparts.headers, None, &cs, version)
         }
         Precondition::Failed => {
             tokio::spawn(drain(body));

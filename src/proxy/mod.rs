@@ -7,6 +7,7 @@ pub mod encodings;
 pub mod exchange;
 pub mod fetch;
 pub mod fill;
+pub mod follow;
 pub mod forwarding;
 pub mod grpc;
 pub mod keyed_locks;
@@ -26,16 +27,15 @@ pub mod tunnel;
 pub mod unsafe_method;
 pub mod variants;
 
-use crate::body::{self, Body};
+use crate::body::Body;
 use crate::clock;
 use crate::error::ProxyError;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};
-use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::decision::{self, Decision, StaleServe};
 use crate::http_cache::storable::NoCacheReason;
-use crate::http_cache::{admission, content_coding, key, range, vary};
+use crate::http_cache::{key, range, vary};
 use crate::target::Scheme;
-use collapse::{Flight, Join};
+use collapse::Join;
 use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
@@ -239,7 +239,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     }
     // 8. Collapse concurrent misses for the same variant into one origin request.
     let mut leader = None;
-    if collapsible(ex) {
+    if follow::collapsible(ex) {
         let key = if vary_names.is_empty() {
             ex.primary
         } else {
@@ -252,7 +252,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         match node.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
             Join::Follow(flight) => {
-                if let Some(resp) = Box::pin(follow(ex, &flight, fwd)).await {
+                if let Some(resp) = Box::pin(follow::follow(ex, &flight, fwd)).await {
                     return resp;
                 }
             }
@@ -260,92 +260,6 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
     }
     Box::pin(fetch::miss(ex, body, fwd, leader)).await
-}
-
-/// GETs and HEADs collapse; `no-store` requests go alone, and so do ranges
-/// unless ranges fill the cache (then the fetch is of the whole object).
-/// (Preconditions are fine: a follower answers its own, as a hit does.)
-fn collapsible(ex: &Exchange) -> bool {
-    !ex.directives.no_store()
-        && (range_fill::fills(ex) || !conditional::has_range(&ex.parts.headers))
-}
-
-/// Wait for the leader's response and answer from it as a hit on the stored
-/// copy would be answered: only when this request accepts it without
-/// validation (its variant, its directives), with its own preconditions
-/// evaluated. `None`: go upstream alone (timeout, not shareable, another
-/// variant, or the flight is too far along to join).
-async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Response<Body>> {
-    let node = &ex.node;
-    let head = flight.wait_head(node.collapser.wait_timeout).await?;
-    let (method, request) = (&ex.parts.method, &ex.parts.headers);
-    let Decision::Fresh { age, ttl } = admission::waiter_may_use(
-        clock::now(),
-        request,
-        &ex.directives,
-        &head.meta,
-        &node.policy,
-        &ex.site.vary.rules,
-    )?
-    else {
-        return None;
-    };
-    // The leader's stream is the origin's form. When the origin sent a
-    // coding this client does not accept (it ignored the node's
-    // Accept-Encoding), go alone: a miss of its own is decoded for it
-    // (RFC 9110 §12.5.3).
-    if ex.site.compression.cfg.enabled
-        && let Some(sent) = content_coding::stored_coding(&head.meta.headers)
-        && sent != content_coding::Coding::Identity
-        && content_coding::negotiate(ex.accept_encoding.as_deref(), &[sent]).is_none()
-    {
-        return None;
-    }
-    let cs = CacheStatus {
-        fwd: Some(fwd),
-        fwd_status: Some(head.meta.status.as_u16()),
-        ttl: Some(ttl),
-        collapsed: true,
-        ..Default::default()
-    };
-    let body = match conditional::evaluate(method, request, &head.meta) {
-        Precondition::Failed => {
-            let failed = StatusCode::PRECONDITION_FAILED;
-            return Some(respond::error(node, failed, "precondition failed", cs));
-        }
-        Precondition::NotModified => {
-            let mut headers = head.meta.headers.clone();
-            for h in &conditional::NOT_IN_304 {
-                headers.remove(h);
-            }
-            headers.insert(http::header::AGE, http::HeaderValue::from(age));
-            let version = http::Version::HTTP_11;
-            let status = StatusCode::NOT_MODIFIED;
-            return Some(respond::finish(
-                node,
-                status,
-                headers,
-                body::empty(),
-                &cs,
-                version,
-            ));
-        }
-        Precondition::Pass if *method == Method::HEAD => body::empty(),
-        Precondition::Pass => body::boxed(flight.reader()?),
-    };
-    let mut headers = head.meta.headers.clone();
-    headers.insert(http::header::AGE, http::HeaderValue::from(age));
-    // A follower gets the stored form (the leader's stream).
-    if encodings::choose(ex, &head.meta, None) != Choice::Untouched {
-        content_coding::vary_on_accept_encoding(&mut headers);
-    }
-    let (status, body) = if range_fill::fills(ex) {
-        range_fill::answer(request, head.meta.status, &mut headers, body)
-    } else {
-        (head.meta.status, body)
-    };
-    let version = http::Version::HTTP_11;
-    Some(respond::finish(node, status, headers, body, &cs, version))
 }
 
 /// Has `entry` been purged since it was fetched? Purges are scoped by host.

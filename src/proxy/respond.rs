@@ -66,13 +66,10 @@ pub fn cached(
     age: u64,
     cs: CacheStatus,
 ) -> Response<Body> {
-    let mut headers = cached_head(node, &entry.meta.headers);
-    let (status, body) = match conditional::evaluate(method, request, &entry.meta) {
+    let mut resp = match conditional::evaluate(method, request, &entry.meta) {
         Precondition::NotModified => {
-            for h in conditional::NOT_IN_304 {
-                headers.remove(h);
-            }
-            (StatusCode::NOT_MODIFIED, body::empty())
+            let headers = entry.meta.headers.clone();
+            not_modified(node, headers, Some(age), &cs, http::Version::HTTP_11)
         }
         Precondition::Failed => {
             return error(
@@ -82,11 +79,17 @@ pub fn cached(
                 cs,
             );
         }
-        Precondition::Pass if method == Method::HEAD => (entry.meta.status, body::empty()),
-        Precondition::Pass => ranged(node, entry, method, request, &mut headers),
+        Precondition::Pass => {
+            let mut headers = cached_head(node, &entry.meta.headers);
+            let (status, body) = if method == Method::HEAD {
+                (entry.meta.status, body::empty())
+            } else {
+                ranged(node, entry, method, request, &mut headers)
+            };
+            headers.insert(header::AGE, HeaderValue::from(age));
+            with_cache_status(node, status, headers, body, &cs)
+        }
     };
-    headers.insert(header::AGE, HeaderValue::from(age));
-    let mut resp = with_cache_status(node, status, headers, body, &cs);
     if entry.tier == Tier::Disk {
         super::served::set_source(&mut resp, Source::Disk);
     }
@@ -243,6 +246,35 @@ pub fn finish(
 ) -> Response<Body> {
     add_via(node, &mut headers, upstream_version);
     with_cache_status(node, status, headers, body, cs)
+}
+
+/// A 304 (RFC 9110 §15.4.5) made from the head of the response it stands
+/// for: without the fields that describe a body (RFC 9111 §4.3.4 keeps
+/// them in the store, not in the 304), with `Age` when it comes from the
+/// cache. The one place a 304 is built: for a hit, a collapsed follower and
+/// a fill whose client's precondition held.
+pub fn not_modified(
+    node: &Node,
+    mut headers: HeaderMap,
+    age: Option<u64>,
+    cs: &CacheStatus,
+    upstream_version: http::Version,
+) -> Response<Body> {
+    for h in &conditional::NOT_IN_304 {
+        headers.remove(h);
+    }
+    if let Some(age) = age {
+        headers.insert(header::AGE, HeaderValue::from(age));
+    }
+    let empty = body::empty();
+    finish(
+        node,
+        StatusCode::NOT_MODIFIED,
+        headers,
+        empty,
+        cs,
+        upstream_version,
+    )
 }
 
 /// The answer to a failed origin exchange. The client learns only the

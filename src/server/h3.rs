@@ -4,7 +4,8 @@
 //! 0-RTT is off (early data could be replayed, RFC 8470).
 
 use super::conn_limits::{ConnLimits, ConnPermit};
-use super::connection::{FrontEnd, stopped};
+use super::connection::stopped;
+use super::front_end::FrontEnd;
 use super::h2_idle::StreamCount;
 use super::h3_stream;
 use crate::config::HttpsConfig;

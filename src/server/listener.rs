@@ -5,7 +5,8 @@
 //! [`connection::serve_tls`](super::connection::serve_tls).
 
 use super::conn_limits::ConnLimits;
-use super::connection::{self, FrontEnd};
+use super::connection;
+use super::front_end::FrontEnd;
 use crate::proxy::Node;
 use std::future::Future;
 use std::sync::Arc;

@@ -5,6 +5,7 @@ pub mod admin_purger;
 pub mod conn_limits;
 pub mod connection;
 pub mod first_bytes;
+pub mod front_end;
 pub mod h1_framing;
 pub mod h2_idle;
 pub mod h3;
