@@ -212,7 +212,7 @@ async fn main() {
     }];
     let running = edgecache::node::start(cfg).await.expect("node");
     let (addr, admin) = (running.addr, running.admin_addr);
-    let node_handle = running.node();
+    let node_handle = running.pipeline();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(running.run(async move {
         let _ = stopped.await;

@@ -31,3 +31,4 @@ pub mod target;
 pub mod tls;
 pub mod trace;
 pub mod upstream;
+pub mod write_through;

@@ -10,7 +10,7 @@ pub mod restart_only;
 pub use restart_only::Report;
 
 use crate::config::{Config, ConfigError};
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
@@ -20,12 +20,12 @@ pub type ConfigSource = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Syn
 
 /// The node in force and how to replace it.
 pub struct Live {
-    node: ArcSwap<Node>,
+    pipeline: ArcSwap<Pipeline>,
     source: ConfigSource,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
     /// Runs when a new node takes over (health checks for its pools).
-    on_swap: Box<dyn Fn(&Arc<Node>) + Send + Sync>,
+    on_swap: Box<dyn Fn(&Arc<Pipeline>) + Send + Sync>,
 }
 
 /// Why a reload was refused; the running config stays.
@@ -40,12 +40,12 @@ impl Live {
     /// `node` in force; reloads read `source`; `on_swap` runs for every
     /// node that takes over (and not for `node` itself).
     pub fn new(
-        node: Arc<Node>,
+        pipeline: Arc<Pipeline>,
         source: ConfigSource,
-        on_swap: Box<dyn Fn(&Arc<Node>) + Send + Sync>,
+        on_swap: Box<dyn Fn(&Arc<Pipeline>) + Send + Sync>,
     ) -> Arc<Live> {
         Arc::new(Live {
-            node: ArcSwap::new(node),
+            pipeline: ArcSwap::new(pipeline),
             source,
             reloading: tokio::sync::Mutex::new(()),
             on_swap,
@@ -53,8 +53,8 @@ impl Live {
     }
 
     /// The node in force now.
-    pub fn node(&self) -> Arc<Node> {
-        self.node.load_full()
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipeline.load_full()
     }
 
     /// Re-read the config and swap in a node built from it. Fields that
@@ -62,18 +62,18 @@ impl Live {
     /// listed in the report; certificates are reloaded from their files.
     pub async fn reload(&self) -> Result<Report, ReloadError> {
         let _one = self.reloading.lock().await;
-        let old = self.node();
+        let old = self.pipeline();
         let mut cfg = (self.source)()?;
         let restart_needed = restart_only::keep_restart_only(&old.cfg, &mut cfg);
-        let node = Arc::new(Node::new(cfg, old.services.clone())?);
-        let certificates = node
+        let pipeline = Arc::new(Pipeline::new(cfg, old.services.clone())?);
+        let certificates = pipeline
             .services
             .reload_certificates()
             .into_iter()
             .filter_map(|(listener, r)| r.err().map(|e| format!("{listener}: {e}")))
             .collect();
-        self.node.store(node.clone());
-        (self.on_swap)(&node);
+        self.pipeline.store(pipeline.clone());
+        (self.on_swap)(&pipeline);
         let report = Report {
             restart_needed,
             certificate_errors: certificates,

@@ -129,7 +129,7 @@ async fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
             tracing::info!(
                 "SIGHUP received: reloading the configuration and certificates, reopening the access log"
             );
-            hup_live.node().services.access_log.reopen();
+            hup_live.pipeline().services.access_log.reopen();
             if let Err(e) = sd_notify::reloading_while(hup_live.reload()).await {
                 tracing::error!(error = %e, "configuration reload refused; the running configuration stays");
             }
@@ -141,7 +141,7 @@ async fn run(cfg: Config, args: Args) -> anyhow::Result<()> {
         };
         while usr1.recv().await.is_some() {
             tracing::info!("SIGUSR1 received: reopening the access log");
-            live.node().services.access_log.reopen();
+            live.pipeline().services.access_log.reopen();
         }
     });
     running

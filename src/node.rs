@@ -5,7 +5,7 @@ pub mod gauges;
 
 use crate::config::Config;
 use crate::live::{ConfigSource, Live};
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use crate::server::front_end::FrontEnd;
 use crate::server::{admin, listener};
 use crate::services::Services;
@@ -151,18 +151,21 @@ pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Resu
         .await?;
         services.fleet = Some(fleet);
     }
-    let node = Arc::new(Node::new(cfg, services)?);
-    watch_origins(&node, true);
-    let metrics = node.services.metrics.clone();
+    let pipeline = Arc::new(Pipeline::new(cfg, services)?);
+    watch_origins(&pipeline, true);
+    let metrics = pipeline.services.metrics.clone();
     let live = Live::new(
-        node,
+        pipeline,
         source,
-        Box::new(|node: &Arc<Node>| {
-            watch_origins(node, false);
-            node.services.access_log.configure(&node.cfg.access_log);
+        Box::new(|pipeline: &Arc<Pipeline>| {
+            watch_origins(pipeline, false);
+            pipeline
+                .services
+                .access_log
+                .configure(&pipeline.cfg.access_log);
         }),
     );
-    metrics.node.watch(gauges::node(Arc::downgrade(&live)));
+    metrics.node.watch(gauges::pipeline(Arc::downgrade(&live)));
     Ok(Running {
         addr,
         admin_addr,
@@ -176,8 +179,8 @@ pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Resu
 
 impl Running {
     /// The node this process runs now (for benchmarks and embedding).
-    pub fn node(&self) -> Arc<Node> {
-        self.live.node()
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.live.pipeline()
     }
 
     /// The node in force and its reload (SIGHUP, `POST /admin/reload`).
@@ -188,21 +191,22 @@ impl Running {
     /// Reload every listener's certificates from their files (`POST
     /// /admin/tls/reload`); see [`Services::reload_certificates`].
     pub fn reload_certificates(&self) -> Vec<(String, Result<usize, String>)> {
-        self.live.node().services.reload_certificates()
+        self.live.pipeline().services.reload_certificates()
     }
 
     /// Serve until `shutdown`, drain, then flush and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let node = self.live.node();
-        let drain = Duration::from_secs(node.cfg.server.drain_timeout_secs);
+        let pipeline = self.live.pipeline();
+        let drain = Duration::from_secs(pipeline.cfg.server.drain_timeout_secs);
         tracing::info!(addr = %self.addr, "edgecache listening (HTTP/1.1 and h2c)");
         tracing::info!(admin = %self.admin_addr, "admin listening (purge API, /metrics, /health)");
         let (stop_admin, mut admin_stopped) = tokio::sync::watch::channel(false);
         let admin = tokio::spawn(admin::serve(self.live.clone(), self.admin, async move {
             let _ = admin_stopped.changed().await;
         }));
-        let limits = listener::limits(&node);
-        node.services
+        let limits = listener::limits(&pipeline);
+        pipeline
+            .services
             .metrics
             .node
             .watch_connections(gauges::connections(limits.clone()));
@@ -277,13 +281,14 @@ impl Running {
         let _ = admin.await;
         // Every request is done: leave the fleet (the outbox and the
         // stream position stay on disk for the next start).
-        if let Some(f) = &node.services.fleet {
+        if let Some(f) = &pipeline.services.fleet {
             f.stop();
         }
         // Every request is done: send the spans still queued.
-        node.services.tracer.shutdown().await;
+        pipeline.services.tracer.shutdown().await;
         // Every node shares the one store.
-        node.services
+        pipeline
+            .services
             .store
             .close()
             .await
@@ -295,16 +300,16 @@ impl Running {
 
 /// Start watching a node's origins: a reachability warning at start-up,
 /// and active health checks when configured.
-fn watch_origins(node: &Arc<Node>, at_start: bool) {
-    crate::proxy::tier::health::spawn(Arc::downgrade(node));
-    for pool in node.sites.pools() {
+fn watch_origins(pipeline: &Arc<Pipeline>, at_start: bool) {
+    crate::proxy::tier::health::spawn(Arc::downgrade(pipeline));
+    for pool in pipeline.sites.pools() {
         if at_start {
             for server in pool.servers() {
                 warn_if_unreachable(server.uri.clone());
             }
         }
-        if let Some(path) = node.cfg.upstream.health_check_path.clone() {
-            spawn_health_checks(Arc::downgrade(node), pool, path);
+        if let Some(path) = pipeline.cfg.upstream.health_check_path.clone() {
+            spawn_health_checks(Arc::downgrade(pipeline), pool, path);
         }
     }
 }
@@ -313,11 +318,11 @@ fn watch_origins(node: &Arc<Node>, at_start: bool) {
 /// interval and feed the results to its circuit breaker, for as long as
 /// its node serves requests (a reload replaces it).
 fn spawn_health_checks(
-    node: std::sync::Weak<Node>,
+    pipeline: std::sync::Weak<Pipeline>,
     pool: Arc<crate::upstream::origin::Origin>,
     path: String,
 ) {
-    let Some(every) = node
+    let Some(every) = pipeline
         .upgrade()
         .map(|n| Duration::from_secs(n.cfg.upstream.health_check_interval_secs.max(1)))
     else {
@@ -327,11 +332,11 @@ fn spawn_health_checks(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let Some(node) = node.upgrade() else {
+            let Some(pipeline) = pipeline.upgrade() else {
                 return;
             };
             for (i, server) in pool.servers().iter().enumerate() {
-                let ok = node.upstream.probe(server, &path).await;
+                let ok = pipeline.upstream.probe(server, &path).await;
                 if ok != server.healthy() {
                     tracing::info!(server = %server.uri, healthy = ok, "health check");
                 }

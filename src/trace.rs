@@ -21,7 +21,7 @@ pub mod traceparent;
 
 pub use client_span::ClientSpan;
 pub use context::{TraceContext, within};
-pub use server_span::{ServerSpan, end_server, start_server};
+pub use server_span::{ServerSpan, SpanEnd, end_server, start_server};
 
 use crate::config::{TracingConfig, TrustIncoming};
 use ids::TraceId;

@@ -57,15 +57,6 @@ pub struct UpstreamCounters {
 }
 
 impl Upstream {
-    /// Its counters, to hand on to the next node at a reload.
-    pub fn counters(&self) -> UpstreamCounters {
-        UpstreamCounters {
-            timeouts: self.timeouts.clone(),
-            overloaded: self.overloaded.clone(),
-            retries: self.retries.clone(),
-        }
-    }
-
     /// Build from config, counting into `counters`.
     pub fn new(cfg: &UpstreamConfig, counters: UpstreamCounters) -> Self {
         let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 /// Reads the node in force from `live` at each scrape.
-pub fn node(live: Weak<Live>) -> Reader {
+pub fn pipeline(live: Weak<Live>) -> Reader {
     Box::new(move |e| match live.upgrade() {
         Some(live) => write_node(e, &live),
         None => Ok(()),
@@ -37,8 +37,8 @@ pub fn connections(c: Arc<ConnLimits>) -> Reader {
 }
 
 fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
-    let node = live.node();
-    let s = node.services.store.stats();
+    let pipeline = live.pipeline();
+    let s = pipeline.services.store.stats();
     counter(
         e,
         "store_memory_hits",
@@ -106,15 +106,15 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         e,
         "store_disk_enabled",
         "1 when the disk tier is in use, 0 when it could not be opened.",
-        u64::from(node.services.store.disk_disabled().is_none()),
+        u64::from(pipeline.services.store.disk_disabled().is_none()),
     )?;
     gauge(
         e,
         "purge_sequence",
         "Purges recorded so far (the purge log's sequence number).",
-        node.services.purge.current_seq(),
+        pipeline.services.purge.current_seq(),
     )?;
-    let up = &node.upstream;
+    let up = &pipeline.upstream;
     counter(
         e,
         "upstream_overloaded",
@@ -146,7 +146,7 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         "Origin exchanges cut at the total deadline.",
         t.total.load(Ordering::Relaxed),
     )?;
-    let ws = &node.services.tunnels;
+    let ws = &pipeline.services.tunnels;
     counter(
         e,
         "websocket_tunnels_opened",
@@ -171,7 +171,7 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         "WebSocket tunnels open now (handshakes in progress included).",
         ws.open() as u64,
     )?;
-    let tr = &node.services.tracer;
+    let tr = &pipeline.services.tracer;
     counter(
         e,
         "trace_spans_exported",
@@ -190,7 +190,7 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         "OTLP export requests that failed (collector unreachable, error answer, timeout).",
         tr.export_failures.load(Ordering::Relaxed),
     )?;
-    let (written, dropped, failed) = node.services.access_log.counts();
+    let (written, dropped, failed) = pipeline.services.access_log.counts();
     counter(e, "access_log_lines", "Access-log lines written.", written)?;
     counter(
         e,
@@ -208,10 +208,10 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         e,
         "surrogate_key_overflow",
         "Surrogate keys dropped for exceeding the per-object limits.",
-        node.surrogate_key_overflow.load(Ordering::Relaxed),
+        pipeline.surrogate_key_overflow.load(Ordering::Relaxed),
     )?;
-    if let Some(f) = &node.services.fleet {
-        crate::metrics::fleet::encode(e, f, &node.services.purge)?;
+    if let Some(f) = &pipeline.services.fleet {
+        crate::metrics::fleet::encode(e, f, &pipeline.services.purge)?;
     }
     Ok(())
 }

@@ -106,8 +106,9 @@ impl Collapser {
             .is_some_and(|until| *until > now)
     }
 
-    /// Hit-for-pass marks held now.
-    pub fn pass_marks(&self) -> usize {
+    /// Hit-for-pass marks held now (the table's own tests).
+    #[cfg(test)]
+    fn pass_marks(&self) -> usize {
         self.pass_until.lock().len()
     }
 

@@ -162,7 +162,7 @@ pub async fn answer(ex: &Exchange, entry: Entry, age: u64, cs: CacheStatus) -> R
     match choose(ex, &entry.meta, inline_len(&entry.body)) {
         Choice::Untouched => {
             let (method, request) = (&ex.parts.method, &ex.parts.headers);
-            respond::cached_owned(&ex.node, entry, method, request, age, cs)
+            respond::cached_owned(&ex.pipeline, entry, method, request, age, cs)
         }
         Choice::Stored => serve_stored(ex, entry, age, cs),
         Choice::Transform(to) => Box::pin(serve_transformed(ex, entry, to, age, cs)).await,
@@ -173,7 +173,7 @@ pub async fn answer(ex: &Exchange, entry: Entry, age: u64, cs: CacheStatus) -> R
 pub fn serve_stored(ex: &Exchange, mut entry: Entry, age: u64, cs: CacheStatus) -> Response<Body> {
     content_coding::vary_on_accept_encoding(&mut Arc::make_mut(&mut entry.meta).headers);
     let (method, request) = (&ex.parts.method, &ex.parts.headers);
-    respond::cached_owned(&ex.node, entry, method, request, age, cs)
+    respond::cached_owned(&ex.pipeline, entry, method, request, age, cs)
 }
 
 /// Marks a form that could not be made (a body past the decode cap, a
@@ -191,7 +191,7 @@ pub async fn serve_transformed(
     age: u64,
     cs: CacheStatus,
 ) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let key = content_coding::form_key(&entry.key, &entry.meta, to);
     let Some(body) = form(ex, &entry, key, to).await else {
         return serve_stored(ex, entry, age, cs);
@@ -209,33 +209,34 @@ pub async fn serve_transformed(
     for h in &conditional::RANGE_FIELDS {
         request.remove(h);
     }
-    respond::cached(node, &form, &ex.parts.method, &request, age, cs)
+    respond::cached(pipeline, &form, &ex.parts.method, &request, age, cs)
 }
 
 /// The body of `entry`'s form in `to`, stored under `key`: found, or made
 /// now (once, however many ask at a time) and stored. `None` when it cannot
 /// be made; a marker remembers that.
 async fn form(ex: &Exchange, entry: &Entry, key: ObjectKey, to: Coding) -> Option<Payload> {
-    let node = &ex.node;
-    let metrics = &node.services.metrics.content_coding;
+    let pipeline = &ex.pipeline;
+    let metrics = &pipeline.services.metrics.content_coding;
     let found = |obj: StoredObject| {
         (obj.meta.as_ref() != FAILED).then(|| {
             metrics.count(to, FormOutcome::Reused);
             obj.body
         })
     };
-    if let Some(obj) = node.services.store.get(&key).await {
+    if let Some(obj) = pipeline.services.store.get(&key).await {
         return found(obj);
     }
-    let lock = node.forms_making.lock_for(key);
+    let lock = pipeline.forms_making.lock_for(key);
     let _making = lock.lock().await;
-    if let Some(obj) = node.services.store.get(&key).await {
+    if let Some(obj) = pipeline.services.store.get(&key).await {
         return found(obj);
     }
     match make(ex, entry, to).await {
         Some(b) => {
             metrics.count(to, FormOutcome::Made);
-            node.services
+            pipeline
+                .services
                 .store
                 .put(key, StoredObject::new(Bytes::from_static(FORM), b.clone()));
             Some(Payload::Inline(b))
@@ -243,7 +244,7 @@ async fn form(ex: &Exchange, entry: &Entry, key: ObjectKey, to: Coding) -> Optio
         None => {
             metrics.count(to, FormOutcome::Failed);
             let marker = StoredObject::new(Bytes::from_static(FAILED), Bytes::new());
-            node.services.store.put(key, marker);
+            pipeline.services.store.put(key, marker);
             None
         }
     }
@@ -269,7 +270,7 @@ async fn make(ex: &Exchange, entry: &Entry, to: Coding) -> Option<Bytes> {
             return None;
         }
     };
-    ex.node
+    ex.pipeline
         .services
         .metrics
         .content_coding
@@ -292,22 +293,23 @@ pub async fn carry_forms(ex: &Exchange, old: &Entry, new: &Entry) {
     if !ex.site.compression.cfg.enabled || matches!(old.body, Payload::Chunked(_)) {
         return;
     }
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     for c in Coding::ALL {
         let from = content_coding::form_key(&old.key, &old.meta, c);
         let to = content_coding::form_key(&new.key, &new.meta, c);
         if from == to {
             continue;
         }
-        if let Some(obj) = node.services.store.get(&from).await {
+        if let Some(obj) = pipeline.services.store.get(&from).await {
             if obj.meta.as_ref() != FAILED {
-                node.services
+                pipeline
+                    .services
                     .metrics
                     .content_coding
                     .count(c, FormOutcome::Carried);
             }
-            node.services.store.put(to, obj);
-            node.services.store.remove(&from);
+            pipeline.services.store.put(to, obj);
+            pipeline.services.store.remove(&from);
         }
     }
 }
@@ -356,7 +358,7 @@ pub async fn serve_filled(
     to: Coding,
     cs: CacheStatus,
 ) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let cap = ex.site.compression.cfg.max_bytes as usize;
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
@@ -365,26 +367,26 @@ pub async fn serve_filled(
                 if let Some(d) = f.data_ref() {
                     if buf.len() + d.len() > cap {
                         let msg = "origin body longer than its Content-Length";
-                        return respond::error(node, StatusCode::BAD_GATEWAY, msg, cs);
+                        return respond::error(pipeline, StatusCode::BAD_GATEWAY, msg, cs);
                     }
                     buf.extend_from_slice(d);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "origin body failed while buffering to transcode");
-                return respond::error(node, StatusCode::BAD_GATEWAY, "origin body failed", cs);
+                return respond::error(pipeline, StatusCode::BAD_GATEWAY, "origin body failed", cs);
             }
         }
     }
     let age = meta.current_age(clock::now());
-    let entry = Entry::new(key, meta, Payload::Inline(buf.freeze()), node);
+    let entry = Entry::new(key, meta, Payload::Inline(buf.freeze()), pipeline);
     serve_transformed(ex, entry, to, age, cs).await
 }
 
 /// Remove every form made from `entry` (a hard purge of the stored copy).
 pub fn remove_forms(ex: &Exchange, entry: &Entry) {
     for c in Coding::ALL {
-        ex.node
+        ex.pipeline
             .services
             .store
             .remove(&content_coding::form_key(&entry.key, &entry.meta, c));

@@ -3,7 +3,7 @@
 //! forwarding), so no step recomputes the target, the site, the request
 //! directives or the primary key.
 
-use super::Node;
+use super::Pipeline;
 use super::sites::Site;
 use crate::http_cache::decision::RequestDirectives;
 use crate::http_cache::key;
@@ -17,7 +17,7 @@ use storage::ObjectKey;
 /// One client request and everything derived from it.
 pub struct Exchange {
     /// The node serving it.
-    pub node: Arc<Node>,
+    pub pipeline: Arc<Pipeline>,
     /// The request head.
     pub parts: Parts,
     /// Where it is aimed.
@@ -52,7 +52,7 @@ pub const CREDENTIAL_FIELDS: [header::HeaderName; 3] = [
 impl Exchange {
     /// Build the exchange for a request aimed at `target` on `site`.
     pub fn new(
-        node: Arc<Node>,
+        pipeline: Arc<Pipeline>,
         parts: Parts,
         target: Target,
         site: Site,
@@ -68,7 +68,7 @@ impl Exchange {
             RequestDirectives::from_headers(&parts.headers, site.honor_request_directives);
         let primary = key::primary(target.scheme, &target.authority, &target.path_and_query);
         Exchange {
-            node,
+            pipeline,
             parts,
             target,
             site,
@@ -108,7 +108,7 @@ impl Exchange {
         }
         let (parts, ()) = req.into_parts();
         Exchange {
-            node: self.node.clone(),
+            pipeline: self.pipeline.clone(),
             parts,
             target: self.target.clone(),
             site: self.site.clone(),

@@ -62,7 +62,7 @@ pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -
             }
             store_and_stream(ex, resp, times, cs, stripped, leader, fills).await
         }
-        Err(e) => respond::upstream_error(&ex.node, &e, cs),
+        Err(e) => respond::upstream_error(&ex.pipeline, &e, cs),
     }
 }
 
@@ -78,14 +78,18 @@ pub async fn pass(ex: &Exchange, body: Body, reason: NoCacheReason) -> Response<
         ..Default::default()
     };
     match result {
-        Ok(resp) => relay(&ex.node, resp, cs),
-        Err(e) => respond::upstream_error(&ex.node, &e, cs),
+        Ok(resp) => relay(&ex.pipeline, resp, cs),
+        Err(e) => respond::upstream_error(&ex.pipeline, &e, cs),
     }
 }
 
 /// Stream an origin response to the client as it comes, frames and
 /// trailers alike, without storing anything.
-pub fn relay(node: &super::Node, resp: Response<TimedBody>, cs: CacheStatus) -> Response<Body> {
+pub fn relay(
+    pipeline: &super::Pipeline,
+    resp: Response<TimedBody>,
+    cs: CacheStatus,
+) -> Response<Body> {
     let (mut rparts, rbody) = resp.into_parts();
     remove_hop_by_hop(&mut rparts.headers);
     let cs = CacheStatus {
@@ -94,7 +98,7 @@ pub fn relay(node: &super::Node, resp: Response<TimedBody>, cs: CacheStatus) -> 
     };
     let version = rparts.version;
     respond::finish(
-        node,
+        pipeline,
         rparts.status,
         rparts.headers,
         body::boxed(rbody),
@@ -118,7 +122,7 @@ pub async fn store_and_stream(
     leader: Option<Leader>,
     answer_range: bool,
 ) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let (mut rparts, rbody) = resp.into_parts();
     remove_hop_by_hop(&mut rparts.headers);
     if rparts
@@ -140,8 +144,8 @@ pub async fn store_and_stream(
         &Admit {
             request: request_facts(ex, &rparts.headers),
             primary: ex.primary,
-            keyed_fields: &node.keyed_fields,
-            max_object_bytes: node.max_object_bytes(),
+            keyed_fields: &pipeline.keyed_fields,
+            max_object_bytes: pipeline.max_object_bytes(),
             vary: &ex.site.vary.rules,
         },
         &Received {
@@ -151,7 +155,7 @@ pub async fn store_and_stream(
             response_time,
             purge_seq,
         },
-        &node.policy,
+        &pipeline.policy,
     );
     let mut admitted = match admission {
         Admission::Pass(reason) => {
@@ -171,20 +175,20 @@ pub async fn store_and_stream(
             } else {
                 (rparts.status, body::boxed(rbody))
             };
-            return respond::finish(node, status, rparts.headers, body, &cs, version);
+            return respond::finish(pipeline, status, rparts.headers, body, &cs, version);
         }
         Admission::Store(a) => a,
     };
 
     // 2. Its side effects: surrogate keys, hit-for-pass cleared, Cache-Status.
-    admitted.meta.surrogate_keys = node.surrogate_keys(&rparts.headers);
-    node.collapser.stored(&ex.primary);
+    admitted.meta.surrogate_keys = pipeline.surrogate_keys(&rparts.headers);
+    pipeline.collapser.stored(&ex.primary);
     if admitted.key != ex.primary {
-        node.collapser.stored(&admitted.key);
+        pipeline.collapser.stored(&admitted.key);
     }
     cs.ttl = Some(admitted.ttl);
     cs.stored = Some(true);
-    if node.cfg.cache.expose_key {
+    if pipeline.cfg.cache.expose_key {
         cs.key = Some(admitted.key.to_hex());
     }
     let precondition = if answer_preconditions {
@@ -203,22 +207,22 @@ pub async fn store_and_stream(
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|_| ex.parts.method != Method::HEAD);
     // Held in one piece once stored: only such bodies are transcoded.
-    let inline_len = expected_len.filter(|n| *n <= node.chunk_bytes() as u64);
+    let inline_len = expected_len.filter(|n| *n <= pipeline.chunk_bytes() as u64);
     let choice = encodings::choose(ex, &meta, inline_len);
     if choice != Choice::Untouched {
         content_coding::vary_on_accept_encoding(&mut rparts.headers);
     }
     let plan = FillPlan {
-        store: node.services.store.clone(),
+        store: pipeline.services.store.clone(),
         key: admitted.key,
         vary_index: admitted.vary_index,
         variant_cap: (
             ex.site.vary.max_variants,
-            node.services.metrics.vary_variants_evicted.clone(),
+            pipeline.services.metrics.vary_variants_evicted.clone(),
         ),
         meta: (*meta).clone(),
-        limit: node.max_object_bytes(),
-        chunk_bytes: node.chunk_bytes(),
+        limit: pipeline.max_object_bytes(),
+        chunk_bytes: pipeline.chunk_bytes(),
         expected_len,
     };
     let fill = FillBody::new(rbody, plan);
@@ -227,7 +231,7 @@ pub async fn store_and_stream(
         // client, this one included, so a disconnect never cuts the fill short.
         (Some(leader), Share::Waiters) => match leader.share(Head { meta: meta.clone() }, fill) {
             Some(own) => body::boxed(own),
-            None => return respond::error(node, StatusCode::BAD_GATEWAY, "collapsed fill", cs),
+            None => return respond::error(pipeline, StatusCode::BAD_GATEWAY, "collapsed fill", cs),
         },
         // Stored, but only to be revalidated: the waiters go to the origin
         // themselves (dropping the leader releases them).
@@ -246,20 +250,20 @@ pub async fn store_and_stream(
             let request = &ex.parts.headers;
             let (status, body) =
                 range_fill::answer(request, rparts.status, &mut rparts.headers, body);
-            respond::finish(node, status, rparts.headers, body, &cs, version)
+            respond::finish(pipeline, status, rparts.headers, body, &cs, version)
         }
         Precondition::Pass => {
-            respond::finish(node, rparts.status, rparts.headers, body, &cs, version)
+            respond::finish(pipeline, rparts.status, rparts.headers, body, &cs, version)
         }
         Precondition::NotModified => {
             // Answer 304 and finish filling the store in the background.
             tokio::spawn(drain(body));
-            respond::not_modified(node, rparts.headers, None, &cs, version)
+            respond::not_modified(pipeline, rparts.headers, None, &cs, version)
         }
         Precondition::Failed => {
             tokio::spawn(drain(body));
             respond::error(
-                node,
+                pipeline,
                 StatusCode::PRECONDITION_FAILED,
                 "precondition failed",
                 cs,
@@ -295,7 +299,7 @@ fn request_facts<'a>(ex: &'a Exchange, response: &HeaderMap) -> RequestFacts<'a>
 /// hide a stored response (a partial one, or one another request stored
 /// meanwhile): then the waiters are only released.
 fn release_for_pass(ex: &Exchange, leader: Leader) {
-    if ex.node.services.store.contains(&ex.primary) {
+    if ex.pipeline.services.store.contains(&ex.primary) {
         drop(leader);
     } else {
         leader.pass(clock::instant());
@@ -326,11 +330,11 @@ pub async fn send(
     Result<Response<TimedBody>, crate::error::UpstreamError>,
     Timing,
 ) {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
     let mut req = req;
     let span = ClientSpan::start(
-        &node.services.tracer,
+        &pipeline.services.tracer,
         &ex.parts.extensions,
         &mut req,
         origin.scheme(),
@@ -349,10 +353,10 @@ pub async fn send(
         Some(t) => Some(t as &Replay<'_>),
         None => replay,
     };
-    let purge_seq = node.services.purge.current_seq();
+    let purge_seq = pipeline.services.purge.current_seq();
     let request_time = clock::now();
     let started = clock::instant();
-    let mut result = node.upstream.send(origin, pq, req, replay).await;
+    let mut result = pipeline.upstream.send(origin, pq, req, replay).await;
     if let Some(span) = span {
         span.end(&result);
     }

@@ -30,15 +30,15 @@ pub fn collapsible(ex: &Exchange) -> bool {
 /// evaluated. `None`: go upstream alone (timeout, not shareable, another
 /// variant, or the flight is too far along to join).
 pub async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Response<Body>> {
-    let node = &ex.node;
-    let head = flight.wait_head(node.collapser.wait_timeout).await?;
+    let pipeline = &ex.pipeline;
+    let head = flight.wait_head(pipeline.collapser.wait_timeout).await?;
     let (method, request) = (&ex.parts.method, &ex.parts.headers);
     let Decision::Fresh { age, ttl } = admission::waiter_may_use(
         clock::now(),
         request,
         &ex.directives,
         &head.meta,
-        &node.policy,
+        &pipeline.policy,
         &ex.site.vary.rules,
     )?
     else {
@@ -65,13 +65,13 @@ pub async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Res
     let body = match conditional::evaluate(method, request, &head.meta) {
         Precondition::Failed => {
             let failed = StatusCode::PRECONDITION_FAILED;
-            return Some(respond::error(node, failed, "precondition failed", cs));
+            return Some(respond::error(pipeline, failed, "precondition failed", cs));
         }
         Precondition::NotModified => {
             let headers = head.meta.headers.clone();
             let version = http::Version::HTTP_11;
             return Some(respond::not_modified(
-                node,
+                pipeline,
                 headers,
                 Some(age),
                 &cs,
@@ -93,5 +93,7 @@ pub async fn follow(ex: &Exchange, flight: &Arc<Flight>, fwd: Fwd) -> Option<Res
         (head.meta.status, body)
     };
     let version = http::Version::HTTP_11;
-    Some(respond::finish(node, status, headers, body, &cs, version))
+    Some(respond::finish(
+        pipeline, status, headers, body, &cs, version,
+    ))
 }

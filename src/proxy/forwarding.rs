@@ -172,9 +172,9 @@ pub fn upstream_request(
     ex: &crate::proxy::exchange::Exchange,
     body: crate::body::Body,
 ) -> http::Request<crate::body::Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let (parts, target) = (&ex.parts, &ex.target);
-    let up = &node.cfg.upstream;
+    let up = &pipeline.cfg.upstream;
     let mut headers = parts.headers.clone();
     let wants_trailers = headers
         .get_all(header::TE)
@@ -185,8 +185,8 @@ pub fn upstream_request(
                 .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
         });
     remove_hop_by_hop(&mut headers);
-    let trusted = node.trusts_proxy(ex.client.ip());
-    remove_unkeyed(&mut headers, &node.strip_request_fields, trusted);
+    let trusted = pipeline.trusts_proxy(ex.client.ip());
+    remove_unkeyed(&mut headers, &pipeline.strip_request_fields, trusted);
     if wants_trailers {
         // We relay trailers, so we may ask the origin for them (RFC 9110 §10.1.4).
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
@@ -203,15 +203,15 @@ pub fn upstream_request(
         headers.insert(header::HOST, v);
     }
     if parts.version == http::Version::HTTP_11 {
-        headers.append(header::VIA, node.via_11.clone());
+        headers.append(header::VIA, pipeline.via_11.clone());
     } else {
-        append_via(&mut headers, parts.version, &node.cfg.server.cache_name);
+        append_via(&mut headers, parts.version, &pipeline.cfg.server.cache_name);
     }
     if up.x_forwarded_for {
         append_forwarded_for(&mut headers, ex.client.ip());
     }
-    crate::proxy::tier::mark_forwarded(node.tier.as_ref(), &mut headers);
-    if let Some(ours) = &node.surrogate_capability {
+    crate::proxy::tier::mark_forwarded(pipeline.tier.as_ref(), &mut headers);
+    if let Some(ours) = &pipeline.surrogate_capability {
         let name = HeaderName::from_static("surrogate-capability");
         let value = match headers.get(&name).and_then(|v| v.to_str().ok()) {
             Some(prior) if !prior.trim().is_empty() => {

@@ -8,7 +8,7 @@
 //! per object cost about 1.3 KB of memory for each (measured), more than the
 //! 2-3k instructions it saves per hit are worth when the memory tier is full.
 
-use super::Node;
+use super::Pipeline;
 use crate::http_cache::cached_response::{CachedResponse, StoredMeta};
 use crate::http_cache::decision::Facts;
 use crate::http_cache::vary_normalise::VaryRules;
@@ -34,10 +34,10 @@ pub struct Entry {
 
 impl Entry {
     /// An entry for `meta`, computing its facts for `node`.
-    pub fn new(key: ObjectKey, meta: CachedResponse, body: Payload, node: &Node) -> Entry {
+    pub fn new(key: ObjectKey, meta: CachedResponse, body: Payload, pipeline: &Pipeline) -> Entry {
         Entry {
             key,
-            facts: Arc::new(Facts::of(&meta, &node.policy)),
+            facts: Arc::new(Facts::of(&meta, &pipeline.policy)),
             meta: Arc::new(meta),
             body,
             tier: Tier::Memory,
@@ -78,17 +78,17 @@ enum Decoded {
 
 /// What `obj` is (a response and its facts, or a Vary index), from the
 /// attachment when an earlier hit worked it out.
-fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
+fn decoded(obj: &StoredObject, pipeline: &Pipeline) -> Arc<Decoded> {
     if let Some(d) = obj.attachment.get::<Decoded>() {
         match &*d {
-            Decoded::Response { generation, .. } if *generation != node.policy_generation => {}
+            Decoded::Response { generation, .. } if *generation != pipeline.policy_generation => {}
             _ => return d,
         }
     }
     let d = Arc::new(match StoredMeta::decode_shared(&obj.meta) {
         Ok(StoredMeta::Response(meta)) => Decoded::Response {
-            facts: Arc::new(Facts::of(&meta, &node.policy)),
-            generation: node.policy_generation,
+            facts: Arc::new(Facts::of(&meta, &pipeline.policy)),
+            generation: pipeline.policy_generation,
         },
         Ok(StoredMeta::VaryIndex(idx)) => Decoded::VaryIndex(idx.names),
         Err(e) => {
@@ -103,13 +103,13 @@ fn decoded(obj: &StoredObject, node: &Node) -> Arc<Decoded> {
 /// Look `primary` up, following a Vary index to the request's variant
 /// (selecting fields normalised by the site's `rules`).
 pub async fn find(
-    node: &Node,
+    pipeline: &Pipeline,
     primary: ObjectKey,
     request: &HeaderMap,
     rules: &VaryRules,
 ) -> Lookup {
-    let store = &node.services.store;
-    let found = find_entry(node, primary, request, rules).await;
+    let store = &pipeline.services.store;
+    let found = find_entry(pipeline, primary, request, rules).await;
     // A chunked body whose chunks are no longer all held cannot be served.
     if let Lookup::Hit(entry) = &found
         && let Payload::Chunked(manifest) = &entry.body
@@ -123,12 +123,12 @@ pub async fn find(
 }
 
 async fn find_entry(
-    node: &Node,
+    pipeline: &Pipeline,
     primary: ObjectKey,
     request: &HeaderMap,
     rules: &VaryRules,
 ) -> Lookup {
-    let store = &node.services.store;
+    let store = &pipeline.services.store;
     let Some((obj, tier)) = store.get_tiered(&primary).await else {
         return Lookup::UriMiss;
     };
@@ -148,7 +148,7 @@ async fn find_entry(
             tier,
         })
     };
-    let d = decoded(&obj, node);
+    let d = decoded(&obj, pipeline);
     match &*d {
         Decoded::Response { .. } => match response(primary, &obj, &d, tier) {
             Some(e) if e.meta.variant.is_empty() => Lookup::Hit(Box::new(e)),
@@ -162,7 +162,7 @@ async fn find_entry(
                 let Some((vobj, tier)) = store.get_tiered(&vkey).await else {
                     continue;
                 };
-                if let Some(e) = response(vkey, &vobj, &decoded(&vobj, node), tier)
+                if let Some(e) = response(vkey, &vobj, &decoded(&vobj, pipeline), tier)
                     && vary::matches(&e.meta.variant, request, rules)
                 {
                     return Lookup::Hit(Box::new(e));

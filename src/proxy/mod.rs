@@ -12,8 +12,8 @@ pub mod forwarding;
 pub mod grpc;
 pub mod keyed_locks;
 pub mod lookup;
-mod node;
 pub mod origin_purge;
+mod pipeline;
 pub mod purge_method;
 pub mod range_fill;
 pub mod respond;
@@ -40,7 +40,7 @@ use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
-pub use node::Node;
+pub use pipeline::Pipeline;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use storage::Purged;
@@ -52,7 +52,7 @@ use storage::Purged;
 /// lookup, so this future (which hyper keeps a slot for on every HTTP/1.1
 /// connection) has the size of the hit path's state, not the miss path's.
 pub async fn handle(
-    node: Arc<Node>,
+    pipeline: Arc<Pipeline>,
     req: Request<Body>,
     client: SocketAddr,
     scheme: Scheme,
@@ -63,14 +63,15 @@ pub async fn handle(
     //    or a loop (508, never forwarded)?
     let mut arrival = tier::Arrival::default();
     let mut scheme = scheme;
-    if let Some(t) = &node.tier {
+    if let Some(t) = &pipeline.tier {
         arrival = t.arrival(&parts.headers, client.ip());
         if t.refuses(arrival) {
-            node.services
+            pipeline
+                .services
                 .metrics
                 .tier
                 .count(tier::TierOutcome::LoopRefused);
-            return loop_detected(&node);
+            return loop_detected(&pipeline);
         }
         if arrival.from_peer {
             scheme = tier::peer_scheme(&parts.headers, scheme);
@@ -81,32 +82,37 @@ pub async fn handle(
     let target = match crate::target::target(&parts.uri, &parts.headers, parts.version, scheme) {
         Ok(t) => t,
         Err(ProxyError::Downstream(msg)) => {
-            return respond::error(&node, StatusCode::BAD_REQUEST, &msg, CacheStatus::default());
+            return respond::error(
+                &pipeline,
+                StatusCode::BAD_REQUEST,
+                &msg,
+                CacheStatus::default(),
+            );
         }
         Err(ProxyError::Upstream(e)) => {
-            return respond::upstream_error(&node, &e, CacheStatus::default());
+            return respond::upstream_error(&pipeline, &e, CacheStatus::default());
         }
     };
-    let site = match node.sites.site_for(&target.host) {
+    let site = match pipeline.sites.site_for(&target.host) {
         Ok(s) => s.clone(),
         Err(e) => {
             let cs = CacheStatus {
                 fwd: Some(Fwd::Bypass),
                 ..Default::default()
             };
-            return respond::upstream_error(&node, &e, cs);
+            return respond::upstream_error(&pipeline, &e, cs);
         }
     };
 
     // 2. `PURGE <url>` from an allowed network, when turned on.
     if parts.method.as_str() == "PURGE" {
-        return Box::pin(purge_method::handle(&node, &parts, &target, client)).await;
+        return Box::pin(purge_method::handle(&pipeline, &parts, &target, client)).await;
     }
-    let mut ex = Exchange::new(node, parts, target, site, client);
+    let mut ex = Exchange::new(pipeline, parts, target, site, client);
     ex.arrival = arrival;
     let mut resp = serve(&ex, body).await;
     if !ex.arrival.from_peer {
-        respond::strip_downstream(&ex.node, resp.headers_mut());
+        respond::strip_downstream(&ex.pipeline, resp.headers_mut());
     }
     if let Some(s) = resp.extensions_mut().get_mut::<served::Served>() {
         s.site = Some(ex.site.metrics.clone());
@@ -118,7 +124,7 @@ pub async fn handle(
 
 /// Serve a request routed to its site: every step after routing.
 async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
 
     // WebSocket (an HTTP/1.1 Upgrade, an HTTP/2 extended CONNECT) becomes a
     // byte tunnel to the origin: never cached, collapsed nor purged.
@@ -140,14 +146,14 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     //    URL lately, so nothing is stored for it (a storable response clears
     //    the mark).
     let now = clock::now();
-    let found = if node.collapser.passing(&ex.primary, clock::instant()) {
+    let found = if pipeline.collapser.passing(&ex.primary, clock::instant()) {
         Lookup::UriMiss
     } else {
-        lookup::find(node, ex.primary, &ex.parts.headers, &ex.site.vary.rules).await
+        lookup::find(pipeline, ex.primary, &ex.parts.headers, &ex.site.vary.rules).await
     };
     let mut vary_names = Vec::new();
     let purge = match &found {
-        Lookup::Hit(entry) => purged(node, ex, entry),
+        Lookup::Hit(entry) => purged(pipeline, ex, entry),
         _ => Purged::No,
     };
     let fwd = match found {
@@ -164,17 +170,17 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
         }
         // A hard purge since it was fetched makes it a miss (and frees it).
         Lookup::Hit(entry) if purge == Purged::Hard => {
-            node.services.store.remove(&entry.key);
+            pipeline.services.store.remove(&entry.key);
             encodings::remove_forms(ex, &entry);
             Fwd::Miss
         }
         Lookup::Hit(entry) => {
             // 5. Reuse it, serve it stale, or revalidate it (§4); a soft purge makes it stale.
-            let cs_key = node.cfg.cache.expose_key.then(|| entry.key.to_hex());
+            let cs_key = pipeline.cfg.cache.expose_key.then(|| entry.key.to_hex());
             let mut decision =
                 decision::decide_with(now, &ex.directives, &entry.meta, &entry.facts);
             if purge == Purged::Soft {
-                decision = decision::soft_purged(decision, &entry.meta, &node.policy);
+                decision = decision::soft_purged(decision, &entry.meta, &pipeline.policy);
             }
             let (age, ttl, detail) = match decision {
                 Decision::Fresh { age, ttl } => (age, ttl, None),
@@ -190,7 +196,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
                 }
                 Decision::Revalidate { reason, .. } => {
                     if ex.directives.only_if_cached() {
-                        return only_if_cached_miss(node);
+                        return only_if_cached_miss(pipeline);
                     }
                     return Box::pin(revalidate::foreground(ex, *entry, reason)).await;
                 }
@@ -207,7 +213,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
             return match encodings::choose(ex, &entry.meta, len) {
                 Choice::Untouched => {
                     let (method, headers) = (&ex.parts.method, &ex.parts.headers);
-                    respond::cached_owned(node, *entry, method, headers, age, cs)
+                    respond::cached_owned(pipeline, *entry, method, headers, age, cs)
                 }
                 Choice::Stored => encodings::serve_stored(ex, *entry, age, cs),
                 Choice::Transform(to) => {
@@ -225,11 +231,11 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
     // 7. Miss: fetch from the origin, storing while streaming. A range of
     //    an object known to be too large to fetch whole is served from slices.
     if ex.directives.only_if_cached() {
-        return only_if_cached_miss(node);
+        return only_if_cached_miss(pipeline);
     }
     if vary_names.is_empty()
         && range_fill::fills(ex)
-        && let Some(known) = node.slices.get(&ex.primary, clock::instant())
+        && let Some(known) = pipeline.slices.get(&ex.primary, clock::instant())
     {
         let cs = CacheStatus {
             fwd: Some(fwd),
@@ -249,7 +255,7 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
                 &vary::selected(&vary_names, &ex.parts.headers, rules),
             )
         };
-        match node.collapser.join(key, clock::instant()) {
+        match pipeline.collapser.join(key, clock::instant()) {
             Join::Lead(l) => leader = Some(l),
             Join::Follow(flight) => {
                 if let Some(resp) = Box::pin(follow::follow(ex, &flight, fwd)).await {
@@ -269,15 +275,15 @@ async fn serve(ex: &Exchange, body: Body) -> Response<Body> {
 /// (`fleet.catch_up`), and for a peer that has read further along the purge
 /// stream than this node (tiered caching): that peer may have applied a
 /// purge this node has not.
-fn purged(node: &Node, ex: &Exchange, entry: &lookup::Entry) -> Purged {
+fn purged(pipeline: &Pipeline, ex: &Exchange, entry: &lookup::Entry) -> Purged {
     let target = &ex.target;
-    let p = node.services.purge.check(
+    let p = pipeline.services.purge.check(
         &target.host,
         &target.path_and_query,
         &entry.meta.surrogate_keys,
         entry.meta.purge_seq,
     );
-    match (p, &node.services.fleet) {
+    match (p, &pipeline.services.fleet) {
         (Purged::No, Some(f)) if f.revalidate_all() || ex.arrival.fleet_seq > f.position() => {
             Purged::Soft
         }
@@ -286,13 +292,13 @@ fn purged(node: &Node, ex: &Exchange, entry: &lookup::Entry) -> Purged {
 }
 
 /// RFC 8586 §3: our id is in CDN-Loop more often than `tier.loop_limit`.
-fn loop_detected(node: &Node) -> Response<Body> {
+fn loop_detected(pipeline: &Pipeline) -> Response<Body> {
     let cs = CacheStatus {
         detail: Some("loop-detected"),
         ..Default::default()
     };
     respond::error(
-        node,
+        pipeline,
         StatusCode::LOOP_DETECTED,
         "this request has looped through the fleet (CDN-Loop)",
         cs,
@@ -300,14 +306,14 @@ fn loop_detected(node: &Node) -> Response<Body> {
 }
 
 /// §5.2.1.7: only-if-cached with nothing usable stored is a 504.
-fn only_if_cached_miss(node: &Node) -> Response<Body> {
+fn only_if_cached_miss(pipeline: &Pipeline) -> Response<Body> {
     let cs = CacheStatus {
         fwd: Some(Fwd::Request),
         detail: Some("only-if-cached"),
         ..Default::default()
     };
     respond::error(
-        node,
+        pipeline,
         StatusCode::GATEWAY_TIMEOUT,
         "only-if-cached and no usable stored response",
         cs,

@@ -59,8 +59,8 @@ pub async fn honour(ex: &Exchange, headers: &mut HeaderMap) {
     let Some(named) = take(headers, rule) else {
         return;
     };
-    let node = &ex.node;
-    let metrics = &node.services.metrics.origin_purge;
+    let pipeline = &ex.pipeline;
+    let metrics = &pipeline.services.metrics.origin_purge;
     if named.dropped > 0 {
         metrics.keys_dropped.inc_by(named.dropped as u64);
         tracing::warn!(
@@ -88,7 +88,7 @@ pub async fn honour(ex: &Exchange, headers: &mut HeaderMap) {
         hosts: hosts.clone(),
         keys: named.keys,
     };
-    let n = node.clone();
+    let n = pipeline.clone();
     let done = tokio::task::spawn_blocking(move || n.services.purge(&op, false)).await;
     match done {
         Ok(Ok(id)) => {

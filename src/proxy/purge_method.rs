@@ -1,7 +1,7 @@
 //! `PURGE <url>` on the public listener: off by default; when on, allowed
 //! only from the configured networks. It purges the one URL (every variant).
 
-use super::{Node, respond};
+use super::{Pipeline, respond};
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
 use crate::target::Target;
@@ -11,15 +11,15 @@ use std::net::SocketAddr;
 /// Answer a PURGE request. The purge's disk commit runs on a blocking
 /// thread, never on the async worker serving other requests.
 pub async fn handle(
-    node: &std::sync::Arc<Node>,
+    pipeline: &std::sync::Arc<Pipeline>,
     parts: &Parts,
     target: &Target,
     client: SocketAddr,
 ) -> Response<Body> {
     let cs = CacheStatus::default();
-    if !node.cfg.purge.public_purge_method {
+    if !pipeline.cfg.purge.public_purge_method {
         let mut resp = respond::error(
-            node,
+            pipeline,
             StatusCode::METHOD_NOT_ALLOWED,
             "PURGE is not enabled on this listener",
             cs,
@@ -30,9 +30,9 @@ pub async fn handle(
         );
         return resp;
     }
-    if !node.purge_cidrs.iter().any(|c| c.contains(client.ip())) {
+    if !pipeline.purge_cidrs.iter().any(|c| c.contains(client.ip())) {
         return respond::error(
-            node,
+            pipeline,
             StatusCode::FORBIDDEN,
             "PURGE is not allowed from this address",
             cs,
@@ -47,19 +47,22 @@ pub async fn handle(
         path: target.path_and_query.clone(),
     };
     let recorded = {
-        let node = node.clone();
-        tokio::task::spawn_blocking(move || node.services.purge(&op, soft))
+        let pipeline = pipeline.clone();
+        tokio::task::spawn_blocking(move || pipeline.services.purge(&op, soft))
             .await
             .unwrap_or_else(|e| Err(format!("purge task failed: {e}")))
     };
     match recorded {
         Ok(id) => {
             if !soft {
-                node.services.store.remove(&crate::http_cache::key::primary(
-                    target.scheme,
-                    &target.authority,
-                    &target.path_and_query,
-                ));
+                pipeline
+                    .services
+                    .store
+                    .remove(&crate::http_cache::key::primary(
+                        target.scheme,
+                        &target.authority,
+                        &target.path_and_query,
+                    ));
             }
             tracing::info!(id, host = %target.host, path = %target.path_and_query, soft, %client, "PURGE");
             let json = format!(
@@ -76,7 +79,7 @@ pub async fn handle(
         Err(e) => {
             tracing::error!(error = %e, "PURGE could not be recorded");
             respond::error(
-                node,
+                pipeline,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "purge not recorded; retry",
                 cs,

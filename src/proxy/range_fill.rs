@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 /// field, `cache.range_fill` on.)
 pub fn fills(ex: &Exchange) -> bool {
     ex.parts.method == Method::GET
-        && ex.node.cfg.cache.range_fill
+        && ex.pipeline.cfg.cache.range_fill
         && ex.parts.headers.contains_key(header::RANGE)
 }
 

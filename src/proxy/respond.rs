@@ -1,7 +1,7 @@
 //! Building the responses the node sends downstream: from the cache (with
 //! Age, client preconditions and HEAD), from the origin, and errors.
 
-use super::Node;
+use super::Pipeline;
 use super::chunked_body;
 use super::forwarding::append_via;
 use super::lookup::Entry;
@@ -21,7 +21,7 @@ use storage::{Payload, Tier};
 /// freshly decoded header map into the response instead of copying it;
 /// anything else takes the general path.
 pub fn cached_owned(
-    node: &Node,
+    pipeline: &Pipeline,
     mut entry: Entry,
     method: &Method,
     request: &HeaderMap,
@@ -33,10 +33,10 @@ pub fn cached_owned(
         && !conditional::has_preconditions(request)
         && !conditional::has_range(request);
     let Payload::Inline(bytes) = &entry.body else {
-        return cached(node, &entry, method, request, age, cs);
+        return cached(pipeline, &entry, method, request, age, cs);
     };
     if !plain {
-        return cached(node, &entry, method, request, age, cs);
+        return cached(pipeline, &entry, method, request, age, cs);
     }
     let body = if method == Method::HEAD {
         body::empty()
@@ -48,9 +48,9 @@ pub fn cached_owned(
         Some(meta) => std::mem::take(&mut meta.headers),
         None => entry.meta.headers.clone(),
     };
-    add_via(node, &mut headers, http::Version::HTTP_11);
+    add_via(pipeline, &mut headers, http::Version::HTTP_11);
     headers.insert(header::AGE, HeaderValue::from(age));
-    let mut resp = with_cache_status(node, status, headers, body, &cs);
+    let mut resp = with_cache_status(pipeline, status, headers, body, &cs);
     if entry.tier == Tier::Disk {
         super::served::set_source(&mut resp, Source::Disk);
     }
@@ -59,7 +59,7 @@ pub fn cached_owned(
 
 /// Serve a stored response (RFC 9111 §4): Age, client preconditions (§4.3.2), HEAD.
 pub fn cached(
-    node: &Node,
+    pipeline: &Pipeline,
     entry: &Entry,
     method: &Method,
     request: &HeaderMap,
@@ -69,25 +69,25 @@ pub fn cached(
     let mut resp = match conditional::evaluate(method, request, &entry.meta) {
         Precondition::NotModified => {
             let headers = entry.meta.headers.clone();
-            not_modified(node, headers, Some(age), &cs, http::Version::HTTP_11)
+            not_modified(pipeline, headers, Some(age), &cs, http::Version::HTTP_11)
         }
         Precondition::Failed => {
             return error(
-                node,
+                pipeline,
                 StatusCode::PRECONDITION_FAILED,
                 "precondition failed",
                 cs,
             );
         }
         Precondition::Pass => {
-            let mut headers = cached_head(node, &entry.meta.headers);
+            let mut headers = cached_head(pipeline, &entry.meta.headers);
             let (status, body) = if method == Method::HEAD {
                 (entry.meta.status, body::empty())
             } else {
-                ranged(node, entry, method, request, &mut headers)
+                ranged(pipeline, entry, method, request, &mut headers)
             };
             headers.insert(header::AGE, HeaderValue::from(age));
-            with_cache_status(node, status, headers, body, &cs)
+            with_cache_status(pipeline, status, headers, body, &cs)
         }
     };
     if entry.tier == Tier::Disk {
@@ -99,9 +99,9 @@ pub fn cached(
 /// The downstream head of a stored response, minus Age and Cache-Status:
 /// what [`finish`] would make of its stored headers. (Not cached per object:
 /// a second header map per stored object cost more memory than it saved.)
-pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
+pub fn cached_head(pipeline: &Pipeline, stored: &HeaderMap) -> HeaderMap {
     let mut headers = stored.clone();
-    add_via(node, &mut headers, http::Version::HTTP_11);
+    add_via(pipeline, &mut headers, http::Version::HTTP_11);
     headers
 }
 
@@ -109,31 +109,31 @@ pub fn cached_head(node: &Node, stored: &HeaderMap) -> HeaderMap {
 /// CDN-Cache-Control, surrogate keys) from a response to a client. Not
 /// from a response to a peer (tiered caching): the edge needs them to
 /// store the object as the home peer did, and to purge it by key.
-pub fn strip_downstream(node: &Node, headers: &mut HeaderMap) {
-    for f in &node.strip_downstream {
+pub fn strip_downstream(pipeline: &Pipeline, headers: &mut HeaderMap) {
+    for f in &pipeline.strip_downstream {
         headers.remove(f);
     }
 }
 
 /// Via (this cache's hop); the cache-only fields are stripped last, by
 /// [`strip_downstream`], once it is known whether the client is a peer.
-fn add_via(node: &Node, headers: &mut HeaderMap, upstream_version: http::Version) {
+fn add_via(pipeline: &Pipeline, headers: &mut HeaderMap, upstream_version: http::Version) {
     if upstream_version == http::Version::HTTP_11 {
-        headers.append(header::VIA, node.via_11.clone());
+        headers.append(header::VIA, pipeline.via_11.clone());
     } else {
-        append_via(headers, upstream_version, &node.cfg.server.cache_name);
+        append_via(headers, upstream_version, &pipeline.cfg.server.cache_name);
     }
 }
 
 /// Add Cache-Status (appended to an upstream one) and build the response.
 fn with_cache_status(
-    node: &Node,
+    pipeline: &Pipeline,
     status: StatusCode,
     mut headers: HeaderMap,
     body: Body,
     cs: &CacheStatus,
 ) -> Response<Body> {
-    if let Some(v) = cs.append_to(headers.get(&CACHE_STATUS), &node.cfg.server.cache_name) {
+    if let Some(v) = cs.append_to(headers.get(&CACHE_STATUS), &pipeline.cfg.server.cache_name) {
         headers.insert(CACHE_STATUS, v);
     }
     let mut resp = Response::new(body);
@@ -155,7 +155,7 @@ const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("cache-
 
 /// The status and body for a GET served from `entry`, honouring Range (RFC 9110 §14).
 fn ranged(
-    node: &Node,
+    pipeline: &Pipeline,
     entry: &Entry,
     method: &Method,
     request: &HeaderMap,
@@ -170,7 +170,7 @@ fn ranged(
         match &entry.body {
             Payload::Inline(b) => body::full(b.slice((s - first) as usize..=(e - first) as usize)),
             Payload::Chunked(m) => chunked_body::range(
-                node.services.store.clone(),
+                pipeline.services.store.clone(),
                 entry.key,
                 m.clone(),
                 s - first,
@@ -237,15 +237,15 @@ fn value(s: &str) -> HeaderValue {
 /// Send a response downstream with this node's fields added: Via and
 /// Cache-Status; targeted fields removed when so configured.
 pub fn finish(
-    node: &Node,
+    pipeline: &Pipeline,
     status: StatusCode,
     mut headers: HeaderMap,
     body: Body,
     cs: &CacheStatus,
     upstream_version: http::Version,
 ) -> Response<Body> {
-    add_via(node, &mut headers, upstream_version);
-    with_cache_status(node, status, headers, body, cs)
+    add_via(pipeline, &mut headers, upstream_version);
+    with_cache_status(pipeline, status, headers, body, cs)
 }
 
 /// A 304 (RFC 9110 §15.4.5) made from the head of the response it stands
@@ -254,7 +254,7 @@ pub fn finish(
 /// cache. The one place a 304 is built: for a hit, a collapsed follower and
 /// a fill whose client's precondition held.
 pub fn not_modified(
-    node: &Node,
+    pipeline: &Pipeline,
     mut headers: HeaderMap,
     age: Option<u64>,
     cs: &CacheStatus,
@@ -268,7 +268,7 @@ pub fn not_modified(
     }
     let empty = body::empty();
     finish(
-        node,
+        pipeline,
         StatusCode::NOT_MODIFIED,
         headers,
         empty,
@@ -283,37 +283,37 @@ pub fn not_modified(
 /// is, which is much of why a CDN sits in front of it. The details go to
 /// the log.
 pub fn upstream_error(
-    node: &Node,
+    pipeline: &Pipeline,
     e: &crate::error::UpstreamError,
     mut cs: CacheStatus,
 ) -> Response<Body> {
     tracing::warn!(error = %e, detail = e.as_str(), "origin request failed");
     cs.detail = Some(e.as_str());
-    error(node, e.status(), e.public_message(), cs)
+    error(pipeline, e.status(), e.public_message(), cs)
 }
 
 /// [`upstream_error`] for a gRPC request: a trailers-only gRPC response
 /// whose grpc-status comes from the failure's kind (`grpc::code_for`).
 pub fn upstream_error_grpc(
-    node: &Node,
+    pipeline: &Pipeline,
     e: &crate::error::UpstreamError,
     mut cs: CacheStatus,
 ) -> Response<Body> {
     tracing::warn!(error = %e, detail = e.as_str(), "origin request failed (gRPC)");
     cs.detail = Some(e.as_str());
-    grpc_error(node, super::grpc::code_for(e), e.public_message(), cs)
+    grpc_error(pipeline, super::grpc::code_for(e), e.public_message(), cs)
 }
 
 /// A trailers-only gRPC error response, with this node's fields added.
 pub fn grpc_error(
-    node: &Node,
+    pipeline: &Pipeline,
     code: super::grpc::Code,
     message: &str,
     cs: CacheStatus,
 ) -> Response<Body> {
     let (parts, body) = super::grpc::error_response(code, message).into_parts();
     finish(
-        node,
+        pipeline,
         parts.status,
         parts.headers,
         body,
@@ -323,7 +323,12 @@ pub fn grpc_error(
 }
 
 /// An error response with a one-line text body.
-pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) -> Response<Body> {
+pub fn error(
+    pipeline: &Pipeline,
+    status: StatusCode,
+    message: &str,
+    cs: CacheStatus,
+) -> Response<Body> {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -340,7 +345,7 @@ pub fn error(node: &Node, status: StatusCode, message: &str, cs: CacheStatus) ->
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     let mut resp = finish(
-        node,
+        pipeline,
         status,
         headers,
         body::full(text),

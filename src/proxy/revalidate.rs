@@ -18,7 +18,7 @@ use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 
 /// Revalidate `entry` for this request and answer it.
 pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let parts = &ex.parts;
     let fwd = match reason {
         RevalidateReason::Stale | RevalidateReason::ResponseNoCache => Fwd::Stale,
@@ -38,7 +38,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
     // window applies only when the origin could not be reached at all.
     let stale_ok = |origin_down: bool| {
         let window = if origin_down {
-            node.cfg.cache.serve_stale_on_origin_down_secs
+            pipeline.cfg.cache.serve_stale_on_origin_down_secs
         } else {
             0
         };
@@ -46,7 +46,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
             response_time,
             &ex.directives,
             &entry.meta,
-            &node.policy,
+            &pipeline.policy,
             window,
         )
     };
@@ -66,7 +66,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 let age = entry.meta.current_age(response_time);
                 return super::encodings::answer(ex, entry, age, cs).await;
             }
-            respond::upstream_error(node, &e, cs)
+            respond::upstream_error(pipeline, &e, cs)
         }
         Ok(resp) if updates_stored(&parts.method, resp.status(), &entry, resp.headers()) => {
             let mut headers = resp.headers().clone();
@@ -91,9 +91,9 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                     )
                 },
                 entry.body.clone(),
-                node,
+                pipeline,
             );
-            node.services.store.put(fresh.key, fresh.to_object());
+            pipeline.services.store.put(fresh.key, fresh.to_object());
             super::encodings::carry_forms(ex, &entry, &fresh).await;
             let f = decision::Freshness::with(&fresh.meta, response_time, &fresh.facts);
             let cs = CacheStatus {
@@ -160,13 +160,13 @@ fn updates_stored(
 pub fn in_background(ex: &Exchange, entry: Entry) {
     // One background refresh per key at a time.
     let key = entry.key;
-    if !ex.node.collapser.start_refresh(key) {
+    if !ex.pipeline.collapser.start_refresh(key) {
         return;
     }
     let bg = ex.background();
     tokio::spawn(async move {
         let resp = foreground(&bg, entry, RevalidateReason::Stale).await;
         drain(resp.into_body()).await;
-        bg.node.collapser.end_refresh(&key);
+        bg.pipeline.collapser.end_refresh(&key);
     });
 }

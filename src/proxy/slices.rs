@@ -106,20 +106,20 @@ impl SliceIndex {
 /// Is the origin's response (to a whole-object fetch made for a range) an
 /// object to slice instead? Then what is known of it, remembered.
 pub fn too_large(ex: &Exchange, status: StatusCode, headers: &HeaderMap) -> Option<Known> {
-    let c = &ex.node.cfg.cache;
+    let c = &ex.pipeline.cfg.cache;
     let len = super::range_fill::complete_length(status, headers)?;
     if c.slice_bytes == 0 || len <= c.slice_above_bytes || headers.contains_key(header::VARY) {
         return None;
     }
     let known = Known::of(len, headers);
     let now = clock::instant();
-    ex.node.slices.remember(ex.primary, known.clone(), now);
+    ex.pipeline.slices.remember(ex.primary, known.clone(), now);
     Some(known)
 }
 
 /// Answer the client's Range from the slices of an object of `known` size.
 pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     cs.detail = Some("slice");
     let (start, end) = match range::answer_for(
         &Method::GET,
@@ -134,13 +134,13 @@ pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response
             range::set_unsatisfiable_fields(&mut headers, known.len);
             let status = StatusCode::RANGE_NOT_SATISFIABLE;
             let v = http::Version::HTTP_11;
-            return respond::finish(node, status, headers, body::empty(), &cs, v);
+            return respond::finish(pipeline, status, headers, body::empty(), &cs, v);
         }
         // Several ranges, or an If-Range that does not match: the origin
         // answers the request as the client sent it.
         _ => return fetch::pass(ex, body::empty(), NoCacheReason::TooLarge).await,
     };
-    let size = node.cfg.cache.slice_bytes;
+    let size = pipeline.cfg.cache.slice_bytes;
     let (first, last) = (start / size, end / size);
     let head = match slice(ex, &known, first).await {
         Ok(s) => s,
@@ -168,7 +168,7 @@ pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response
             current = match slice(&ex2, &known, idx).await {
                 Ok(s) => s,
                 Err(e) => {
-                    ex2.node.slices.forget(&ex2.primary);
+                    ex2.pipeline.slices.forget(&ex2.primary);
                     let _ = tx.send(Err(e.into())).await;
                     return;
                 }
@@ -179,13 +179,18 @@ pub async fn serve(ex: &Exchange, known: Known, mut cs: CacheStatus) -> Response
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
     let body = body::boxed(http_body_util::StreamBody::new(stream));
     let v = http::Version::HTTP_11;
-    respond::finish(node, StatusCode::PARTIAL_CONTENT, headers, body, &cs, v)
+    respond::finish(pipeline, StatusCode::PARTIAL_CONTENT, headers, body, &cs, v)
 }
 
 fn slice_failed(ex: &Exchange, why: &str, cs: CacheStatus) -> Response<Body> {
-    ex.node.slices.forget(&ex.primary);
+    ex.pipeline.slices.forget(&ex.primary);
     tracing::warn!(reason = why, "slice fetch failed");
-    respond::error(&ex.node, StatusCode::BAD_GATEWAY, "slice fetch failed", cs)
+    respond::error(
+        &ex.pipeline,
+        StatusCode::BAD_GATEWAY,
+        "slice fetch failed",
+        cs,
+    )
 }
 
 /// One slice's header fields and bytes.
@@ -202,11 +207,11 @@ fn slice_key(primary: &ObjectKey, size: u64, idx: u64) -> ObjectKey {
 
 /// Slice `idx`: stored, or fetched (once, however many ask at a time).
 async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> {
-    let node = &ex.node;
-    let size = node.cfg.cache.slice_bytes;
+    let pipeline = &ex.pipeline;
+    let size = pipeline.cfg.cache.slice_bytes;
     let key = slice_key(&ex.primary, size, idx);
     let (a, b) = (idx * size, ((idx + 1) * size).min(known.len) - 1);
-    let lock = node.slices.fetching.lock_for(key);
+    let lock = pipeline.slices.fetching.lock_for(key);
     let _held = lock.lock().await;
     if let Some(s) = stored(ex, known, key, b - a + 1).await {
         return Ok(s);
@@ -266,8 +271,8 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
                 set_cookie: ex.site.set_cookie,
             },
             primary: key,
-            keyed_fields: &node.keyed_fields,
-            max_object_bytes: node.max_object_bytes(),
+            keyed_fields: &pipeline.keyed_fields,
+            max_object_bytes: pipeline.max_object_bytes(),
             vary: &ex.site.vary.rules,
         },
         &Received {
@@ -277,14 +282,15 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
             response_time,
             purge_seq,
         },
-        &node.policy,
+        &pipeline.policy,
     );
     if let Admission::Store(mut a) = admission
         && a.key == key
     {
-        a.meta.surrogate_keys = node.surrogate_keys(&parts.headers);
+        a.meta.surrogate_keys = pipeline.surrogate_keys(&parts.headers);
         let meta: Bytes = StoredMeta::Response(a.meta).encode().into();
-        node.services
+        pipeline
+            .services
             .store
             .put(key, StoredObject::new(meta, bytes.clone()));
     }
@@ -297,8 +303,9 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
 /// Slice `key` from the store, when it is fresh, not purged, of the same
 /// object and complete.
 async fn stored(ex: &Exchange, known: &Known, key: ObjectKey, len: u64) -> Option<Slice> {
-    let node = &ex.node;
-    let Lookup::Hit(entry) = lookup::find(node, key, &HeaderMap::new(), &ex.site.vary.rules).await
+    let pipeline = &ex.pipeline;
+    let Lookup::Hit(entry) =
+        lookup::find(pipeline, key, &HeaderMap::new(), &ex.site.vary.rules).await
     else {
         return None;
     };
@@ -307,7 +314,7 @@ async fn stored(ex: &Exchange, known: &Known, key: ObjectKey, len: u64) -> Optio
     };
     let t = &ex.target;
     let keys = &entry.meta.surrogate_keys;
-    if node
+    if pipeline
         .services
         .purge
         .check(&t.host, &t.path_and_query, keys, entry.meta.purge_seq)

@@ -15,7 +15,7 @@ pub use handshake::{Ask, asks};
 pub use hold::ConnHold;
 
 use super::exchange::Exchange;
-use super::{Node, forwarding, respond};
+use super::{Pipeline, forwarding, respond};
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::CacheStatus;
 use crate::services::tunnel_limits::{Refused, TunnelPermit};
@@ -37,20 +37,20 @@ const MAX_REFUSAL_BYTES: usize = 256 << 10;
 /// Answer a WebSocket handshake asked as `ask`: refuse it, pass on the
 /// origin's refusal, or switch and start the tunnel.
 pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     if ex.has_body() {
         return refuse(
-            node,
+            pipeline,
             StatusCode::BAD_REQUEST,
             "a WebSocket handshake has no content",
         );
     }
     match handshake::check_request(ask, &ex.parts.headers) {
         Ok(()) => {}
-        Err(Malformed::BadRequest(why)) => return refuse(node, StatusCode::BAD_REQUEST, why),
+        Err(Malformed::BadRequest(why)) => return refuse(pipeline, StatusCode::BAD_REQUEST, why),
         Err(Malformed::Version) => {
             let mut r = refuse(
-                node,
+                pipeline,
                 StatusCode::UPGRADE_REQUIRED,
                 "unsupported WebSocket version",
             );
@@ -62,7 +62,7 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
             return r;
         }
     }
-    let permit = match node.services.tunnels.admit(&ex.site.tunnels) {
+    let permit = match pipeline.services.tunnels.admit(&ex.site.tunnels) {
         Ok(p) => p,
         Err(why) => {
             tracing::debug!(reason = why.as_str(), host = %ex.target.host, "WebSocket refused");
@@ -70,12 +70,12 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
                 Refused::Disabled => StatusCode::FORBIDDEN,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
-            return refuse(node, status, why.as_str());
+            return refuse(pipeline, status, why.as_str());
         }
     };
     let Some(client_side) = ex.parts.extensions.get::<OnUpgrade>().cloned() else {
         return refuse(
-            node,
+            pipeline,
             StatusCode::NOT_IMPLEMENTED,
             "this connection cannot be upgraded",
         );
@@ -84,23 +84,27 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
 
     let mut req = forwarding::upstream_request(ex, body::empty());
     let Some(key) = handshake::upstream_fields(ask, req.headers_mut(), handshake::new_key) else {
-        return refuse(node, StatusCode::INTERNAL_SERVER_ERROR, "no WebSocket key");
+        return refuse(
+            pipeline,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "no WebSocket key",
+        );
     };
     *req.method_mut() = Method::GET;
     *req.version_mut() = http::Version::HTTP_11;
     match ex.target.path_and_query.parse() {
         Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return refuse(node, StatusCode::BAD_REQUEST, "invalid request target"),
+        Err(_) => return refuse(pipeline, StatusCode::BAD_REQUEST, "invalid request target"),
     }
-    let up = &node.cfg.upstream;
+    let up = &pipeline.cfg.upstream;
     let timeouts = dial::Timeouts {
         head: Duration::from_millis(up.first_byte_timeout_ms),
     };
     let (head, origin_side) = match dial::handshake(&ex.site.origin, req, timeouts).await {
         Ok(Answer::Switched(head, io)) => (head, io),
-        Ok(Answer::Refused(resp)) => return pass_refusal(node, ask, resp, timeouts.head).await,
+        Ok(Answer::Refused(resp)) => return pass_refusal(pipeline, ask, resp, timeouts.head).await,
         Err(e) => {
-            let mut r = respond::upstream_error(node, &e, CacheStatus::default());
+            let mut r = respond::upstream_error(pipeline, &e, CacheStatus::default());
             r.headers_mut().remove(CACHE_STATUS);
             return r;
         }
@@ -108,7 +112,7 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     if let Err(why) = handshake::check_switch(&head.headers, &key) {
         tracing::warn!(reason = why, host = %ex.target.host, "origin's WebSocket switch refused");
         return refuse(
-            node,
+            pipeline,
             StatusCode::BAD_GATEWAY,
             "invalid WebSocket handshake from the origin",
         );
@@ -116,14 +120,18 @@ pub async fn open(ex: &Exchange, ask: Ask) -> Response<Body> {
     let mut headers = head.headers;
     forwarding::remove_hop_by_hop(&mut headers);
     handshake::downstream_fields(ask, &mut headers);
-    node.services.tunnels.opened.fetch_add(1, Ordering::Relaxed);
-    let tunnels = node.services.tunnels.clone();
+    pipeline
+        .services
+        .tunnels
+        .opened
+        .fetch_add(1, Ordering::Relaxed);
+    let tunnels = pipeline.services.tunnels.clone();
     tokio::spawn(run(tunnels, client_side, origin_side, permit, hold));
     let status = match ask {
         Ask::Upgrade => StatusCode::SWITCHING_PROTOCOLS,
         Ask::ExtendedConnect => StatusCode::OK,
     };
-    downstream(node, status, headers, body::empty())
+    downstream(pipeline, status, headers, body::empty())
 }
 
 /// The tunnel's life: wait for the client's side (hyper hands it out once
@@ -169,7 +177,7 @@ async fn run(
 /// came (read whole, bounded), uncached. Over HTTP/2 a 2xx would open the
 /// client's tunnel with nothing behind it, so it is a 502.
 async fn pass_refusal(
-    node: &Node,
+    pipeline: &Pipeline,
     ask: Ask,
     resp: Response<hyper::body::Incoming>,
     within: Duration,
@@ -178,7 +186,7 @@ async fn pass_refusal(
     if ask == Ask::ExtendedConnect && parts.status.is_success() {
         tracing::warn!(status = %parts.status, "origin answered a WebSocket handshake without switching");
         return refuse(
-            node,
+            pipeline,
             StatusCode::BAD_GATEWAY,
             "the origin did not switch protocols",
         );
@@ -189,14 +197,14 @@ async fn pass_refusal(
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "origin's answer to a WebSocket handshake failed or is too large");
             return refuse(
-                node,
+                pipeline,
                 StatusCode::BAD_GATEWAY,
                 "the origin's answer could not be read",
             );
         }
         Err(_) => {
             return refuse(
-                node,
+                pipeline,
                 StatusCode::GATEWAY_TIMEOUT,
                 "the origin's answer took too long",
             );
@@ -205,7 +213,7 @@ async fn pass_refusal(
     let mut headers = parts.headers;
     forwarding::remove_hop_by_hop(&mut headers);
     headers.remove(header::CONTENT_LENGTH);
-    downstream(node, parts.status, headers, body::full(bytes))
+    downstream(pipeline, parts.status, headers, body::full(bytes))
 }
 
 const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("cache-status");
@@ -213,15 +221,15 @@ const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("cache-
 /// A response with this node's fields (Via, the configured removals) and no
 /// Cache-Status: the cache played no part.
 fn downstream(
-    node: &Node,
+    pipeline: &Pipeline,
     status: StatusCode,
     mut headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    for f in &node.strip_downstream {
+    for f in &pipeline.strip_downstream {
         headers.remove(f);
     }
-    headers.append(header::VIA, node.via_11.clone());
+    headers.append(header::VIA, pipeline.via_11.clone());
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     *resp.headers_mut() = headers;
@@ -229,8 +237,8 @@ fn downstream(
 }
 
 /// The node's own refusal: a one-line text body, no Cache-Status.
-fn refuse(node: &Node, status: StatusCode, why: &str) -> Response<Body> {
-    let mut r = respond::error(node, status, why, CacheStatus::default());
+fn refuse(pipeline: &Pipeline, status: StatusCode, why: &str) -> Response<Body> {
+    let mut r = respond::error(pipeline, status, why, CacheStatus::default());
     r.headers_mut().remove(CACHE_STATUS);
     r
 }

@@ -15,7 +15,7 @@ use http::Response;
 
 /// Forward a request whose method is not GET or HEAD.
 pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
-    let node = &ex.node;
+    let pipeline = &ex.pipeline;
     let target = &ex.target;
     if grpc::is_grpc(&ex.parts.headers) {
         return forward_grpc(ex, body).await;
@@ -39,7 +39,8 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
                     &target.path_and_query,
                     &headers,
                 ) {
-                    node.services
+                    pipeline
+                        .services
                         .store
                         .remove(&key::primary(target.scheme, &authority, &pq));
                 }
@@ -48,7 +49,7 @@ pub async fn forward(ex: &Exchange, body: Body) -> Response<Body> {
             // §9.3.3); store_and_stream applies that rule and streams either way.
             store_and_stream(ex, resp, times, cs, false, None, false).await
         }
-        Err(e) => respond::upstream_error(node, &e, cs),
+        Err(e) => respond::upstream_error(pipeline, &e, cs),
     }
 }
 
@@ -66,13 +67,13 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
             "gRPC request for a site whose origin is not HTTP/2; set its protocol to h2c or h2"
         );
         let message = "gRPC needs an HTTP/2 origin; this site's origin speaks HTTP/1.1";
-        return respond::grpc_error(&ex.node, grpc::Code::Unavailable, message, cs);
+        return respond::grpc_error(&ex.pipeline, grpc::Code::Unavailable, message, cs);
     }
     // The client's deadline also bounds the origin exchange.
     let deadline = grpc::timeout(&ex.parts.headers);
     let mut req = upstream_request(ex, body);
     let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
-    let tracer = &ex.node.services.tracer;
+    let tracer = &ex.pipeline.services.tracer;
     let span = ClientSpan::start(
         tracer,
         &ex.parts.extensions,
@@ -82,7 +83,7 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
         pq,
     );
     let result = ex
-        .node
+        .pipeline
         .upstream
         .send_within(origin, pq, req, None, deadline)
         .await;
@@ -90,7 +91,7 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
         span.end(&result);
     }
     match result {
-        Ok(resp) => relay(&ex.node, resp, cs),
-        Err(e) => respond::upstream_error_grpc(&ex.node, &e, cs),
+        Ok(resp) => relay(&ex.pipeline, resp, cs),
+        Err(e) => respond::upstream_error_grpc(&ex.pipeline, &e, cs),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::admin_purger::NodePurger;
 use crate::live::Live;
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
@@ -16,8 +16,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The admin router for `node`; `live` takes `POST /admin/reload`.
-pub fn router(node: Arc<Node>, live: Weak<Live>) -> Router {
-    let tokens = node
+pub fn router(pipeline: Arc<Pipeline>, live: Weak<Live>) -> Router {
+    let tokens = pipeline
         .cfg
         .admin
         .tokens
@@ -26,12 +26,12 @@ pub fn router(node: Arc<Node>, live: Weak<Live>) -> Router {
         .collect();
     let api = ApiConfig {
         tokens: Tokens::new(tokens),
-        max_batch: node.cfg.purge.max_batch,
-        max_hosts: node.cfg.purge.max_hosts,
-        max_key_bytes: node.cfg.purge.max_key_bytes,
-        max_body_bytes: node.cfg.purge.max_body_bytes,
+        max_batch: pipeline.cfg.purge.max_batch,
+        max_hosts: pipeline.cfg.purge.max_hosts,
+        max_key_bytes: pipeline.cfg.purge.max_key_bytes,
+        max_body_bytes: pipeline.cfg.purge.max_body_bytes,
     };
-    purge_api::router(Arc::new(NodePurger::new(node.clone())), api)
+    purge_api::router(Arc::new(NodePurger::new(pipeline.clone())), api)
         .merge(
             Router::new()
                 .route("/health", get(health))
@@ -40,7 +40,7 @@ pub fn router(node: Arc<Node>, live: Weak<Live>) -> Router {
                     "/admin/tls/reload",
                     axum::routing::post(reload_certificates),
                 )
-                .with_state(node),
+                .with_state(pipeline),
         )
         .merge(
             Router::new()
@@ -53,18 +53,18 @@ pub fn router(node: Arc<Node>, live: Weak<Live>) -> Router {
 /// node (its tokens and limits come from the config).
 struct Routers {
     live: Weak<Live>,
-    current: parking_lot::Mutex<(Arc<Node>, Router)>,
+    current: parking_lot::Mutex<(Arc<Pipeline>, Router)>,
 }
 
 impl Routers {
-    fn current(&self, fallback: &Arc<Node>) -> Router {
-        let node = self
+    fn current(&self, fallback: &Arc<Pipeline>) -> Router {
+        let pipeline = self
             .live
             .upgrade()
-            .map_or_else(|| fallback.clone(), |l| l.node());
+            .map_or_else(|| fallback.clone(), |l| l.pipeline());
         let mut cur = self.current.lock();
-        if !Arc::ptr_eq(&cur.0, &node) {
-            *cur = (node.clone(), router(node, self.live.clone()));
+        if !Arc::ptr_eq(&cur.0, &pipeline) {
+            *cur = (pipeline.clone(), router(pipeline, self.live.clone()));
         }
         cur.1.clone()
     }
@@ -80,24 +80,24 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let node = live.node();
+    let pipeline = live.pipeline();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(
-            node.cfg.server.header_read_timeout_secs,
+            pipeline.cfg.server.header_read_timeout_secs,
         ))
         .keep_alive(true);
     let routers = Arc::new(Routers {
         live: Arc::downgrade(&live),
         current: parking_lot::Mutex::new((
-            node.clone(),
-            router(node.clone(), Arc::downgrade(&live)),
+            pipeline.clone(),
+            router(pipeline.clone(), Arc::downgrade(&live)),
         )),
     });
     drop(live);
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-        let router = routers.current(&node);
+        let router = routers.current(&pipeline);
         async move { tower::ServiceExt::oneshot(router, req).await }
     });
     let graceful = GracefulShutdown::new();
@@ -126,8 +126,8 @@ pub async fn serve(
 /// `GET /metrics`: the OpenMetrics text exposition (Prometheus reads it).
 /// `GET /health`: 200 `ok`; in a fleet with `catch_up = "unhealthy"`, 503
 /// until the node has read every purge it missed while away.
-async fn health(State(node): State<Arc<Node>>) -> (http::StatusCode, &'static str) {
-    match &node.services.fleet {
+async fn health(State(pipeline): State<Arc<Pipeline>>) -> (http::StatusCode, &'static str) {
+    match &pipeline.services.fleet {
         Some(f) if !f.healthy() => (
             http::StatusCode::SERVICE_UNAVAILABLE,
             "catching up with the fleet's purges\n",
@@ -136,14 +136,14 @@ async fn health(State(node): State<Arc<Node>>) -> (http::StatusCode, &'static st
     }
 }
 
-async fn metrics(State(node): State<Arc<Node>>) -> axum::response::Response {
+async fn metrics(State(pipeline): State<Arc<Pipeline>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
         [(
             http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        node.services.metrics.render(),
+        pipeline.services.metrics.render(),
     )
         .into_response()
 }
@@ -152,11 +152,11 @@ async fn metrics(State(node): State<Arc<Node>>) -> axum::response::Response {
 /// reload every listener's certificates; 200 when all loaded, 500 with the
 /// failures (the old certificates stay in use) otherwise.
 async fn reload_certificates(
-    State(node): State<Arc<Node>>,
+    State(pipeline): State<Arc<Pipeline>>,
     headers: http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !admin_authorized(&node, &headers) {
+    if !admin_authorized(&pipeline, &headers) {
         return (
             http::StatusCode::UNAUTHORIZED,
             [(http::header::WWW_AUTHENTICATE, "Bearer")],
@@ -164,7 +164,7 @@ async fn reload_certificates(
         )
             .into_response();
     }
-    let outcomes = node.services.reload_certificates();
+    let outcomes = pipeline.services.reload_certificates();
     let failed = outcomes.iter().any(|(_, r)| r.is_err());
     let body: Vec<serde_json::Value> = outcomes
         .into_iter()
@@ -192,7 +192,7 @@ async fn reload_config(
     let Some(live) = live.upgrade() else {
         return http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    if !admin_authorized(&live.node(), &headers) {
+    if !admin_authorized(&live.pipeline(), &headers) {
         return (
             http::StatusCode::UNAUTHORIZED,
             [(http::header::WWW_AUTHENTICATE, "Bearer")],
@@ -224,9 +224,10 @@ async fn reload_config(
 /// Does `headers` carry a configured token that covers every host (`"*"`)?
 /// Without tokens nobody is authorized, as for the purge API; SIGHUP
 /// reloads anyway.
-fn admin_authorized(node: &Node, headers: &http::HeaderMap) -> bool {
+fn admin_authorized(pipeline: &Pipeline, headers: &http::HeaderMap) -> bool {
     let tokens = Tokens::new(
-        node.cfg
+        pipeline
+            .cfg
             .admin
             .tokens
             .iter()

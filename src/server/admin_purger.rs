@@ -5,7 +5,7 @@
 
 use crate::fleet::Fleet;
 use crate::http_cache::canonical;
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use crate::purge::PurgeOp;
 use purge_api::{FleetWaitFuture, Mode, Purger};
 use std::sync::Arc;
@@ -13,17 +13,17 @@ use std::sync::Arc;
 /// Carries out purges for the purge API. Each call blocks on the purge
 /// database's commit; the API router makes it on a blocking thread.
 pub struct NodePurger {
-    node: Arc<Node>,
+    pipeline: Arc<Pipeline>,
 }
 
 impl NodePurger {
     /// A purger for `node`.
-    pub fn new(node: Arc<Node>) -> Self {
-        NodePurger { node }
+    pub fn new(pipeline: Arc<Pipeline>) -> Self {
+        NodePurger { pipeline }
     }
 
     fn fleet(&self) -> Option<&Arc<Fleet>> {
-        self.node.services.fleet.as_ref()
+        self.pipeline.services.fleet.as_ref()
     }
 }
 
@@ -48,7 +48,7 @@ impl Purger for NodePurger {
             hosts: hosts.clone(),
             keys: keys.to_vec(),
         };
-        let id = self.node.services.purge(&op, soft(mode))?;
+        let id = self.pipeline.services.purge(&op, soft(mode))?;
         tracing::info!(id, ?hosts, count, ?mode, "purged surrogate keys");
         Ok(id)
     }
@@ -62,7 +62,7 @@ impl Purger for NodePurger {
             host: host.clone(),
             path: path.clone(),
         };
-        let id = self.node.services.purge(&op, soft(mode))?;
+        let id = self.pipeline.services.purge(&op, soft(mode))?;
         tracing::info!(id, host, path, ?mode, "purged URL");
         Ok(id)
     }
@@ -74,7 +74,7 @@ impl Purger for NodePurger {
             host: host.clone(),
             prefix: prefix.clone(),
         };
-        let id = self.node.services.purge(&op, soft(mode))?;
+        let id = self.pipeline.services.purge(&op, soft(mode))?;
         tracing::info!(id, host, prefix, ?mode, "purged prefix");
         Ok(id)
     }
@@ -82,13 +82,13 @@ impl Purger for NodePurger {
     fn purge_all(&self, host: &str, mode: Mode) -> Result<u64, String> {
         let host = host_key(host);
         let op = PurgeOp::All { host: host.clone() };
-        let id = self.node.services.purge(&op, soft(mode))?;
+        let id = self.pipeline.services.purge(&op, soft(mode))?;
         tracing::info!(id, host, ?mode, "purged every object of the host");
         Ok(id)
     }
 
     fn serves_host(&self, host: &str) -> bool {
-        self.node.sites.site_for(host).is_ok()
+        self.pipeline.sites.site_for(host).is_ok()
     }
 
     fn in_fleet(&self) -> bool {

@@ -6,9 +6,10 @@
 use super::h1_framing::TrailerLimits;
 use super::observe::{self, Observed};
 use super::request_checks;
+use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::live::Live;
-use crate::proxy::{self, Node};
+use crate::proxy::{self, Pipeline};
 use crate::target::Scheme;
 use crate::tls::resolver::Resolver;
 use crate::trace;
@@ -48,8 +49,8 @@ impl FrontEnd {
         alt_svc: Option<http::HeaderValue>,
         certs: Option<Arc<Resolver>>,
     ) -> Arc<Self> {
-        let node = live.node();
-        let s: &ServerConfig = &node.cfg.server;
+        let pipeline = live.pipeline();
+        let s: &ServerConfig = &pipeline.cfg.server;
         let mut h1 = http1::Builder::new();
         h1.timer(TokioTimer::new())
             // hyper runs this timer from the moment it waits for a head, so
@@ -59,7 +60,7 @@ impl FrontEnd {
             .max_headers(s.max_request_headers)
             .max_header_size(s.max_request_head_bytes);
         let mut h2 = http2::Builder::new(TokioExecutor::new());
-        if websocket_anywhere(&node.cfg) {
+        if websocket_anywhere(&pipeline.cfg) {
             // RFC 8441: offer extended CONNECT, for WebSocket over HTTP/2.
             h2.enable_connect_protocol();
         }
@@ -96,31 +97,31 @@ impl FrontEnd {
         peer: SocketAddr,
         sni: Option<&str>,
     ) -> http::Response<Observed> {
-        let node = self.live.node();
-        let mut start = observe::begin(&node, &req, peer, Some("TLSv1.3"));
-        let resp = match self.refuse(&req, peer, sni) {
-            Some(refused) => refused,
-            None => {
-                let span = trace::start_server(
-                    &node.services.tracer,
-                    &node.trusted_proxies,
-                    &req,
-                    peer,
-                    self.scheme,
-                );
-                start.note_trace(span.as_ref());
-                let resp = proxy::handle(node.clone(), req, peer, self.scheme);
-                let resp = trace::within(&span, resp).await;
-                trace::end_server(
-                    span,
-                    &node.services.tracer,
-                    &node.cfg,
-                    &node.services.purge,
-                    resp,
-                )
-            }
+        let pipeline = self.live.pipeline();
+        let mut start = observe::begin(&pipeline, &req, peer, Some("TLSv1.3"));
+        let (resp, span_end) = match self.refuse(&req, peer, sni) {
+            Some(refused) => (refused, None),
+            None => self.traced(&pipeline, req, peer, &mut start).await,
         };
-        observe::finish(&node, start, resp)
+        observe::finish(&pipeline, start, resp, span_end)
+    }
+
+    /// Run `req` through the pipeline inside its server span (if traced).
+    async fn traced(
+        &self,
+        pipeline: &Arc<Pipeline>,
+        req: http::Request<Body>,
+        peer: SocketAddr,
+        start: &mut observe::Start,
+    ) -> (http::Response<Body>, Option<trace::SpanEnd>) {
+        let services = &pipeline.services;
+        let (tracer, trusted) = (&services.tracer, &pipeline.trusted_proxies);
+        let span = trace::start_server(tracer, trusted, &req, peer, self.scheme);
+        start.note_trace(span.as_ref());
+        let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
+        let resp = trace::within(&span, resp).await;
+        let span_end = trace::end_server(span, tracer, &pipeline.cfg, &services.purge, &resp);
+        (resp, span_end)
     }
 
     /// The front end's own answer to a request it will not pass on: the
@@ -175,8 +176,8 @@ impl FrontEnd {
     }
 
     /// The node in force now.
-    pub fn node(&self) -> Arc<Node> {
-        self.live.node()
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.live.pipeline()
     }
 
     /// The send timeout of `[server]`.
@@ -186,7 +187,7 @@ impl FrontEnd {
 
     /// The largest request head accepted, in bytes.
     pub fn max_head_bytes(&self) -> usize {
-        self.live.node().cfg.server.max_request_head_bytes
+        self.live.pipeline().cfg.server.max_request_head_bytes
     }
 
     /// Check a request, then hand it to the proxy. `sni` is the name the
@@ -198,35 +199,19 @@ impl FrontEnd {
         sni: Option<&str>,
         tls: Option<&'static str>,
     ) -> http::Response<Observed> {
-        let node = self.live.node();
-        let mut start = observe::begin(&node, &req, peer, tls);
-        let mut resp = match self.refuse(&req, peer, sni) {
-            Some(refused) => refused,
+        let pipeline = self.live.pipeline();
+        let mut start = observe::begin(&pipeline, &req, peer, tls);
+        let (mut resp, span_end) = match self.refuse(&req, peer, sni) {
+            Some(refused) => (refused, None),
             None => {
-                let span = trace::start_server(
-                    &node.services.tracer,
-                    &node.trusted_proxies,
-                    &req,
-                    peer,
-                    self.scheme,
-                );
-                start.note_trace(span.as_ref());
-                let resp =
-                    proxy::handle(node.clone(), req.map(crate::body::boxed), peer, self.scheme);
-                let resp = trace::within(&span, resp).await;
-                trace::end_server(
-                    span,
-                    &node.services.tracer,
-                    &node.cfg,
-                    &node.services.purge,
-                    resp,
-                )
+                let req = req.map(crate::body::boxed);
+                self.traced(&pipeline, req, peer, &mut start).await
             }
         };
         if let Some(v) = &self.alt_svc {
             resp.headers_mut().insert(http::header::ALT_SVC, v.clone());
         }
-        observe::finish(&node, start, resp)
+        observe::finish(&pipeline, start, resp, span_end)
     }
 }
 

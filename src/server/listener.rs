@@ -7,7 +7,7 @@
 use super::conn_limits::ConnLimits;
 use super::connection;
 use super::front_end::FrontEnd;
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,10 +29,10 @@ pub enum Transport {
 }
 
 /// The connection caps of a node, shared by all its listeners.
-pub fn limits(node: &Node) -> Arc<ConnLimits> {
+pub fn limits(pipeline: &Pipeline) -> Arc<ConnLimits> {
     ConnLimits::new(
-        node.cfg.server.max_connections,
-        node.cfg.server.max_connections_per_ip,
+        pipeline.cfg.server.max_connections,
+        pipeline.cfg.server.max_connections_per_ip,
     )
 }
 
@@ -47,7 +47,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> bool {
-    let tunnels = fe.node().services.tunnels.clone();
+    let tunnels = fe.pipeline().services.tunnels.clone();
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {

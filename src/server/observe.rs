@@ -1,8 +1,8 @@
-//! Counting and logging every request once its response has been sent:
-//! the front end notes when a request began ([`begin`]), and wraps the
-//! response body ([`finish`]) so that, when the body ends or the client
-//! goes away, the site's metrics are counted and the access-log line is
-//! queued. Both are off the request's critical path: atomics, and a
+//! Counting, logging and tracing every request once its response has been
+//! sent: the front end notes when a request began ([`begin`]), and wraps the
+//! response body ([`finish`]) in the one response-body observer, so that,
+//! when the body ends or the client goes away, the site's metrics are
+//! counted, the access-log line is queued and the server span ends. Both are off the request's critical path: atomics, and a
 //! non-blocking queue.
 
 use crate::access_log::Record;
@@ -10,8 +10,10 @@ use crate::body::Body;
 use crate::clock;
 use crate::http_cache::outcome::Outcome;
 use crate::metrics::{Protocol, SiteMetrics, Source};
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use crate::proxy::served::Served;
+use crate::trace::SpanEnd;
+use crate::trace::record::BodyEnd;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body::{Frame, SizeHint};
@@ -55,12 +57,12 @@ impl Start {
 
 /// Note a request's arrival. `tls`: the connection's TLS version, if any.
 pub fn begin<B>(
-    node: &Node,
+    pipeline: &Pipeline,
     req: &Request<B>,
     client: SocketAddr,
     tls: Option<&'static str>,
 ) -> Start {
-    let log = node.logs_any.then(|| {
+    let log = pipeline.logs_any.then(|| {
         let h = req.headers();
         Box::new(LogStart {
             time: clock::now(),
@@ -89,14 +91,20 @@ pub fn begin<B>(
     }
 }
 
-/// Wrap `resp` so that it is counted, and logged, when its body ends.
-pub fn finish(node: &Node, start: Start, mut resp: Response<Body>) -> Response<Observed> {
+/// Wrap `resp` so that it is counted, logged and its span (if any) ended
+/// when its body ends.
+pub fn finish(
+    pipeline: &Pipeline,
+    start: Start,
+    mut resp: Response<Body>,
+    span: Option<SpanEnd>,
+) -> Response<Observed> {
     let first_byte = clock::instant().saturating_duration_since(start.at);
     let served = resp.extensions_mut().remove::<Served>();
     let (site, rule, outcome, reason, source, origin) = match served {
         Some(s) => (
-            s.site.unwrap_or_else(|| node.unrouted.clone()),
-            s.log.unwrap_or(node.unrouted_log),
+            s.site.unwrap_or_else(|| pipeline.unrouted.clone()),
+            s.log.unwrap_or(pipeline.unrouted_log),
             s.outcome,
             s.reason,
             s.source,
@@ -104,8 +112,8 @@ pub fn finish(node: &Node, start: Start, mut resp: Response<Body>) -> Response<O
         ),
         // The front end's own answers (400, 421, 431...).
         None => (
-            node.unrouted.clone(),
-            node.unrouted_log,
+            pipeline.unrouted.clone(),
+            pipeline.unrouted_log,
             Outcome::Error,
             "refused",
             Source::Generated,
@@ -116,7 +124,7 @@ pub fn finish(node: &Node, start: Start, mut resp: Response<Body>) -> Response<O
         Some(l) if rule.enabled => Some(Box::new(Pending {
             start: l,
             cache_status: resp.headers().get("cache-status").cloned(),
-            access_log: node.services.access_log.clone(),
+            access_log: pipeline.services.access_log.clone(),
             sample: rule.sample,
         })),
         _ => None,
@@ -137,6 +145,7 @@ pub fn finish(node: &Node, start: Start, mut resp: Response<Body>) -> Response<O
         inner,
         sent: 0,
         done: Some(done),
+        span,
     })
 }
 
@@ -218,6 +227,7 @@ pub struct Observed {
     inner: Body,
     sent: u64,
     done: Option<Done>,
+    span: Option<SpanEnd>,
 }
 
 impl Observed {
@@ -228,20 +238,30 @@ impl Observed {
             inner,
             sent: 0,
             done: None,
+            span: None,
         }
     }
 
-    fn end(&mut self, aborted: bool) {
+    fn end(&mut self, end: BodyEnd) {
+        let aborted = !matches!(end, BodyEnd::Complete);
         if let Some(done) = self.done.take() {
             done.record(self.sent, aborted);
+        }
+        if let Some(span) = self.span.take() {
+            span.end(self.sent, end);
         }
     }
 }
 
 impl Drop for Observed {
     fn drop(&mut self) {
-        let aborted = !http_body::Body::is_end_stream(&self.inner);
-        self.end(aborted);
+        // A body the server never polled because it was empty ended well.
+        let end = if http_body::Body::is_end_stream(&self.inner) {
+            BodyEnd::Complete
+        } else {
+            BodyEnd::Aborted
+        };
+        self.end(end);
     }
 }
 
@@ -261,11 +281,11 @@ impl http_body::Body for Observed {
                     this.sent += d.len() as u64;
                 }
                 if this.inner.is_end_stream() {
-                    this.end(false);
+                    this.end(BodyEnd::Complete);
                 }
             }
-            Poll::Ready(None) => this.end(false),
-            Poll::Ready(Some(Err(_))) => this.end(true),
+            Poll::Ready(None) => this.end(BodyEnd::Complete),
+            Poll::Ready(Some(Err(e))) => this.end(BodyEnd::Failed(e.to_string())),
             Poll::Pending => {}
         }
         polled

@@ -12,18 +12,14 @@ use super::context::TraceContext;
 use super::ids::{SpanId, TraceId};
 use super::record::{BodyEnd, Detail, NodeFacts, ServerFacts, SpanRecord};
 use super::{Tracer, cache_outcome, traceparent};
-use crate::body::{self, Body};
+use crate::body::Body;
 use crate::cidr::Cidr;
 use crate::config::Config;
 use crate::config::TrustIncoming;
 use crate::target::Scheme;
-use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri, Version, header};
-use http_body::{Frame, SizeHint};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 use storage::PurgeStore;
 
@@ -107,33 +103,25 @@ pub fn end_server(
     tracer: &Arc<Tracer>,
     cfg: &Config,
     purge: &PurgeStore,
-    resp: Response<Body>,
-) -> Response<Body> {
-    let Some(span) = span else {
-        return resp;
-    };
+    resp: &Response<Body>,
+) -> Option<SpanEnd> {
+    let span = span?;
     let status = resp.status();
     if !span.record || (!span.ctx.sampled && !status.is_server_error()) {
         // Kept only in case of an error, and the head says success: done.
         // (A body that then fails mid-stream goes unexported.)
-        return resp;
+        return None;
     }
     let cache_status = resp.headers().get("cache-status").cloned();
     // Known now to be exported: note what only the node knows.
     let facts = Some(node_facts(cfg, purge, &span, cache_status.as_ref()));
     let tracer = tracer.clone();
-    resp.map(|inner| {
-        body::boxed(TracedBody {
-            inner,
-            bytes: 0,
-            open: Some(Open {
-                tracer,
-                span,
-                status,
-                cache_status,
-                facts,
-            }),
-        })
+    Some(SpanEnd {
+        tracer,
+        span,
+        status,
+        cache_status,
+        facts,
     })
 }
 
@@ -174,21 +162,15 @@ fn site_label(cfg: &Config, host: &str) -> Option<String> {
         .or_else(|| cfg.origin.as_ref().map(|_| "default".to_string()))
 }
 
-/// The span waiting for its response body to end.
-struct Open {
+/// A server span waiting for its response body to end: the front end's
+/// one response-body observer ends it, with the bytes sent and how the
+/// body ended.
+pub struct SpanEnd {
     tracer: Arc<Tracer>,
     span: ServerSpan,
     status: StatusCode,
     cache_status: Option<HeaderValue>,
     facts: Option<NodeFacts>,
-}
-
-/// A response body that ends its server span when it ends, fails or is
-/// dropped.
-struct TracedBody {
-    inner: Body,
-    bytes: u64,
-    open: Option<Open>,
 }
 
 impl ServerSpan {
@@ -198,18 +180,16 @@ impl ServerSpan {
     }
 }
 
-impl TracedBody {
-    fn finish(&mut self, end: BodyEnd) {
-        let Some(open) = self.open.take() else {
-            return;
-        };
-        let Open {
+impl SpanEnd {
+    /// End the span: its body sent `body_bytes` and ended as `end`.
+    pub fn end(self, body_bytes: u64, end: BodyEnd) {
+        let SpanEnd {
             tracer,
             span,
             status,
             cache_status,
             facts,
-        } = open;
+        } = self;
         let failed = status.is_server_error() || matches!(end, BodyEnd::Failed(_));
         let ctx = span.ctx;
         if !ctx.sampled && !failed {
@@ -234,7 +214,7 @@ impl TracedBody {
                 scheme: span.scheme,
                 status,
                 cache_status,
-                body_bytes: self.bytes,
+                body_bytes,
                 end,
                 node: facts,
             })),
@@ -251,48 +231,4 @@ pub(super) fn wall_times(start: Instant) -> (u64, u64) {
     let elapsed = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
     let end = crate::clock::unix_nanos();
     (end.saturating_sub(elapsed), end)
-}
-
-impl http_body::Body for TracedBody {
-    type Data = Bytes;
-    type Error = crate::body::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(d) = frame.data_ref() {
-                    this.bytes += d.len() as u64;
-                }
-            }
-            Poll::Ready(Some(Err(e))) => this.finish(BodyEnd::Failed(e.to_string())),
-            Poll::Ready(None) => this.finish(BodyEnd::Complete),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for TracedBody {
-    fn drop(&mut self) {
-        // A body the server never polled because it was empty ended well.
-        let end = if http_body::Body::is_end_stream(&self.inner) {
-            BodyEnd::Complete
-        } else {
-            BodyEnd::Aborted
-        };
-        self.finish(end);
-    }
 }

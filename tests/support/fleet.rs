@@ -64,7 +64,10 @@ impl Fleet {
             f(i, &mut cell.lock());
             let report = node.live.reload().await.expect("reload with [tier]");
             assert!(report.restart_needed.is_empty(), "{report:?}");
-            assert!(node.live.node().tier.is_some(), "tiering on after reload");
+            assert!(
+                node.live.pipeline().tier.is_some(),
+                "tiering on after reload"
+            );
         }
     }
 

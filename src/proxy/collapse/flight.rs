@@ -200,8 +200,9 @@ impl Flight {
         }
     }
 
-    /// Readers detached so far for falling behind (for tests and metrics).
-    pub fn detached_readers(&self) -> usize {
+    /// Readers detached so far for falling behind (the table's own tests).
+    #[cfg(test)]
+    pub(super) fn detached_readers(&self) -> usize {
         self.state
             .lock()
             .readers

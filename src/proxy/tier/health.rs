@@ -6,13 +6,13 @@
 //! A connect costs the peer nothing and the origin nothing (an HTTP probe
 //! would be routed to a site, and could reach its origin).
 
-use crate::proxy::Node;
+use crate::proxy::Pipeline;
 use std::sync::Weak;
 
 /// Check the peers of `node`'s tier at its interval, for as long as the
 /// node serves requests (a reload replaces it, with its own checks).
-pub fn spawn(node: Weak<Node>) {
-    let Some(every) = node
+pub fn spawn(pipeline: Weak<Pipeline>) {
+    let Some(every) = pipeline
         .upgrade()
         .and_then(|n| n.tier.as_ref().map(|t| t.health_check_interval))
     else {
@@ -26,7 +26,7 @@ pub fn spawn(node: Weak<Node>) {
         let mut down: Vec<bool> = Vec::new();
         loop {
             tick.tick().await;
-            let Some(tier) = node.upgrade().and_then(|n| n.tier.clone()) else {
+            let Some(tier) = pipeline.upgrade().and_then(|n| n.tier.clone()) else {
                 return;
             };
             down.resize(tier.peers.servers().len(), false);

@@ -23,14 +23,14 @@ pub async fn send(
     req: Request<Body>,
     rebuild: &Replay<'_>,
 ) -> (Result<Response<TimedBody>, UpstreamError>, Timing) {
-    let node = &ex.node;
-    let Some(tier) = &node.tier else {
+    let pipeline = &ex.pipeline;
+    let Some(tier) = &pipeline.tier else {
         return fetch::send(ex, req, Some(rebuild)).await;
     };
     let peers = match tier.route(ex.arrival, &ex.primary) {
         Route::Peers(p) => p,
         Route::Origin(why) => {
-            node.services.metrics.tier.count(why);
+            pipeline.services.metrics.tier.count(why);
             return fetch::send(ex, req, Some(rebuild)).await;
         }
     };
@@ -38,10 +38,10 @@ pub async fn send(
     for (attempt, &i) in peers.iter().enumerate() {
         let mut req = next.take().unwrap_or_else(rebuild);
         for_peer(ex, &mut req);
-        let purge_seq = node.services.purge.current_seq();
+        let purge_seq = pipeline.services.purge.current_seq();
         let request_time = clock::now();
         let pq = &ex.target.path_and_query;
-        let timeouts = node.upstream.timeouts.clone();
+        let timeouts = pipeline.upstream.timeouts.clone();
         match peer::send(tier, i, pq, req, timeouts).await {
             Ok(resp) => {
                 let outcome = if attempt == 0 {
@@ -49,7 +49,7 @@ pub async fn send(
                 } else {
                     TierOutcome::NextPeer
                 };
-                node.services.metrics.tier.count(outcome);
+                pipeline.services.metrics.tier.count(outcome);
                 return (Ok(resp), (request_time, clock::now(), purge_seq));
             }
             Err(failure) => {
@@ -60,7 +60,8 @@ pub async fn send(
             }
         }
     }
-    node.services
+    pipeline
+        .services
         .metrics
         .tier
         .count(TierOutcome::OriginFallback);
@@ -82,7 +83,7 @@ fn for_peer(ex: &Exchange, req: &mut Request<Body>) {
     // How far this node has read the purge stream: a peer that has read
     // less revalidates what it holds rather than hand back an object this
     // node has already purged.
-    if let Some(f) = &ex.node.services.fleet {
+    if let Some(f) = &ex.pipeline.services.fleet {
         h.insert(
             HeaderName::from_static(super::FLEET_SEQ),
             HeaderValue::from(f.position()),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Everything a request needs: config, store, origin client, routing.
-pub struct Node {
+pub struct Pipeline {
     /// The process's services (store, purge state, metrics, logs...).
     pub services: Services,
     /// The configuration in force.
@@ -67,9 +67,9 @@ pub struct Node {
     pub tier: Option<Arc<super::tier::Tier>>,
 }
 
-impl Node {
+impl Pipeline {
     /// Assemble a node from a validated config and what outlives configs.
-    pub fn new(cfg: Config, services: Services) -> Result<Node, crate::config::ConfigError> {
+    pub fn new(cfg: Config, services: Services) -> Result<Pipeline, crate::config::ConfigError> {
         let sites = Sites::from_config(&cfg, &services.metrics)?;
         // Requests that match no site.
         let unrouted = services.metrics.site("-");
@@ -182,7 +182,7 @@ impl Node {
         let logs_any =
             cfg.access_log.enabled || cfg.sites.iter().any(|s| s.access_log == Some(true));
         let tier = super::tier::Tier::from_config(&cfg).map(Arc::new);
-        Ok(Node {
+        Ok(Pipeline {
             services,
             tier,
             logs_any,
