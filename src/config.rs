@@ -36,13 +36,12 @@ pub use crate::http_cache::vary_normalise::UserAgentRule;
 pub use https::{CertificateConfig, ClientAuth, HttpsConfig, TlsVersion};
 use serde::Deserialize;
 use std::path::Path;
-pub use tracing::{OtlpProtocol, TracingConfig, TrustIncoming};
+pub use trace::{OtlpProtocol, TracingConfig, TrustIncoming};
 pub use vary::VaryFieldConfig;
 pub use websocket::WebSocketConfig;
 
-// `::tracing` is the logging crate; this module is the `[tracing]` section.
 mod tier;
-mod tracing;
+mod trace;
 mod websocket;
 pub use tier::TierConfig;
 

@@ -3,12 +3,12 @@
 //! with collapsed waiters when they may reuse it.
 
 use super::collapse::{Head, Leader};
-use super::encodings::{self, Choice};
 use super::exchange::Exchange;
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
+use super::representations::encodings::{self, Choice};
+use super::representations::{range_fill, slices};
 use super::respond;
-use super::{range_fill, slices};
 use crate::body::{self, Body};
 use crate::clock;
 use crate::http_cache::admission::{self, Admission, Admit, Received, Share};

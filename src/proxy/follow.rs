@@ -3,8 +3,8 @@
 //! a hit on the stored copy would be answered.
 
 use super::collapse::Flight;
-use super::encodings::{self, Choice};
 use super::exchange::Exchange;
+use super::representations::encodings::{self, Choice};
 use super::{range_fill, respond};
 use crate::body::{self, Body};
 use crate::clock;

@@ -1,6 +1,7 @@
-//! The node's shared state: everything a request needs (config, store,
-//! origin client, routing, collapsing table), built once from a validated
-//! config.
+//! The pipeline as one config builds it: the config in force, the site
+//! table, the caching policy, the origin client, the collapsing table and
+//! the other tables a request needs, plus the process's services. Built
+//! once per config; a reload builds a new one (`live`).
 
 use super::collapse::Collapser;
 use super::forwarding;
@@ -13,14 +14,14 @@ use crate::upstream::Upstream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Everything a request needs: config, store, origin client, routing.
+/// Everything a request needs: config, routing, policy, tables, services.
 pub struct Pipeline {
     /// The process's services (store, purge state, metrics, logs...).
     pub services: Services,
     /// The configuration in force.
     pub cfg: Arc<Config>,
     /// Sizes of objects fetched in slices, and the slice fetch locks.
-    pub slices: super::slices::SliceIndex,
+    pub slices: super::representations::slices::SliceIndex,
     /// Held while a form in another content coding is made, so that
     /// concurrent first requests for it make it once.
     pub forms_making: super::keyed_locks::KeyedLocks,
@@ -30,7 +31,7 @@ pub struct Pipeline {
     pub sites: Sites,
     /// The caching rules, derived from `cfg.cache`.
     pub policy: Policy,
-    /// Distinguishes this node (its policy and config) from earlier ones, for
+    /// Distinguishes this pipeline (its policy and config) from earlier ones, for
     /// the reuse facts and heads cached on stored objects.
     pub policy_generation: u64,
     /// Fields that carry surrogate keys, and their limits.
@@ -68,7 +69,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Assemble a node from a validated config and what outlives configs.
+    /// Assemble the pipeline of a validated config, with the process's services.
     pub fn new(cfg: Config, services: Services) -> Result<Pipeline, crate::config::ConfigError> {
         let sites = Sites::from_config(&cfg, &services.metrics)?;
         // Requests that match no site.
@@ -228,7 +229,7 @@ impl Pipeline {
         self.trusted_proxies.iter().any(|c| c.contains(ip))
     }
 
-    /// The largest body this node stores.
+    /// The largest body stored.
     pub fn max_object_bytes(&self) -> u64 {
         self.cfg.storage.max_object_bytes
     }

@@ -2,9 +2,9 @@
 //! Age, client preconditions and HEAD), from the origin, and errors.
 
 use super::Pipeline;
-use super::chunked_body;
 use super::forwarding::append_via;
 use super::lookup::Entry;
+use super::representations::chunked_body;
 use super::served::Served;
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::{CacheStatus, Fwd};

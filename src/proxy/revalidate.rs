@@ -64,7 +64,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                     ..cs
                 };
                 let age = entry.meta.current_age(response_time);
-                return super::encodings::answer(ex, entry, age, cs).await;
+                return super::representations::encodings::answer(ex, entry, age, cs).await;
             }
             respond::upstream_error(pipeline, &e, cs)
         }
@@ -94,7 +94,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 pipeline,
             );
             pipeline.services.store.put(fresh.key, fresh.to_object());
-            super::encodings::carry_forms(ex, &entry, &fresh).await;
+            super::representations::encodings::carry_forms(ex, &entry, &fresh).await;
             let f = decision::Freshness::with(&fresh.meta, response_time, &fresh.facts);
             let cs = CacheStatus {
                 fwd: Some(fwd),
@@ -103,7 +103,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 stored: Some(true),
                 ..Default::default()
             };
-            let mut answer = super::encodings::answer(ex, fresh, f.age, cs).await;
+            let mut answer = super::representations::encodings::answer(ex, fresh, f.age, cs).await;
             // As a merge would for this client: the 304's cookies replace
             // the stored ones (RFC 9111 §3.2), in its answer only.
             for (name, _) in &cookies {
@@ -123,7 +123,7 @@ pub async fn foreground(ex: &Exchange, entry: Entry, reason: RevalidateReason) -
                 ..Default::default()
             };
             let age = entry.meta.current_age(response_time);
-            super::encodings::answer(ex, entry, age, cs).await
+            super::representations::encodings::answer(ex, entry, age, cs).await
         }
         Ok(resp) => {
             let cs = CacheStatus {

@@ -26,7 +26,7 @@ pub struct Site {
     /// Its metrics, under its label.
     pub metrics: Arc<crate::metrics::SiteMetrics>,
     /// Content-coding negotiation: one stored copy, every encoding.
-    pub compression: Arc<super::encodings::Rules>,
+    pub compression: Arc<super::representations::encodings::Rules>,
     /// Whether, and how often, its requests are logged.
     pub log: LogRule,
     /// Its Vary rules, variant cap and origin-purge rule.
@@ -94,7 +94,7 @@ impl Sites {
                     s.websocket.unwrap_or(cfg.websocket.enabled),
                     cfg.websocket.max_tunnels_per_site,
                 ),
-                compression: Arc::new(super::encodings::Rules::new(
+                compression: Arc::new(super::representations::encodings::Rules::new(
                     cfg.compression.with(&s.compression),
                 )),
                 metrics: metrics.site(
@@ -135,7 +135,9 @@ impl Sites {
                         cfg.websocket.enabled,
                         cfg.websocket.max_tunnels_per_site,
                     ),
-                    compression: Arc::new(super::encodings::Rules::new(cfg.compression.clone())),
+                    compression: Arc::new(super::representations::encodings::Rules::new(
+                        cfg.compression.clone(),
+                    )),
                     metrics: metrics.site("default"),
                     log: LogRule {
                         enabled: cfg.access_log.enabled,

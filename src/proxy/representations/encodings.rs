@@ -10,9 +10,9 @@
 //! only through its stored copy, so the copy's purge checks cover it.
 //! docs/encodings.md has the rules (ETags, no-transform, ranges, limits).
 
-use super::exchange::Exchange;
-use super::lookup::Entry;
-use super::respond;
+use super::super::exchange::Exchange;
+use super::super::lookup::Entry;
+use super::super::respond;
 use super::transcode::{self, Levels};
 use crate::body::Body;
 use crate::clock;

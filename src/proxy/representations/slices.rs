@@ -15,11 +15,11 @@
 //! error (the client's framing tells it so) and the object's size is
 //! forgotten. Objects with Vary are not sliced.
 
-use super::exchange::Exchange;
-use super::fetch;
-use super::forwarding::upstream_request;
-use super::lookup::{self, Lookup};
-use super::respond;
+use super::super::exchange::Exchange;
+use super::super::fetch;
+use super::super::forwarding::upstream_request;
+use super::super::lookup::{self, Lookup};
+use super::super::respond;
 use crate::body::{self, Body, BoxError};
 use crate::clock;
 use crate::http_cache::admission::{self, Admission, Admit, Received};
@@ -77,7 +77,7 @@ impl Known {
 #[derive(Default)]
 pub struct SliceIndex {
     known: Mutex<HashMap<ObjectKey, (Known, Instant)>>,
-    fetching: super::keyed_locks::KeyedLocks,
+    fetching: super::super::keyed_locks::KeyedLocks,
 }
 
 impl SliceIndex {
@@ -233,7 +233,7 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
     let (result, (request_time, response_time, purge_seq)) = fetch::send(ex, req, None).await;
     let resp = result.map_err(|e| format!("origin: {e}"))?;
     let (mut parts, rbody) = resp.into_parts();
-    super::forwarding::remove_hop_by_hop(&mut parts.headers);
+    super::super::forwarding::remove_hop_by_hop(&mut parts.headers);
     let want = format!("bytes {a}-{b}/{}", known.len);
     let cr = parts.headers.get(header::CONTENT_RANGE);
     if parts.status != StatusCode::PARTIAL_CONTENT

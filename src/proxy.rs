@@ -1,9 +1,7 @@
 //! The request pipeline: one straight-line async function that sequences
 //! named steps. Each step lives in its own file.
 
-pub mod chunked_body;
 pub mod collapse;
-pub mod encodings;
 pub mod exchange;
 pub mod fetch;
 pub mod fill;
@@ -15,14 +13,12 @@ pub mod lookup;
 pub mod origin_purge;
 mod pipeline;
 pub mod purge_method;
-pub mod range_fill;
+pub mod representations;
 pub mod respond;
 pub mod revalidate;
 pub mod served;
 pub mod sites;
-pub mod slices;
 pub mod tier;
-pub mod transcode;
 pub mod tunnel;
 pub mod unsafe_method;
 pub mod variants;
@@ -36,11 +32,12 @@ use crate::http_cache::storable::NoCacheReason;
 use crate::http_cache::{key, range, vary};
 use crate::target::Scheme;
 use collapse::Join;
-use encodings::Choice;
 use exchange::Exchange;
 use http::{Method, Request, Response, StatusCode};
 use lookup::Lookup;
 pub use pipeline::Pipeline;
+use representations::encodings::{self, Choice};
+use representations::{range_fill, slices};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use storage::Purged;

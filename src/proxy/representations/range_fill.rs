@@ -10,7 +10,7 @@
 //! An object larger than `cache.slice_above_bytes` is not fetched whole for a
 //! range: it is fetched in fixed-size slices ([`super::slices`]).
 
-use super::exchange::Exchange;
+use super::super::exchange::Exchange;
 use crate::body::{self, Body, BoxError};
 use crate::http_cache::range::{self, RangeAnswer};
 use bytes::Bytes;
@@ -75,7 +75,7 @@ pub fn answer(
 /// bytes: the store copy it feeds then completes.
 fn finish_in_background(body: Body) {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
-        rt.spawn(super::fetch::drain(body));
+        rt.spawn(super::super::fetch::drain(body));
     }
 }
 
