@@ -1,14 +1,17 @@
 //! edgecache: a caching CDN node.
 //!
-//! A request's way through the node:
+//! The rooms and their layers are drawn in docs/architecture.md (checked by
+//! scripts/layers.sh). A request's way through the node:
 //! ```text
-//! server::listener (HTTP/1.1 + h2c) -> proxy::handle
-//!   -> proxy::normalize      target URI, Host, origin for the site
-//!   -> http_cache::key       primary key; Vary index -> variant key
-//!   -> proxy::lookup         storage::Store (memory + disk)
-//!   -> http_cache::decision  Fresh | Stale | Revalidate   (pure RFC 9111)
-//!   -> proxy::fetch / proxy::revalidate / proxy::unsafe_method
-//!   -> proxy::respond        Age, Via, Cache-Status, client preconditions
+//! server::listener (HTTP/1.1, h2c) / TLS / h3 -> server::front_end
+//!   -> proxy::handle          the pipeline, one step per file:
+//!   -> target, proxy::sites   target URI, Host, the site and its origin
+//!   -> http_cache::key        primary key; Vary index -> variant key
+//!   -> proxy::lookup          storage::Store (memory + disk)
+//!   -> http_cache::decision   Fresh | Stale | Revalidate   (pure RFC 9111)
+//!   -> proxy::fetch / revalidate / unsafe_method -> upstream (origins)
+//!   -> proxy::respond         Age, Via, Cache-Status, client preconditions
+//!   -> server::observe        metrics, access log, span when the body ends
 //! ```
 
 pub mod access_log;

@@ -5,6 +5,16 @@ use super::*;
 impl Config {
     /// Check every value; the error names the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_origins()?;
+        self.validate_sections()?;
+        self.validate_storage()?;
+        self.validate_names()?;
+        self.validate_upstream()?;
+        self.validate_durations()
+    }
+
+    /// The default origin and every site: hosts, origins, protocols, per-site overrides.
+    fn validate_origins(&self) -> Result<(), ConfigError> {
         if let Some(o) = &self.origin {
             let servers = parse_origins("origin", o)?;
             origin_protocol::check(&self.upstream.protocol, "upstream.protocol", &servers)?;
@@ -55,6 +65,11 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `[cache]` Vary limits, `[server]`, `[[https]]` and the sections that check themselves.
+    fn validate_sections(&self) -> Result<(), ConfigError> {
         let c = &self.cache;
         vary::check(
             "cache",
@@ -81,6 +96,11 @@ impl Config {
         self.tracing.validate()?;
         self.fleet.validate()?;
         self.tier.validate()?;
+        Ok(())
+    }
+
+    /// `[storage]` sizes, and the `[cache]` limits that depend on them.
+    fn validate_storage(&self) -> Result<(), ConfigError> {
         let st = &self.storage;
         if st.memory_bytes < (1 << 20) {
             return Err(invalid(
@@ -141,6 +161,11 @@ impl Config {
                 format!("`{f}` is not a header field name"),
             ));
         }
+        Ok(())
+    }
+
+    /// The cache's name, surrogate-key fields, purge networks and admin tokens.
+    fn validate_names(&self) -> Result<(), ConfigError> {
         if self.server.cache_name.is_empty() || self.server.cache_name.contains(['"', ',', '\n']) {
             return Err(invalid(
                 "server.cache_name",
@@ -194,6 +219,11 @@ impl Config {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// `[upstream]`: breakers, timeouts, forwarded fields and trusted proxies.
+    fn validate_upstream(&self) -> Result<(), ConfigError> {
         if self.upstream.breaker_failures == 0 {
             return Err(invalid("upstream.breaker_failures", "must be at least 1"));
         }
@@ -227,7 +257,7 @@ impl Config {
                 )
             })?;
         }
-        self.validate_durations()
+        Ok(())
     }
 
     /// Durations are added to `Instant`s, which panics on overflow: every
