@@ -40,58 +40,12 @@ EDGECACHE_MEMORY_BYTES=${EDGECACHE_MEMORY_BYTES:-268435456}
 EDGECACHE_DISK_BYTES=${EDGECACHE_DISK_BYTES:-1073741824}
 EDGECACHE_WRITE_POLICY=${EDGECACHE_WRITE_POLICY:-insertion}
 VARNISH_MALLOC=${VARNISH_MALLOC:-256m}
-KEEP=0
-ONLY=""
-SCEN_ARG=""
-
-usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --quick) ROUNDS=1; DURATION=3; WARMUP=1; shift ;;
-        --only) ONLY=${2:?--only needs a list}; shift 2 ;;
-        --only=*) ONLY=${1#--only=}; shift ;;
-        --scenarios) SCEN_ARG=${2:?--scenarios needs a list}; shift 2 ;;
-        --scenarios=*) SCEN_ARG=${1#--scenarios=}; shift ;;
-        --keep) KEEP=1; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) echo "compare.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-done
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { printf 'compare.sh: error: %s\n' "$*" >&2; exit 1; }
-
-# ---------------------------------------------------------------- selection
-in_list() { # word list...
-    local w=$1; shift
-    local x
-    for x in "$@"; do [ "$x" = "$w" ] && return 0; done
-    return 1
-}
-
-CACHES=()
-if [ -n "$ONLY" ]; then
-    IFS=, read -r -a want <<<"$ONLY"
-    for c in "${want[@]}"; do
-        in_list "$c" "${ALL_CACHES[@]}" || die "--only: unknown cache '$c' (known: ${ALL_CACHES[*]})"
-        CACHES+=("$c")
-    done
-else
-    CACHES=("${ALL_CACHES[@]}")
-fi
-SCENARIOS=()
-if [ -n "$SCEN_ARG" ]; then
-    IFS=, read -r -a want <<<"$SCEN_ARG"
-    for s in "${want[@]}"; do
-        in_list "$s" "${ALL_SCENARIOS[@]}" || die "--scenarios: unknown scenario '$s' (known: ${ALL_SCENARIOS[*]})"
-        SCENARIOS+=("$s")
-    done
-else
-    SCENARIOS=("${ALL_SCENARIOS[@]}")
-fi
+SCRIPT=compare.sh
+USAGE_LINES=2,18
+ALL_SERVERS=("${ALL_CACHES[@]}")
+# shellcheck source=benches/load/prelude.sh
+source "$HERE/prelude.sh"
+CACHES=("${SERVERS[@]}")
 
 if in_list edgecache "${CACHES[@]}" && [ ! -x "$EDGECACHE_BIN" ]; then
     if [ -n "$ONLY" ]; then

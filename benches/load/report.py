@@ -10,8 +10,9 @@ RUN_DIR/fill.csv, writes RUN_DIR/results.json and prints markdown to stdout.
 import csv
 import json
 import os
-import statistics
 import sys
+
+from report_common import fmt, med, num
 
 SCENARIO_TEXT = {
     "hot1k": "hot 1 KiB hit",
@@ -25,30 +26,6 @@ SCENARIO_TEXT = {
     "rate20k": "fixed rate, 1 KiB hit",
 }
 CACHE_ORDER = ["edgecache", "nginx", "varnish"]
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(v, digits=2):
-    if v is None:
-        return "-"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:.0f}"
-    if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.{digits}f}"
 
 
 def main():

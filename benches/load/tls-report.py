@@ -10,8 +10,9 @@ RUN_DIR/idle.csv (idle10k), writes RUN_DIR/results.json and prints markdown.
 import csv
 import json
 import os
-import statistics
 import sys
+
+from report_common import fmt, med, num
 
 SCENARIO_TEXT = {
     "handshake": "full TLS 1.3 handshake + 1 KiB hit per connection (X25519)",
@@ -22,30 +23,6 @@ SCENARIO_TEXT = {
 }
 UNIT = {"handshake": "conn/s", "handshake_mlkem": "conn/s"}
 SERVERS = ["edgecache", "nginx"]
-
-
-def num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
-def fmt(v, digits=2):
-    if v is None:
-        return "-"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:.0f}"
-    if abs(v) >= 10:
-        return f"{v:.1f}"
-    return f"{v:.{digits}f}"
 
 
 def read_csv(path):

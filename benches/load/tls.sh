@@ -42,57 +42,10 @@ H3LOAD_BIN=${H3LOAD_BIN:-$TARGET_DIR/release/examples/h3load}
 EDGECACHE_MEMORY_BYTES=${EDGECACHE_MEMORY_BYTES:-268435456}
 EDGECACHE_DISK_BYTES=${EDGECACHE_DISK_BYTES:-1073741824}
 EDGECACHE_WRITE_POLICY=${EDGECACHE_WRITE_POLICY:-insertion}
-KEEP=0
-ONLY=""
-SCEN_ARG=""
-
-usage() {
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --quick) ROUNDS=1; DURATION=3; WARMUP=1; shift ;;
-        --only) ONLY=${2:?--only needs a list}; shift 2 ;;
-        --only=*) ONLY=${1#--only=}; shift ;;
-        --scenarios) SCEN_ARG=${2:?--scenarios needs a list}; shift 2 ;;
-        --scenarios=*) SCEN_ARG=${1#--scenarios=}; shift ;;
-        --keep) KEEP=1; shift ;;
-        -h|--help) usage; exit 0 ;;
-        *) echo "tls.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
-    esac
-done
-
-log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { printf 'tls.sh: error: %s\n' "$*" >&2; exit 1; }
-
-in_list() { # word list...
-    local w=$1; shift
-    local x
-    for x in "$@"; do [ "$x" = "$w" ] && return 0; done
-    return 1
-}
-
-SERVERS=()
-if [ -n "$ONLY" ]; then
-    IFS=, read -r -a want <<<"$ONLY"
-    for c in "${want[@]}"; do
-        in_list "$c" "${ALL_SERVERS[@]}" || die "--only: unknown server '$c' (known: ${ALL_SERVERS[*]})"
-        SERVERS+=("$c")
-    done
-else
-    SERVERS=("${ALL_SERVERS[@]}")
-fi
-SCENARIOS=()
-if [ -n "$SCEN_ARG" ]; then
-    IFS=, read -r -a want <<<"$SCEN_ARG"
-    for s in "${want[@]}"; do
-        in_list "$s" "${ALL_SCENARIOS[@]}" || die "--scenarios: unknown scenario '$s' (known: ${ALL_SCENARIOS[*]})"
-        SCENARIOS+=("$s")
-    done
-else
-    SCENARIOS=("${ALL_SCENARIOS[@]}")
-fi
+SCRIPT=tls.sh
+USAGE_LINES=2,16
+# shellcheck source=benches/load/prelude.sh
+source "$HERE/prelude.sh"
 [ "$(nproc)" -ge 2 ] || die "needs at least 2 CPUs (server on CPU 0, load generator on CPU 1)"
 
 # ---------------------------------------------------------------- tools
