@@ -5,17 +5,17 @@
 //! families outlive config reloads, so counters never go backwards.
 
 mod content_coding;
-pub mod fleet;
+pub mod fleet_gauges;
 pub mod node_collector;
 mod origin_purge;
 mod site;
-pub mod tier;
+pub mod tier_outcomes;
 
 pub use content_coding::{ContentCodingMetrics, FormOutcome};
 pub use node_collector::NodeCollector;
 pub use origin_purge::{OriginPurgeMetrics, OriginPurgeOutcome};
 pub use site::{Protocol, SiteMetrics, Source};
-pub use tier::TierMetrics;
+pub use tier_outcomes::TierMetrics;
 
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;

@@ -211,7 +211,7 @@ fn write_node(e: &mut DescriptorEncoder, live: &Live) -> std::fmt::Result {
         pipeline.surrogate_key_overflow.load(Ordering::Relaxed),
     )?;
     if let Some(f) = &pipeline.services.fleet {
-        crate::metrics::fleet::encode(e, f, &pipeline.services.purge)?;
+        crate::metrics::fleet_gauges::encode(e, f, &pipeline.services.purge)?;
     }
     Ok(())
 }

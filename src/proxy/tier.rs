@@ -15,7 +15,7 @@ pub mod via_peers;
 
 use crate::config::Config;
 use crate::config::{Balance, Protocol};
-pub use crate::metrics::tier::TierOutcome;
+pub use crate::metrics::tier_outcomes::TierOutcome;
 use crate::target::Scheme;
 use crate::upstream::conn_pool::{ConnPool, ConnSettings};
 use crate::upstream::origin::{BreakerConfig, Origin};

@@ -93,7 +93,7 @@ impl Gen {
 
 /// A radix-trie node. The root has an empty label.
 #[derive(Default)]
-struct Node {
+struct TrieNode {
     /// The bytes of the edge from the parent.
     label: Box<[u8]>,
     /// Bans on every target starting with the path to here.
@@ -101,18 +101,18 @@ struct Node {
     /// Bans on exactly the path to here.
     exact: Gen,
     /// Sorted by the first byte of their labels, which differ.
-    children: Vec<Node>,
+    children: Vec<TrieNode>,
 }
 
-// === impl Node ===
+// === impl TrieNode ===
 
-impl Node {
+impl TrieNode {
     fn child_index(&self, byte: u8) -> Result<usize, usize> {
         self.children.binary_search_by_key(&byte, |c| c.label[0])
     }
 
     /// The node for exactly `path`, created (splitting edges) if missing.
-    fn entry(&mut self, path: &[u8]) -> &mut Node {
+    fn entry(&mut self, path: &[u8]) -> &mut TrieNode {
         let Some(&first) = path.first() else {
             return self;
         };
@@ -121,9 +121,9 @@ impl Node {
             Err(i) => {
                 self.children.insert(
                     i,
-                    Node {
+                    TrieNode {
                         label: path.into(),
-                        ..Node::default()
+                        ..TrieNode::default()
                     },
                 );
                 return &mut self.children[i];
@@ -136,10 +136,10 @@ impl Node {
             let mut tail = old;
             let head: Box<[u8]> = tail.label[..common].into();
             tail.label = tail.label[common..].into();
-            self.children[i] = Node {
+            self.children[i] = TrieNode {
                 label: head,
                 children: vec![tail],
-                ..Node::default()
+                ..TrieNode::default()
             };
         }
         self.children[i].entry(&path[common..])
@@ -191,7 +191,7 @@ impl Node {
     fn count(&self) -> usize {
         usize::from(!self.prefix.is_empty())
             + usize::from(!self.exact.is_empty())
-            + self.children.iter().map(Node::count).sum::<usize>()
+            + self.children.iter().map(TrieNode::count).sum::<usize>()
     }
 }
 
@@ -207,7 +207,7 @@ struct Scope {
     /// Host-wide bans.
     all: Gen,
     /// URL bans, exact and prefix.
-    urls: Node,
+    urls: TrieNode,
 }
 
 /// Changes the store must mirror in redb after an index update.
