@@ -6,7 +6,7 @@ use crate::support;
 
 use bytes::Bytes;
 use std::sync::Arc;
-use support::{Origin, TestNode, test_config};
+use support::{Origin, TestNode, test_config, wait_until};
 
 /// An origin that answers with `headers` and a body naming the request's
 /// Cookie, holding the end of the body until the gate opens.
@@ -52,12 +52,12 @@ async fn gated(
 }
 
 async fn wait_count(origin: &Origin, path: &str, n: usize) {
-    for _ in 0..600 {
-        if origin.count(path) >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        &format!("{n} origin requests for {path}"),
+        std::time::Duration::from_secs(10),
+        || origin.count(path) >= n,
+    )
+    .await;
 }
 
 /// Two users with their own cookies ask for a page whose response is

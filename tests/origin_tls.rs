@@ -184,7 +184,9 @@ async fn a_certificate_for_another_name_is_refused_with_502() {
     let ca = test_ca();
     let origin = tls_origin(issued_by(&ca, &["localhost"]), &[b"http/1.1"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = test_config("http://127.0.0.1:9", dir.path());
+    // The default origin is never asked (the site matches); it refuses.
+    let unused = support::Reserved::new();
+    let mut cfg = test_config(&unused.url(), dir.path());
     cfg.sites.push(SiteConfig {
         hosts: vec!["127.0.0.1".into()],
         origin: format!("https://localhost:{}", origin.port),

@@ -5,7 +5,7 @@ use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Origin, TestNode, get, reply, test_config};
+use support::{Origin, TestNode, get, reply, test_config, wait_until, wait_until_async};
 
 #[tokio::test]
 async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
@@ -33,21 +33,23 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
         stale.cache_status()
     );
     // The refresh happens in the background; wait for it (bounded).
-    for _ in 0..100 {
-        if origin.count("/swr") == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the background refresh at the origin",
+        std::time::Duration::from_secs(10),
+        || origin.count("/swr") >= 2,
+    )
+    .await;
     assert_eq!(origin.count("/swr"), 2, "one background refresh");
     let mut refreshed = String::new();
-    for _ in 0..100 {
-        refreshed = get(&node.url("/swr")).await.text();
-        if refreshed == "v2" || origin.count("/swr") > 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "the refreshed response to be served",
+        std::time::Duration::from_secs(10),
+        async || {
+            refreshed = get(&node.url("/swr")).await.text();
+            refreshed == "v2" || origin.count("/swr") > 2
+        },
+    )
+    .await;
     assert_eq!(
         refreshed, "v2",
         "the refreshed response replaced the stale one"
@@ -103,14 +105,9 @@ async fn origin_down_window_serves_stale_then_502_when_disabled() {
         cfg.upstream.connect_timeout_ms = 500;
         let node = TestNode::start(cfg).await;
         assert_eq!(get(&node.url("/down")).await.text(), "kept");
-        origin.stop();
-        // Down once nothing accepts on its address any more.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(origin.addr).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        // Down once nothing accepts on its address any more (its port
+        // stays reserved, so no other test's listener can answer there).
+        origin.stop_and_wait().await;
         let got = get(&node.url("/down")).await;
         if window > 0 {
             assert_eq!(
