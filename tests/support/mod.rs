@@ -12,6 +12,7 @@ pub mod raw_origin;
 pub mod tls;
 pub mod wait;
 
+#[allow(unused_imports)]
 pub use wait::{Reserved, wait_until, wait_until_async};
 
 use bytes::Bytes;
