@@ -262,8 +262,13 @@ async fn a_node_down_during_100_purges_serves_none_of_them_stale() {
     let nats = Nats::start().await;
     let o = versioned_origin().await;
     let mut f = three_nodes(&o.origin.url(), &nats).await;
+    // A fixed Host: the restarted C listens on another port, and the cache
+    // key includes the authority (without it, C would find nothing stored
+    // after the restart and pass whatever it does while catching up).
+    let host = [("host", "fleet.test")];
     for p in 0..100 {
-        assert_eq!(get(&f.node(2).url(&format!("/o/{p}"))).await.status, 200);
+        let got = support::send("GET", &f.node(2).url(&format!("/o/{p}")), &host).await;
+        assert_eq!(got.status, 200);
     }
     assert_eq!(o.origin.count("/o/7"), 1);
     f.nodes[2].take().expect("c").stop().await;
@@ -287,13 +292,24 @@ async fn a_node_down_during_100_purges_serves_none_of_them_stale() {
     );
     let mut served: HashMap<String, usize> = HashMap::new();
     for p in 0..100 {
-        let text = get(&c.url(&format!("/o/{p}"))).await.text();
+        let path = format!("/o/{p}");
+        let got = support::send("GET", &c.url(&path), &host).await;
+        let text = got.text();
         *served.entry(text[..2].to_string()).or_default() += 1;
         assert_eq!(
             text,
             format!("v2 /o/{p}"),
-            "stale object served after restart"
+            "stale object served after restart: {}",
+            got.cache_status()
         );
+        // C still held the old version: it revalidated it.
+        let revalidated = o.origin.seen().iter().any(|s| {
+            s.path == path
+                && s.headers
+                    .get("if-none-match")
+                    .is_some_and(|v| v.as_bytes() == b"\"v1\"")
+        });
+        assert!(revalidated, "{path}: C had no stored copy to revalidate");
     }
     assert_eq!(served.get("v2"), Some(&100));
     // Every answer above came before C could read a single missed purge.
