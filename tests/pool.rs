@@ -320,7 +320,8 @@ async fn a_connection_still_sending_an_upload_is_not_reused() {
                                 b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
                             )
                             .await;
-                        // Never read the body; keep the connection.
+                        // Never read the body; keep the connection (the
+                        // behaviour under test: an origin that stalls).
                         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                         return;
                     }
