@@ -46,20 +46,6 @@ pub async fn wait_until_async(what: &str, timeout: Duration, mut cond: impl Asyn
     }
 }
 
-/// As [`wait_until`], blocking the thread (for tests without a runtime).
-pub fn wait_until_blocking(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let end = std::time::Instant::now() + timeout;
-    loop {
-        if cond() {
-            return;
-        }
-        if std::time::Instant::now() >= end {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// A loopback port held by a bound socket that does not listen: connecting
 /// is refused, and the port is not handed to anyone else while this lives.
 pub struct Reserved {
