@@ -7,23 +7,26 @@ use crate::support;
 
 use edgecache::config::{LogFormat, SiteConfig};
 use std::path::Path;
-use support::{Origin, TestNode, get, metrics, reply, send, test_config};
+use support::{
+    Origin, TestNode, get, metrics, reply, send, test_config, wait_until, wait_until_async,
+};
 
-/// Wait until `path` holds at least `n` lines; return them.
+/// Wait until `path` holds at least `n` lines (fail after 10 s); return them.
 async fn lines(path: &Path, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    for _ in 0..200 {
-        got = std::fs::read_to_string(path)
+    let read = || -> Vec<String> {
+        std::fs::read_to_string(path)
             .unwrap_or_default()
             .lines()
             .map(str::to_owned)
-            .collect();
-        if got.len() >= n {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    got
+            .collect()
+    };
+    wait_until(
+        &format!("{n} lines in {}", path.display()),
+        std::time::Duration::from_secs(10),
+        || read().len() >= n,
+    )
+    .await;
+    read()
 }
 
 async fn origin() -> Origin {
@@ -131,10 +134,17 @@ async fn combined_format_per_site_switches_and_sampling() {
         503
     );
     send("GET", &node.url("/d"), &[("referer", "http://r.test/")]).await;
-    let got = lines(&log, 2).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let got_later = lines(&log, 2).await;
-    assert_eq!(got, got_later);
+    lines(&log, 2).await;
+    // A later logged request as a barrier: lines are written in order, so
+    // once its line is there, any line the requests above were going to
+    // write is there too.
+    send("GET", &node.url("/barrier"), &[]).await;
+    let mut got = lines(&log, 3).await;
+    assert!(
+        got.last().is_some_and(|l| l.contains("GET /barrier")),
+        "{got:?}"
+    );
+    got.pop();
     assert_eq!(
         got.len(),
         2,
@@ -220,18 +230,20 @@ async fn a_stalled_writer_drops_and_counts_lines_and_blocks_no_request() {
         assert_eq!(got.status, 200);
     }
     let mut dropped = 0.0;
-    for _ in 0..100 {
-        let m = metrics(node.admin_addr).await;
-        dropped = m
-            .lines()
-            .find_map(|l| l.strip_prefix("edgecache_access_log_dropped_total "))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        if dropped >= 89.0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "at least 89 dropped access-log lines",
+        std::time::Duration::from_secs(10),
+        async || {
+            dropped = metrics(node.admin_addr)
+                .await
+                .lines()
+                .find_map(|l| l.strip_prefix("edgecache_access_log_dropped_total "))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            dropped >= 89.0
+        },
+    )
+    .await;
     // 100 lines, at most 10 queued and 1 held by the stuck writer.
     assert!(dropped >= 89.0, "dropped {dropped}");
     // Unblock the writer so the test's tempdir can go.
@@ -252,7 +264,9 @@ async fn the_line_carries_the_trace_id() {
     cfg.tracing.sample_ratio = 1.0;
     cfg.tracing.trust_incoming = edgecache::config::TrustIncoming::Always;
     // No collector: spans are dropped and counted; the log is unaffected.
-    cfg.tracing.endpoint = Some("http://127.0.0.1:9".into());
+    // A collector address that refuses (not an assumed-closed port 9).
+    let refusing = support::Reserved::new();
+    cfg.tracing.endpoint = Some(refusing.url());
     let node = TestNode::start(cfg).await;
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent = format!("00-{trace}-00f067aa0ba902b7-01");

@@ -279,11 +279,10 @@ async fn forwarding_strips_hop_by_hop_and_adds_via_and_xff() {
 
 #[tokio::test]
 async fn unreachable_origin_gives_502_without_its_address_and_only_if_cached_gives_504() {
-    // Reserve a port and close it: nothing listens there.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
+    // A port held for the test that refuses every connection (a port
+    // closed after binding could be handed to another test's listener).
+    let reserved = support::Reserved::new();
+    let dead = reserved.addr;
     let dir = tempfile::tempdir().expect("tempdir");
     let node = TestNode::start(test_config(&format!("http://{dead}"), dir.path())).await;
     let got = get(&node.url("/x")).await;

@@ -7,7 +7,7 @@ use crate::support;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::sync::Arc;
-use support::{Origin, TestNode, test_config};
+use support::{Origin, TestNode, test_config, wait_until, wait_until_async};
 
 type HttpClient = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
@@ -59,12 +59,12 @@ async fn gated_origin(gate: Arc<tokio::sync::Semaphore>, cc: &'static str) -> Or
 }
 
 async fn wait_for(origin: &Origin, path: &str, n: usize) {
-    for _ in 0..400 {
-        if origin.count(path) >= n {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        &format!("{n} origin requests for {path}"),
+        std::time::Duration::from_secs(10),
+        || origin.count(path) >= n,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -207,14 +207,16 @@ async fn shared_fill_survives_the_leading_client_disconnecting() {
     drop(leader);
     gate.add_permits(10);
     let mut got = String::new();
-    for _ in 0..200 {
-        let g = support::send("GET", &node.url("/d"), &[]).await;
-        if g.cache_status().contains("; hit") {
+    wait_until_async(
+        "/d to be a hit",
+        std::time::Duration::from_secs(10),
+        async || {
+            let g = support::send("GET", &node.url("/d"), &[]).await;
             got = g.text();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+            g.cache_status().contains("; hit")
+        },
+    )
+    .await;
     assert_eq!(
         got, "head---tail",
         "the fill completed and was stored although its client left"

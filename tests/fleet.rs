@@ -200,13 +200,75 @@ async fn a_purge_on_one_node_reaches_every_node_and_waits_for_them() {
     }
 }
 
+/// A TCP relay in front of NATS that holds every connection until
+/// `release()`: a node behind it starts, serves, and cannot read the purge
+/// stream (so cannot catch up) until the test lets it.
+struct HeldRelay {
+    addr: std::net::SocketAddr,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+impl HeldRelay {
+    async fn start(nats: &Nats) -> HeldRelay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(tokio::sync::Semaphore::new(0));
+        let (gate, upstream) = (open.clone(), nats.addr);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    // Held: NATS says nothing until released.
+                    let Ok(_open) = gate.acquire().await else {
+                        return;
+                    };
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        HeldRelay { addr, open }
+    }
+
+    fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    fn release(&self) {
+        self.open.add_permits(1 << 20);
+    }
+}
+
+/// The metric line `name <value>` on `node`, if present.
+async fn metric_line(node: &TestNode, name: &str) -> Option<String> {
+    metrics(node.admin_addr)
+        .await
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .map(String::from)
+}
+
+/// Node C is down while 100 objects it holds are purged. It comes back on
+/// its data directory while its replay of the missed purges is held back
+/// (its NATS connection goes through a relay that waits), so every request
+/// below is answered before it could have caught up: none may be the old
+/// version. (With `catch_up = "serve"` they would be; with a fast replay
+/// and no hold, the test could not tell.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_down_during_100_purges_serves_none_of_them_stale() {
     let nats = Nats::start().await;
     let o = versioned_origin().await;
     let mut f = three_nodes(&o.origin.url(), &nats).await;
+    // A fixed Host: the restarted C listens on another port, and the cache
+    // key includes the authority (without it, C would find nothing stored
+    // after the restart and pass whatever it does while catching up).
+    let host = [("host", "fleet.test")];
     for p in 0..100 {
-        assert_eq!(get(&f.node(2).url(&format!("/o/{p}"))).await.status, 200);
+        let got = support::send("GET", &f.node(2).url(&format!("/o/{p}")), &host).await;
+        assert_eq!(got.status, 200);
     }
     assert_eq!(o.origin.count("/o/7"), 1);
     f.nodes[2].take().expect("c").stop().await;
@@ -217,19 +279,55 @@ async fn a_node_down_during_100_purges_serves_none_of_them_stale() {
     }
     // C comes back on its data directory: its stored objects are the old
     // versions, and it must not serve any of them.
-    let c = TestNode::start(f.cfgs[2].clone()).await;
+    let relay = HeldRelay::start(&nats).await;
+    let mut cfg = f.cfgs[2].clone();
+    cfg.fleet.servers = vec![relay.url()];
+    let c = TestNode::start(cfg).await;
+    assert_eq!(
+        metric_line(&c, "edgecache_fleet_caught_up")
+            .await
+            .as_deref(),
+        Some("edgecache_fleet_caught_up 0"),
+        "C must not have caught up yet: its replay is held"
+    );
     let mut served: HashMap<String, usize> = HashMap::new();
     for p in 0..100 {
-        let text = get(&c.url(&format!("/o/{p}"))).await.text();
+        let path = format!("/o/{p}");
+        let got = support::send("GET", &c.url(&path), &host).await;
+        let text = got.text();
         *served.entry(text[..2].to_string()).or_default() += 1;
         assert_eq!(
             text,
             format!("v2 /o/{p}"),
-            "stale object served after restart"
+            "stale object served after restart: {}",
+            got.cache_status()
         );
+        // C still held the old version: it revalidated it.
+        let revalidated = o.origin.seen().iter().any(|s| {
+            s.path == path
+                && s.headers
+                    .get("if-none-match")
+                    .is_some_and(|v| v.as_bytes() == b"\"v1\"")
+        });
+        assert!(revalidated, "{path}: C had no stored copy to revalidate");
     }
     assert_eq!(served.get("v2"), Some(&100));
-    // And it replayed the purges it missed from its durable consumer.
+    // Every answer above came before C could read a single missed purge.
+    assert_eq!(
+        metric_line(&c, "edgecache_fleet_applied_total")
+            .await
+            .as_deref(),
+        Some("edgecache_fleet_applied_total 0"),
+        "the replay was held back during the requests"
+    );
+    assert_eq!(
+        metric_line(&c, "edgecache_fleet_caught_up")
+            .await
+            .as_deref(),
+        Some("edgecache_fleet_caught_up 0")
+    );
+    // And, released, it replays the purges it missed from its durable consumer.
+    relay.release();
     until_metric(&c, "edgecache_fleet_caught_up 1").await;
     until_metric(&c, "edgecache_fleet_applied_total 100").await;
     drop(f.dirs);

@@ -149,18 +149,12 @@ async fn error_statuses_arrive_in_trailers_with_their_message() {
     node.stop().await;
 }
 
-fn closed_port() -> String {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
-    format!("http://{dead}")
-}
-
 #[tokio::test]
 async fn origin_down_is_grpc_unavailable_not_an_html_502() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = h2c_node(&closed_port(), dir.path()).await;
+    // A port held for the test that refuses every connection.
+    let dead = support::Reserved::new();
+    let node = h2c_node(&dead.url(), dir.path()).await;
     let mut c = client(&node).await;
     let err = unary(&mut c, "/test.Echo/Unary", "x")
         .await

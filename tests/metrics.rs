@@ -61,17 +61,18 @@ async fn requests_outcomes_bytes_and_latency_are_counted_per_site() {
 
     // Counting happens as each body ends; poll until the last is in.
     let mut m = String::new();
-    for _ in 0..100 {
-        m = metrics(node.admin_addr).await;
-        if sample(
-            &m,
-            r#"edgecache_requests_total{site="-",protocol="http/1.1",status="5xx"}"#,
-        ) == Some(1.0)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    support::wait_until_async(
+        "the 5xx to be counted",
+        std::time::Duration::from_secs(10),
+        async || {
+            m = metrics(node.admin_addr).await;
+            sample(
+                &m,
+                r#"edgecache_requests_total{site="-",protocol="http/1.1",status="5xx"}"#,
+            ) == Some(1.0)
+        },
+    )
+    .await;
     let want = [
         (
             r#"edgecache_requests_total{site="shop",protocol="http/1.1",status="2xx"}"#,
@@ -137,13 +138,15 @@ async fn the_exposition_is_well_formed() {
     get(&node.url("/a")).await;
     // Counted as each body ends, just after the client has it.
     let mut m = String::new();
-    for _ in 0..100 {
-        m = metrics(node.admin_addr).await;
-        if m.contains(r#"edgecache_request_duration_seconds_count{site="default"} 2"#) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    support::wait_until_async(
+        "both requests' durations to be counted",
+        std::time::Duration::from_secs(10),
+        async || {
+            m = metrics(node.admin_addr).await;
+            m.contains(r#"edgecache_request_duration_seconds_count{site="default"} 2"#)
+        },
+    )
+    .await;
     let mut declared = std::collections::HashSet::new();
     for line in m.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {

@@ -58,10 +58,14 @@ fn self_signed(names: &[&str]) -> Identity {
     }
 }
 
-/// An https origin on 127.0.0.1:0 that records the HTTP version of each request.
+/// An https origin on 127.0.0.1:0 that records the HTTP version and the
+/// path of each request. `/health` answers `health_status` (200 at first).
 struct TlsOrigin {
     port: u16,
     versions: Arc<Mutex<Vec<http::Version>>>,
+    /// (version, path) of each request.
+    requests: Arc<Mutex<Vec<(http::Version, String)>>>,
+    health_status: Arc<std::sync::atomic::AtomicU16>,
     /// TLS handshakes completed.
     handshakes: Arc<AtomicUsize>,
 }
@@ -81,14 +85,18 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let versions = Arc::new(Mutex::new(Vec::new()));
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let health_status = Arc::new(std::sync::atomic::AtomicU16::new(200));
     let handshakes = Arc::new(AtomicUsize::new(0));
     let (seen, done) = (versions.clone(), handshakes.clone());
+    let (log, health) = (requests.clone(), health_status.clone());
     tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
             let (acceptor, seen, done) = (acceptor.clone(), seen.clone(), done.clone());
+            let (log, health) = (log.clone(), health.clone());
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
@@ -96,10 +104,17 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
                 done.fetch_add(1, Ordering::SeqCst);
                 let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
                     seen.lock().push(req.version());
+                    let path = req.uri().path().to_string();
+                    log.lock().push((req.version(), path.clone()));
+                    let status = if path == "/health" {
+                        health.load(Ordering::SeqCst)
+                    } else {
+                        200
+                    };
                     async move {
                         let _ = req.into_body().collect().await;
                         Ok::<Response<_>, Infallible>(reply(
-                            200,
+                            status,
                             &[("cache-control", "max-age=60")],
                             "secure",
                         ))
@@ -114,6 +129,8 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
     TlsOrigin {
         port,
         versions,
+        requests,
+        health_status,
         handshakes,
     }
 }
@@ -184,7 +201,9 @@ async fn a_certificate_for_another_name_is_refused_with_502() {
     let ca = test_ca();
     let origin = tls_origin(issued_by(&ca, &["localhost"]), &[b"http/1.1"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = test_config("http://127.0.0.1:9", dir.path());
+    // The default origin is never asked (the site matches); it refuses.
+    let unused = support::Reserved::new();
+    let mut cfg = test_config(&unused.url(), dir.path());
     cfg.sites.push(SiteConfig {
         hosts: vec!["127.0.0.1".into()],
         origin: format!("https://localhost:{}", origin.port),
@@ -295,23 +314,62 @@ async fn h2_falls_back_to_http11_when_the_origin_offers_no_h2() {
     node.stop().await;
 }
 
+/// Active health checks reach an https origin that speaks only HTTP/2 (by
+/// ALPN): the probe is a request for the configured path over HTTP/2, and
+/// its answer is used. A 503 from `/health` opens the origin's breaker (a
+/// request is then refused without reaching the origin); a 200 closes it.
+/// (It used to check only that some request arrived over HTTP/2, which any
+/// connection to an h2-only origin is: it could not tell a probe whose
+/// verdict is thrown away, or a probe of the wrong path, from a working one.)
 #[tokio::test]
 async fn health_checks_probe_https_h2_origins() {
     let ca = test_ca();
     let origin = tls_origin(issued_by(&ca, &["localhost"]), &[b"h2"]).await;
+    origin.health_status.store(503, Ordering::SeqCst);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&format!("https://localhost:{}", origin.port), dir.path());
     cfg.upstream.tls_ca_file = Some(write_pem(dir.path(), &ca.pem()));
     cfg.upstream.protocol = Protocol::H2;
     cfg.upstream.health_check_path = Some("/health".into());
     cfg.upstream.health_check_interval_secs = 1;
+    cfg.upstream.breaker_cooldown_secs = 600;
     let node = TestNode::start(cfg).await;
-    for _ in 0..200 {
-        if !origin.versions.lock().is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_eq!(origin.versions.lock().first(), Some(&http::Version::HTTP_2));
+    let probes = || {
+        origin
+            .requests
+            .lock()
+            .iter()
+            .filter(|(_, p)| p == "/health")
+            .count()
+    };
+    // A second probe starts only after the first one's verdict was applied.
+    let wait = std::time::Duration::from_secs(10);
+    support::wait_until("two health probes", wait, || probes() >= 2).await;
+    let down = get(&node.url("/x")).await;
+    assert_ne!(down.status, 200, "{}", down.cache_status());
+    assert!(
+        down.cache_status().contains("origin-circuit-open"),
+        "the failed probe opened the breaker: {}",
+        down.cache_status()
+    );
+    assert!(
+        origin.requests.lock().iter().all(|(_, p)| p == "/health"),
+        "only probes reached the origin: {:?}",
+        origin.requests.lock()
+    );
+    origin.health_status.store(200, Ordering::SeqCst);
+    let seen = probes();
+    support::wait_until("two more health probes", wait, || probes() >= seen + 2).await;
+    let up = get(&node.url("/x")).await;
+    assert_eq!((up.status, up.text().as_str()), (200, "secure"));
+    assert!(
+        origin
+            .requests
+            .lock()
+            .iter()
+            .all(|(v, _)| *v == http::Version::HTTP_2),
+        "{:?}",
+        origin.requests.lock()
+    );
     node.stop().await;
 }

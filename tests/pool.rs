@@ -4,22 +4,16 @@
 use crate::support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use support::{Origin, TestNode, get, reply, test_config};
-
-fn closed_port() -> String {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr");
-    format!("http://{dead}")
-}
+use std::sync::atomic::Ordering;
+use support::{Origin, Reserved, TestNode, get, reply, test_config, wait_until, wait_until_async};
 
 #[tokio::test]
 async fn a_dead_server_is_retried_around_then_skipped() {
     let live = Origin::start(|_| reply(200, &[("cache-control", "no-store")], "live")).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cfg = test_config(&format!("{}, {}", closed_port(), live.url()), dir.path());
+    // A port held for the test that refuses every connection.
+    let dead = Reserved::new();
+    let mut cfg = test_config(&format!("{}, {}", dead.url(), live.url()), dir.path());
     cfg.upstream.balance = edgecache::config::Balance::RoundRobin;
     cfg.upstream.breaker_failures = 2;
     cfg.upstream.retry_budget_percent = 100;
@@ -38,52 +32,42 @@ async fn a_dead_server_is_retried_around_then_skipped() {
 }
 
 /// An origin that is unreachable (not listening: connections are refused)
-/// while `up` is false, and answers 200 while it is true. Returns its URL
-/// and the number of connections it has accepted.
-async fn flaky_origin(up: Arc<AtomicBool>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// until `up` says true, and answers 200 from then on. Its port is held for
+/// the test (refusing) until then, so no other test's listener can take it.
+/// Returns its URL, the number of connections it has accepted, and the
+/// port's holder (keep it alive).
+async fn flaky_origin(
+    mut up: tokio::sync::watch::Receiver<bool>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>, Arc<Reserved>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let bind = |port: u16| {
-        let s = tokio::net::TcpSocket::new_v4().expect("socket");
-        s.set_reuseaddr(true).expect("reuseaddr");
-        s.bind(([127, 0, 0, 1], port).into()).expect("bind");
-        s
-    };
-    let port = bind(0).local_addr().expect("addr").port();
+    let port = Arc::new(Reserved::new());
+    let url = port.url();
     let conns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = conns.clone();
+    let (counted, held) = (conns.clone(), port.clone());
     tokio::spawn(async move {
-        loop {
-            if !up.load(Ordering::SeqCst) {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                continue;
-            }
-            let listener = bind(port).listen(64).expect("listen");
-            while up.load(Ordering::SeqCst) {
-                let accepted =
-                    tokio::time::timeout(std::time::Duration::from_millis(20), listener.accept())
-                        .await;
-                let Ok(Ok((mut s, _))) = accepted else {
-                    continue;
-                };
-                counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 4096];
-                    let mut seen = Vec::new();
-                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => seen.extend_from_slice(&buf[..k]),
-                        }
+        if up.wait_for(|up| *up).await.is_err() {
+            return;
+        }
+        let listener = held.listen().await;
+        while let Ok((mut s, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => seen.extend_from_slice(&buf[..k]),
                     }
-                    let _ = s
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nback")
-                        .await;
-                    let _ = s.shutdown().await;
-                });
-            }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: no-store\r\nConnection: close\r\n\r\nback")
+                    .await;
+                let _ = s.shutdown().await;
+            });
         }
     });
-    (format!("http://127.0.0.1:{port}"), conns)
+    (url, conns, port)
 }
 
 /// A lone server that accepts connections but closes them unanswered (as
@@ -116,8 +100,8 @@ async fn a_single_server_closing_connections_keeps_being_asked() {
 
 #[tokio::test]
 async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
-    let up = Arc::new(AtomicBool::new(false));
-    let (url, conns) = flaky_origin(up.clone()).await;
+    let (up, down) = tokio::sync::watch::channel(false);
+    let (url, conns, _port) = flaky_origin(down).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = test_config(&url, dir.path());
     cfg.upstream.breaker_failures = 3;
@@ -146,17 +130,19 @@ async fn breaker_opens_on_failures_and_closes_after_a_good_probe() {
         before,
         "an open breaker sends nothing to the origin"
     );
-    up.store(true, Ordering::SeqCst);
+    up.send(true).expect("origin task");
     // Refused (502, nothing sent) until the cooldown ends; then the probe
     // reaches the origin and succeeds.
     let mut probe = String::new();
-    for _ in 0..300 {
-        probe = get(&node.url("/b")).await.text();
-        if probe == "back" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "the probe after the cooldown to succeed",
+        std::time::Duration::from_secs(10),
+        async || {
+            probe = get(&node.url("/b")).await.text();
+            probe == "back"
+        },
+    )
+    .await;
     assert_eq!(probe, "back", "the probe after the cooldown succeeds");
     assert_eq!(get(&node.url("/b")).await.text(), "back", "closed again");
     node.stop().await;
@@ -198,12 +184,12 @@ async fn active_health_checks_take_a_sick_server_out() {
     let node = TestNode::start(cfg).await;
     // A second check of each server has started only after the first one's
     // verdict was applied.
-    for _ in 0..400 {
-        if sick.count("/health") > 1 && well.count("/health") > 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    wait_until(
+        "a second health check of each server",
+        std::time::Duration::from_secs(10),
+        || sick.count("/health") > 1 && well.count("/health") > 1,
+    )
+    .await;
     for i in 0..6 {
         assert_eq!(
             get(&node.url(&format!("/h{i}"))).await.text(),
@@ -285,12 +271,12 @@ async fn idle_limits_from_config_apply() {
         let node = TestNode::start(cfg).await;
         assert_eq!(get(&node.url("/idle")).await.status, 200);
         // The start-up reachability check opens one connection of its own.
-        for _ in 0..200 {
-            if origin.connections() >= start + 2 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        wait_until(
+            "the request's and the reachability check's connections",
+            std::time::Duration::from_secs(10),
+            || origin.connections() >= start + 2,
+        )
+        .await;
         let before = origin.connections();
         for _ in 0..5 {
             // Past a zero idle timeout however fast the machine is.
@@ -334,7 +320,8 @@ async fn a_connection_still_sending_an_upload_is_not_reused() {
                                 b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n",
                             )
                             .await;
-                        // Never read the body; keep the connection.
+                        // Never read the body; keep the connection (the
+                        // behaviour under test: an origin that stalls).
                         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
                         return;
                     }

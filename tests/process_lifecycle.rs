@@ -9,7 +9,7 @@ use futures_util::stream;
 use http_body_util::StreamBody;
 use std::process::Command;
 use support::process::{bin, spawn};
-use support::{Origin, get, reply, send};
+use support::{Origin, get, reply, send, wait_until, wait_until_async};
 
 const MIB: usize = 1 << 20;
 
@@ -20,6 +20,7 @@ fn streamed_body(chunks: usize) -> edgecache::body::Body {
         if i == chunks {
             return None;
         }
+        // Slow on purpose: the behaviour under test is a body in flight.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         let chunk = Bytes::from(vec![b'a' + (i % 26) as u8; MIB]);
         Some((
@@ -115,8 +116,8 @@ async fn restarts_warm_from_disk_after_sigterm_and_after_kill_9() {
                 .cache_status()
                 .contains("stored")
         );
-        // Let the insert reach the disk tier's queue before a hard kill.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Let the insert reach the disk tier before a hard kill.
+        disk_written(node.admin_addr, 1).await;
         node.signal(sig);
         let status = node.wait(20);
         if sig == "-TERM" {
@@ -140,6 +141,28 @@ async fn restarts_warm_from_disk_after_sigterm_and_after_kill_9() {
     }
 }
 
+/// Wait until `n` objects have been submitted to the disk tier
+/// (`edgecache_store_disk_writes_total`), then give its writer a moment to
+/// put them on disk: the node exposes no count of completed disk writes, so
+/// that last part cannot be observed and stays a short sleep.
+async fn disk_written(admin: std::net::SocketAddr, n: u64) {
+    wait_until_async(
+        &format!("{n} disk-tier writes"),
+        std::time::Duration::from_secs(10),
+        async || {
+            support::metrics(admin)
+                .await
+                .lines()
+                .find_map(|l| l.strip_prefix("edgecache_store_disk_writes_total "))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .is_some_and(|v| v >= n)
+        },
+    )
+    .await;
+    // Not observable (see above): the disk writer's flush.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
 #[tokio::test]
 async fn sigterm_lets_an_in_flight_request_finish() {
     let origin = Origin::start(|_| {
@@ -154,12 +177,12 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     let url = node.url("/slow");
     let request = tokio::spawn(async move { get(&url).await });
     // The request is in flight once the origin has it.
-    for _ in 0..500 {
-        if origin.count("/slow") > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        "the request to reach the origin",
+        std::time::Duration::from_secs(10),
+        || origin.count("/slow") > 0,
+    )
+    .await;
     node.signal("-TERM");
     let got = request.await.expect("request task");
     assert_eq!(got.body.len(), 20 * MIB, "the in-flight response completed");
@@ -181,8 +204,11 @@ fn bad_config_and_port_in_use_are_one_clear_line() {
     assert!(err.contains("storage.write_policy"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
+    // An origin address that refuses (never contacted: the config is only
+    // checked, and the node below fails before serving).
+    let refusing = support::Reserved::new();
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "origin = \"http://127.0.0.1:9\"\n").expect("write");
+    std::fs::write(&good, format!("origin = \"{}\"\n", refusing.url())).expect("write");
     let out = Command::new(bin())
         .args(["check-config"])
         .arg(&good)
@@ -195,7 +221,7 @@ fn bad_config_and_port_in_use_are_one_clear_line() {
     let out = Command::new(bin())
         .args([
             "--origin",
-            "http://127.0.0.1:9",
+            &refusing.url(),
             "--listen",
             &addr,
             "--admin-listen",
@@ -249,7 +275,7 @@ async fn purge_survives_kill_9() {
     for path in ["/kept", "/doomed"] {
         send("GET", &node.url(path), &host).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    disk_written(node.admin_addr, 2).await;
     let (status, json) = support::admin(
         node.admin_addr,
         "/purge/key/doomed",

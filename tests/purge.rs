@@ -6,7 +6,7 @@ use crate::support;
 
 use edgecache::config::{Config, TokenConfig};
 use std::sync::Arc;
-use support::{Origin, TestNode, admin, reply, send, test_config};
+use support::{Origin, TestNode, admin, reply, send, test_config, wait_until};
 
 const OPERATOR: &str = "operator-token-0123456789";
 const SHOP: &str = "shop-only-token-0123456789";
@@ -290,12 +290,12 @@ async fn purge_during_an_in_flight_fill_wins() {
     let node = TestNode::start(config(&origin.url(), dir.path())).await;
     let url = node.url("/race");
     let fill = tokio::spawn(async move { send("GET", &url, &[("host", "shop.test")]).await });
-    for _ in 0..200 {
-        if origin.count("/race") == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        "the fill to reach the origin",
+        std::time::Duration::from_secs(10),
+        || origin.count("/race") >= 1,
+    )
+    .await;
     assert_eq!(origin.count("/race"), 1, "the fill reached the origin");
     assert_eq!(
         admin(node.admin_addr, "/purge/key/k", Some(SHOP), &[], "")

@@ -6,7 +6,7 @@ use crate::support;
 
 use bytes::Bytes;
 use std::sync::Arc;
-use support::{Origin, Seen, TestNode, reply, send, test_config};
+use support::{Origin, Seen, TestNode, reply, send, test_config, wait_until};
 
 /// `n` bytes of a recognisable pattern (byte i is `i * 7 % 251`).
 pub fn pattern(n: usize) -> Vec<u8> {
@@ -265,20 +265,26 @@ async fn concurrent_ranges_collapse_onto_one_fill() {
     {
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            // The first one leads; the others join its flight.
-            tokio::time::sleep(std::time::Duration::from_millis(if i == 0 {
-                0
-            } else {
-                100
-            }))
-            .await;
             send("GET", &url, &[("range", r)]).await
         }));
+        if i == 0 {
+            // The first one leads: its fill is at the origin (its body
+            // held by the gate) before the others ask.
+            wait_until(
+                "the leader's fill at the origin",
+                std::time::Duration::from_secs(10),
+                || origin.count("/together") >= 1,
+            )
+            .await;
+        }
     }
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Time for the three others to reach the node and join the flight
+    // (nothing observable marks a waiter joining; the Cache-Status checks
+    // below fail if one came too late and was answered otherwise).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     gate.add_permits(1);
     let want = ["012", "34567", "89", "9"];
-    for (t, w) in tasks.into_iter().zip(want) {
+    for (i, (t, w)) in tasks.into_iter().zip(want).enumerate() {
         let got = t.await.expect("task");
         assert_eq!(
             (got.status, got.text().as_str()),
@@ -286,6 +292,13 @@ async fn concurrent_ranges_collapse_onto_one_fill() {
             "{}",
             got.cache_status()
         );
+        if i > 0 {
+            assert!(
+                got.cache_status().contains("collapsed"),
+                "request {i} joined the leader's fill: {}",
+                got.cache_status()
+            );
+        }
     }
     assert_eq!(origin.count("/together"), 1, "one fill for every range");
     if let Ok(node) = Arc::try_unwrap(node) {

@@ -199,3 +199,72 @@ async fn an_uncacheable_full_response_leaves_the_stored_partial_in_use() {
     assert_eq!(origin.count("/hp"), 2);
     node.stop().await;
 }
+
+/// The range cap (src/http_cache/range.rs, `MAX_RANGES` = 32): a request
+/// for 32 disjoint ranges gets a 206 multipart/byteranges with 32 parts;
+/// one for 33 disjoint ranges gets the whole representation as a 200 (RFC
+/// 9110 §14.2 lets a server ignore Range). Ranges are counted after
+/// overlapping and adjacent ones are merged: 33 specs that merge into
+/// fewer parts are still served as ranges.
+#[tokio::test]
+async fn more_than_32_ranges_get_the_whole_representation() {
+    let body: String = (0..100)
+        .map(|i| char::from(b'0' + (i % 10) as u8))
+        .collect();
+    let stored = body.clone();
+    let origin = Origin::start(move |_| {
+        reply(
+            200,
+            &[
+                ("cache-control", "max-age=60"),
+                ("content-type", "text/plain"),
+            ],
+            stored.clone(),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = TestNode::start(test_config(&origin.url(), dir.path())).await;
+    let url = node.url("/many");
+    assert_eq!(get(&url).await.text(), body);
+    // `n` one-byte ranges with a byte between each: none merge.
+    let disjoint = |n: usize| {
+        let specs: Vec<String> = (0..n).map(|i| format!("{0}-{0}", 2 * i)).collect();
+        format!("bytes={}", specs.join(","))
+    };
+    let parts = |got: &support::Got| {
+        got.text()
+            .to_ascii_lowercase()
+            .matches("content-range: bytes ")
+            .count()
+    };
+
+    let at_cap = send("GET", &url, &[("range", &disjoint(32))]).await;
+    assert_eq!(at_cap.status, 206, "{}", at_cap.cache_status());
+    assert!(
+        at_cap
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("multipart/byteranges")),
+        "{:?}",
+        at_cap.header("content-type")
+    );
+    assert_eq!(parts(&at_cap), 32, "{}", at_cap.text());
+    assert!(at_cap.text().contains("content-range: bytes 62-62/100"));
+
+    let over_cap = send("GET", &url, &[("range", &disjoint(33))]).await;
+    assert_eq!(over_cap.status, 200, "{}", over_cap.cache_status());
+    assert_eq!(over_cap.header("content-range"), None);
+    assert_eq!(over_cap.text(), body, "the whole representation");
+
+    // 33 specs, one repeated: 32 parts after merging.
+    let merged = format!("{},0-0", disjoint(32));
+    let got = send("GET", &url, &[("range", &merged)]).await;
+    assert_eq!(got.status, 206);
+    assert_eq!(parts(&got), 32, "{}", got.text());
+    assert_eq!(
+        origin.count("/many"),
+        1,
+        "all answered from the stored copy"
+    );
+    node.stop().await;
+}

@@ -4,21 +4,12 @@
 //! SIGHUP reload, and `STOPPING=1` when SIGTERM starts the drain, then
 //! exits 0.
 
+use crate::support::Reserved;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// A free loopback port. The node needs the port before it starts, so that
-/// the test can connect the instant READY=1 arrives (the log line with the
-/// bound address comes only after it).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-}
 
 /// The next datagram, within 30 s; on failure, the node's log.
 fn next_message(rx: &UnixDatagram, log: &std::path::Path) -> String {
@@ -49,9 +40,21 @@ fn health_status(admin: SocketAddr) -> String {
 fn lifecycle(notify_socket: &str, rx: &UnixDatagram) {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("node.log");
-    let (public, admin) = (free_port(), free_port());
+    // The node needs its ports before it starts, so that the test can
+    // connect the instant READY=1 arrives (the log line with the bound
+    // address comes only after it). They are held for the whole test (a
+    // bound socket that does not listen; the node's listener binds beside
+    // it), so no other test can take them in between. The origin is a held
+    // port that refuses.
+    let (public, admin, origin) = (Reserved::new(), Reserved::new(), Reserved::new());
+    let (public, admin, origin_url, _held) = (
+        public.addr,
+        admin.addr,
+        origin.url(),
+        (public, admin, origin),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgecache"))
-        .args(["--origin", "http://127.0.0.1:9", "--listen"])
+        .args(["--origin", &origin_url, "--listen"])
         .arg(public.to_string())
         .arg("--admin-listen")
         .arg(admin.to_string())

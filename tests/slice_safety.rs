@@ -140,14 +140,22 @@ async fn a_stalled_reader_of_a_sliced_answer_does_not_fetch_the_rest() {
         String::from_utf8_lossy(&head[..n])
     );
 
-    // Wait until the node stops fetching (the socket buffers are full).
+    // Wait until the node stops fetching (the socket buffers are full):
+    // "stopped" is only observable as no new slice fetch for a while, so
+    // this samples the count every 300 ms until it holds still (and fails
+    // if it never does).
     let mut last = origin.count("/stalled");
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let now = origin.count("/stalled");
         if now == last {
             break;
         }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the node kept fetching slices for 30 s ({now} so far)"
+        );
         last = now;
     }
     let fetched = last - before;

@@ -73,12 +73,12 @@ async fn a_stalled_collapsed_client_does_not_hold_the_body_in_memory() {
         .write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
         .await
         .expect("write");
-    for _ in 0..1000 {
-        if origin.count("/big") == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    support::wait_until(
+        "the stalled client's fetch at the origin",
+        std::time::Duration::from_secs(10),
+        || origin.count("/big") == 1,
+    )
+    .await;
     // A second client joins the same fetch (its head arrives while the
     // origin holds the body) and reads everything.
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -100,7 +100,13 @@ async fn a_stalled_collapsed_client_does_not_hold_the_body_in_memory() {
     let mut body = resp.into_body();
     let mut read = 0usize;
     while let Some(frame) = body.frame().await {
-        read += frame.expect("frame").into_data().map_or(0, |d| d.len());
+        let frame = frame.unwrap_or_else(|e| {
+            panic!(
+                "the reading client's body was cut after {} MiB: {e}",
+                read / MIB
+            )
+        });
+        read += frame.into_data().map_or(0, |d| d.len());
     }
     let (_, peak) = rss();
     assert_eq!(read, BODY_MIB * MIB, "the reading client gets it all");

@@ -5,7 +5,7 @@ use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Origin, TestNode, get, reply, test_config};
+use support::{Origin, TestNode, get, reply, test_config, wait_until, wait_until_async};
 
 #[tokio::test]
 async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
@@ -33,21 +33,23 @@ async fn stale_while_revalidate_serves_stale_and_refreshes_in_background() {
         stale.cache_status()
     );
     // The refresh happens in the background; wait for it (bounded).
-    for _ in 0..100 {
-        if origin.count("/swr") == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until(
+        "the background refresh at the origin",
+        std::time::Duration::from_secs(10),
+        || origin.count("/swr") >= 2,
+    )
+    .await;
     assert_eq!(origin.count("/swr"), 2, "one background refresh");
     let mut refreshed = String::new();
-    for _ in 0..100 {
-        refreshed = get(&node.url("/swr")).await.text();
-        if refreshed == "v2" || origin.count("/swr") > 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "the refreshed response to be served",
+        std::time::Duration::from_secs(10),
+        async || {
+            refreshed = get(&node.url("/swr")).await.text();
+            refreshed == "v2" || origin.count("/swr") > 2
+        },
+    )
+    .await;
     assert_eq!(
         refreshed, "v2",
         "the refreshed response replaced the stale one"
@@ -103,14 +105,9 @@ async fn origin_down_window_serves_stale_then_502_when_disabled() {
         cfg.upstream.connect_timeout_ms = 500;
         let node = TestNode::start(cfg).await;
         assert_eq!(get(&node.url("/down")).await.text(), "kept");
-        origin.stop();
-        // Down once nothing accepts on its address any more.
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(origin.addr).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
+        // Down once nothing accepts on its address any more (its port
+        // stays reserved, so no other test's listener can answer there).
+        origin.stop_and_wait().await;
         let got = get(&node.url("/down")).await;
         if window > 0 {
             assert_eq!(
@@ -126,6 +123,84 @@ async fn origin_down_window_serves_stale_then_502_when_disabled() {
             );
         } else {
             assert_eq!(got.status, 502, "{}", got.cache_status());
+        }
+        node.stop().await;
+    }
+}
+
+/// RFC 9111 §4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10: a stored response with
+/// `s-maxage`, `no-cache` or `proxy-revalidate` is never served stale by a
+/// shared cache, neither when the origin answers 5xx nor when it is down
+/// (connection refused): not for the response's own stale-if-error or
+/// stale-while-revalidate, not for the request's stale-if-error, not for
+/// the node's `serve_stale_on_origin_down_secs`. A control response with
+/// the same extensions and none of those directives is served stale in
+/// both cases, so the setup can serve stale at all.
+#[tokio::test]
+async fn s_maxage_no_cache_and_proxy_revalidate_are_never_served_stale_on_error() {
+    const EXTENSIONS: &str = "stale-if-error=600, stale-while-revalidate=600";
+    let forbidding = [
+        ("/s-maxage", "s-maxage=0"),
+        ("/no-cache", "max-age=0, no-cache"),
+        ("/proxy-revalidate", "max-age=0, proxy-revalidate"),
+    ];
+    for down in [false, true] {
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let fail = failing.clone();
+        let origin = Origin::start(move |seen| {
+            if fail.load(Ordering::SeqCst) {
+                return reply(503, &[("cache-control", "no-store")], "origin error");
+            }
+            let directive = match seen.path.as_str() {
+                "/s-maxage" => "s-maxage=0",
+                "/no-cache" => "max-age=0, no-cache",
+                "/proxy-revalidate" => "max-age=0, proxy-revalidate",
+                _ => "max-age=0",
+            };
+            reply(
+                200,
+                &[
+                    ("cache-control", &format!("{directive}, {EXTENSIONS}")),
+                    ("etag", "\"e\""),
+                ],
+                "stored",
+            )
+        })
+        .await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = test_config(&origin.url(), dir.path());
+        cfg.cache.serve_stale_on_origin_down_secs = 3600;
+        let node = TestNode::start(cfg).await;
+        let paths = ["/control", "/s-maxage", "/no-cache", "/proxy-revalidate"];
+        for path in paths {
+            let first = get(&node.url(path)).await;
+            assert_eq!((first.status, first.text().as_str()), (200, "stored"));
+            assert!(first.cache_status().contains("stored"), "{path}: {first:?}");
+        }
+        if down {
+            origin.stop_and_wait().await;
+        } else {
+            failing.store(true, Ordering::SeqCst);
+        }
+        let how = if down { "origin down" } else { "origin 5xx" };
+        let asked = [("cache-control", "stale-if-error=600")];
+        let control = support::send("GET", &node.url("/control"), &asked).await;
+        assert_eq!(
+            (control.status, control.text().as_str()),
+            (200, "stored"),
+            "{how}: the control is served stale: {}",
+            control.cache_status()
+        );
+        for (path, directive) in forbidding {
+            let got = support::send("GET", &node.url(path), &asked).await;
+            assert_ne!(
+                got.text(),
+                "stored",
+                "{how}: {path} ({directive}) served stale: {}",
+                got.cache_status()
+            );
+            let want = if down { 502 } else { 503 };
+            assert_eq!(got.status, want, "{how}: {path}: {}", got.cache_status());
         }
         node.stop().await;
     }

@@ -215,12 +215,9 @@ async fn a_request_over_the_loop_limit_gets_508() {
 #[tokio::test]
 async fn a_peer_that_cannot_reach_the_origin_is_bypassed() {
     let origin = origin().await;
-    // edge-b's origin is a closed port.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let dead = format!("http://{}", closed.local_addr().expect("addr"));
-    drop(closed);
+    // edge-b's origin is a port held for the test that refuses connections.
+    let closed = support::Reserved::new();
+    let dead = closed.url();
     let fleet = Fleet::start_with(&origin, |i, cfg| {
         if i == 1 {
             cfg.origin = Some(dead.clone());
@@ -357,4 +354,76 @@ async fn a_peers_request_is_keyed_by_its_clients_scheme() {
     let got = fleet.get(1, &path, &[("x-forwarded-proto", "https")]).await;
     assert_eq!(got.status, 200);
     assert_eq!(xfp_seen(2), "http");
+}
+
+/// Health checks of peers (docs/tiering.md, "Home peer down"): a peer that
+/// fails its TCP health check has its breaker opened by the check, and
+/// requests skip it without trying it; when it accepts connections again,
+/// the next check closes that breaker and it is a home again. Requests
+/// alone cannot open a breaker here (`breaker_failures` is far above what
+/// the test sends, and the cooldown is an hour), so whatever is skipped was
+/// skipped because of a health check.
+#[tokio::test]
+async fn a_peer_failing_health_checks_is_skipped_and_comes_back_when_healthy() {
+    let logs = support::logs::Logs::capture(tracing::Level::DEBUG);
+    let origin = origin().await;
+    let mut fleet = Fleet::start_with(&origin, |_, cfg| {
+        cfg.tier.health_check_interval_ms = 100;
+        cfg.upstream.breaker_failures = 1000;
+        cfg.upstream.breaker_cooldown_secs = 3600;
+    })
+    .await;
+    let c = fleet.peers[2].clone();
+    let peer = format!("peer=\"{c}\"");
+    let homed_on_c: Vec<String> = (0..200)
+        .map(|n| format!("/health/{n}"))
+        .filter(|p| fleet.order(p)[0] == 2)
+        .take(6)
+        .collect();
+    assert_eq!(homed_on_c.len(), 6);
+    // edge-c goes down: its address refuses connections (the port stays
+    // held by the fleet, so nothing else answers there).
+    fleet.stop(2).await;
+    let wait = std::time::Duration::from_secs(10);
+    support::wait_until("edge-a's and edge-b's checks to fail edge-c", wait, || {
+        logs.count(&["peer health check failed; skipping it", &peer]) >= 2
+    })
+    .await;
+    let tried_before = logs.count(&["peer failed; trying the next", &peer]);
+    for path in &homed_on_c[..3] {
+        let got = fleet.get(0, path, &[]).await;
+        assert_eq!(got.status, 200, "{path}: {got:?}");
+        assert_eq!(got.text(), format!("body of {path}"));
+        assert!(!hops(&got).contains(&"edge-c".to_string()), "{got:?}");
+    }
+    assert_eq!(
+        logs.count(&["peer failed; trying the next", &peer]),
+        tried_before,
+        "edge-c was tried although its health check had failed:\n{}",
+        logs.text()
+    );
+    assert!(
+        logs.count(&["peer skipped", &peer]) >= 3,
+        "each request skipped edge-c:\n{}",
+        logs.text()
+    );
+    // edge-c comes back on the same address: the next checks close the
+    // breakers they opened, and it is the home of its objects again.
+    fleet.restart(2).await;
+    support::wait_until("edge-a's and edge-b's checks to pass edge-c", wait, || {
+        logs.count(&["peer health check passed; using it again", &peer]) >= 2
+    })
+    .await;
+    let skipped_before = logs.count(&["peer skipped", &peer]);
+    for path in &homed_on_c[3..] {
+        let got = fleet.get(0, path, &[]).await;
+        assert_eq!(got.status, 200, "{path}: {got:?}");
+        assert_eq!(
+            hops(&got),
+            ["edge-c", "edge-a"],
+            "{path} through its home again: {}",
+            got.cache_status()
+        );
+    }
+    assert_eq!(logs.count(&["peer skipped", &peer]), skipped_before);
 }

@@ -6,7 +6,7 @@ use crate::support;
 use edgecache::config::{CertificateConfig, Config, HttpsConfig};
 use std::time::Duration;
 use support::tls::{self as t, H1, H3};
-use support::{Origin, TestNode, reply, test_config};
+use support::{Origin, TestNode, reply, test_config, wait_until};
 
 fn https(certs: &[&t::TestCert], http3: bool) -> HttpsConfig {
     let mut h = HttpsConfig::self_signed("127.0.0.1:0".parse().expect("addr"));
@@ -253,14 +253,26 @@ async fn a_silent_client_is_cut_at_the_handshake_timeout() {
     let mut h = https(&[&cert], false);
     h.handshake_timeout_secs = 1;
     let node = TestNode::start(node_config(&origin, dir.path(), h)).await;
+    let started = tokio::time::Instant::now();
     let mut tcp = tokio::net::TcpStream::connect(node.https_addrs[0])
         .await
         .expect("connect");
     let mut buf = [0u8; 16];
     let read = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await;
+    let after = started.elapsed();
     assert!(
         matches!(read, Ok(Ok(0)) | Ok(Err(_))),
         "closed by the node: {read:?}"
+    );
+    // Cut at the timeout, not before: the node's clock starts after our
+    // connect, so the close comes no earlier than 1 s after it began.
+    assert!(
+        after >= Duration::from_secs(1),
+        "closed after {after:?}, before the 1 s handshake timeout"
+    );
+    assert!(
+        after < Duration::from_secs(5),
+        "closed only after {after:?}"
     );
     node.stop().await;
 }
@@ -404,6 +416,7 @@ async fn http3_requests_in_flight_finish_during_drain() {
     let cert = t::self_signed(dir.path(), "c", &["localhost"]);
     let origin = Origin::start(|seen| {
         if seen.path == "/slow" {
+            // A slow origin: the behaviour under test (a request in flight).
             std::thread::sleep(Duration::from_millis(700));
         }
         reply(200, &[], "done")
@@ -414,12 +427,12 @@ async fn http3_requests_in_flight_finish_during_drain() {
     let authority = format!("localhost:{}", addr.port());
     let mut h3 = H3::connect(addr, "localhost", &cert.der).await;
     let in_flight = tokio::spawn(async move { h3.get(&authority, "/slow").await });
-    for _ in 0..100 {
-        if origin.count("/slow") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(
+        "the request to reach the origin",
+        Duration::from_secs(10),
+        || origin.count("/slow") == 1,
+    )
+    .await;
     node.stop().await;
     let got = in_flight.await.expect("request task");
     assert_eq!((got.status, &got.body[..]), (200, &b"done"[..]));

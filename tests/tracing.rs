@@ -416,10 +416,9 @@ async fn tracing_off_adds_no_traceparent_and_passes_the_clients_through() {
 async fn unsampled_errors_are_exported_and_successes_are_not() {
     let collector = Collector::start(OtlpProtocol::Http).await;
     let origin = Origin::start(|_| reply(200, &[], "fine")).await;
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr")
-    };
+    // A port held for the test that refuses every connection.
+    let reserved = support::Reserved::new();
+    let dead = reserved.addr;
     let dir = tempfile::tempdir().expect("dir");
     let mut cfg = traced_config(&origin.url(), dir.path(), &collector.url());
     cfg.tracing.sample_ratio = 0.0;
@@ -478,10 +477,9 @@ async fn unsampled_errors_are_exported_and_successes_are_not() {
 #[tokio::test]
 async fn collector_down_costs_spans_not_requests() {
     let origin = Origin::start(|_| reply(200, &[("cache-control", "max-age=60")], "x")).await;
-    let down = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr")
-    };
+    // A port held for the test that refuses every connection.
+    let reserved = support::Reserved::new();
+    let down = reserved.addr;
     let dir = tempfile::tempdir().expect("dir");
     let mut cfg = traced_config(&origin.url(), dir.path(), &format!("http://{down}"));
     cfg.tracing.max_queue_spans = 4;

@@ -179,18 +179,20 @@ async fn declared_field_values_bucket_the_rest() {
 /// after the fill completes).
 async fn evicted_at_least(node: &TestNode, n: u64) -> u64 {
     let mut last = 0;
-    for _ in 0..100 {
-        let text = metrics(node.admin_addr).await;
-        last = text
-            .lines()
-            .find(|l| l.starts_with("edgecache_vary_variants_evicted_total "))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0);
-        if last >= n {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    support::wait_until_async(
+        &format!("{n} evicted variants"),
+        std::time::Duration::from_secs(10),
+        async || {
+            last = metrics(node.admin_addr)
+                .await
+                .lines()
+                .find(|l| l.starts_with("edgecache_vary_variants_evicted_total "))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(0);
+            last >= n
+        },
+    )
+    .await;
     last
 }
 
@@ -204,6 +206,10 @@ async fn variant_cap_evicts_the_oldest() {
     let node = TestNode::start(cfg).await;
     for v in ["1", "2"] {
         get_with(&node, "/v", "foo", v).await;
+        // The variant is listed in the URL's index by a task spawned when
+        // the fill completes; nothing observable says it is done (a probe
+        // request could itself miss and fetch again), so give it a moment:
+        // the variants must be listed in this order.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(hit(&get_with(&node, "/v", "foo", "1").await));

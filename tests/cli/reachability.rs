@@ -4,10 +4,13 @@ use crate::{OPERATOR, edgecache};
 
 #[tokio::test]
 async fn an_unreachable_admin_listener_is_a_clear_error() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // A port held for the test by a bound socket that does not listen:
+    // connecting is refused, and no other test's listener can be given the
+    // port meanwhile (a port bound and released could be).
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let port = held.local_addr().expect("addr").port();
     let admin = format!("127.0.0.1:{port}");
     for args in [
         vec!["stats", "--admin", &admin],

@@ -106,6 +106,7 @@ impl Service<tonic::Request<Msg>> for Unary {
                 })),
                 Unary::Missing => Err(Status::not_found(format!("no record named {text}"))),
                 Unary::Slow => {
+                    // A slow origin: the behaviour under test (deadlines).
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     Ok(tonic::Response::new(Msg { text }))
                 }
@@ -172,6 +173,7 @@ pub async fn stalled_h2c_origin() -> String {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(|_req| async {
+                    // An origin that never answers in time: the behaviour under test.
                     tokio::time::sleep(Duration::from_secs(30)).await;
                     Ok::<_, Infallible>(http::Response::new(edgecache::body::empty()))
                 });

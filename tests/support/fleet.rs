@@ -2,7 +2,7 @@
 //! others' addresses by a config reload once all three are listening, so no
 //! port is guessed. Every request names the same site, as a fleet's clients do.
 
-use super::{Got, Origin, TestNode, send, test_config};
+use super::{Got, Origin, Reserved, TestNode, send, test_config};
 use edgecache::config::Config;
 use edgecache::http_cache::key;
 use edgecache::proxy::tier::ring;
@@ -18,6 +18,10 @@ pub struct Fleet {
     pub peers: Vec<String>,
     cells: Vec<Arc<Mutex<Config>>>,
     _dirs: Vec<tempfile::TempDir>,
+    /// Each node's port, held for the fleet's life: a stopped node's
+    /// address refuses connections and is never handed to another test's
+    /// listener (the node's listener binds beside the held socket).
+    _ports: Vec<Reserved>,
 }
 
 impl Fleet {
@@ -30,9 +34,13 @@ impl Fleet {
         let mut nodes = Vec::new();
         let mut cells = Vec::new();
         let mut dirs = Vec::new();
+        let mut ports = Vec::new();
         for i in 0..3 {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut cfg = test_config(&origin.url(), dir.path());
+            let port = Reserved::new();
+            cfg.server.listen = port.addr;
+            ports.push(port);
             cfg.server.cache_name = format!("edge-{}", ["a", "b", "c"][i]);
             tweak(i, &mut cfg);
             let (node, cell) = TestNode::start_reloadable(cfg).await;
@@ -46,6 +54,7 @@ impl Fleet {
             peers,
             cells,
             _dirs: dirs,
+            _ports: ports,
         };
         fleet
             .reconfigure(|i, c| {
@@ -91,6 +100,17 @@ impl Fleet {
         if let Some(n) = self.nodes[i].take() {
             n.stop().await;
         }
+    }
+
+    /// Start node `i` again (after `stop(i)`) on its address, its data
+    /// directory and its last config.
+    pub async fn restart(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none(), "node {i} is running");
+        let cfg = self.cells[i].lock().clone();
+        let (node, cell) = TestNode::start_reloadable(cfg).await;
+        assert_eq!(node.addr.to_string(), self.peers[i], "same address");
+        self.nodes[i] = Some(node);
+        self.cells[i] = cell;
     }
 }
 

@@ -4,11 +4,16 @@
 
 pub mod coded_body;
 pub mod fleet;
+pub mod logs;
 pub mod nats;
 pub mod process;
 pub mod raw_client;
 pub mod raw_origin;
 pub mod tls;
+pub mod wait;
+
+#[allow(unused_imports)]
+pub use wait::{Reserved, wait_until, wait_until_async};
 
 use bytes::Bytes;
 use edgecache::body::{self, Body};
@@ -24,7 +29,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// A request as the origin saw it.
 #[derive(Clone, Debug)]
@@ -42,6 +46,9 @@ pub struct Origin {
     seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
     connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    /// Its port, held after `stop()` so that the address keeps refusing
+    /// (no other test's listener can be given it).
+    _port: Reserved,
 }
 
 impl Origin {
@@ -49,8 +56,9 @@ impl Origin {
     pub async fn start(
         handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static,
     ) -> Origin {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind origin");
-        let addr = listener.local_addr().expect("addr");
+        let port = Reserved::new();
+        let listener = port.listen().await;
+        let addr = port.addr;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let handler: Handler = Arc::new(handler);
         let seen2 = seen.clone();
@@ -92,6 +100,7 @@ impl Origin {
             seen,
             task,
             connections,
+            _port: port,
         }
     }
 
@@ -114,12 +123,28 @@ impl Origin {
         self.seen.lock().iter().filter(|s| s.path == path).count()
     }
 
-    /// Stop listening and drop every open connection: the origin is down.
+    /// Stop listening and drop every open connection: the origin is down
+    /// (connections to its address are refused once the aborted accept
+    /// task has been dropped; `stop_and_wait` waits for that).
     pub fn stop(&self) {
         self.task.abort();
         for c in self.connections.lock().drain(..) {
             c.abort();
         }
+    }
+}
+
+impl Origin {
+    /// `stop()`, then wait until a connection to its address is refused.
+    pub async fn stop_and_wait(&self) {
+        self.stop();
+        let addr = self.addr;
+        wait_until_async(
+            "the stopped origin to refuse connections",
+            std::time::Duration::from_secs(10),
+            async || tokio::net::TcpStream::connect(addr).await.is_err(),
+        )
+        .await;
     }
 }
 

@@ -1,8 +1,12 @@
 //! A real `nats-server` with JetStream, on a free loopback port, its store
 //! in a temporary directory; killed by pid when dropped. It can be stopped
-//! and started again on the same port and store (a NATS outage).
+//! and started again on the same port and store (a NATS outage). The port
+//! is held by a [`Reserved`] socket for the server's whole life, so no other
+//! test can take it between the start and a restart (or between choosing
+//! it and nats-server binding it).
 
-use std::net::{SocketAddr, TcpListener};
+use super::{Reserved, wait_until_async};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,21 +15,19 @@ pub struct Nats {
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
     child: Option<Child>,
-}
-
-fn free_port() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr")
+    _port: Reserved,
 }
 
 impl Nats {
     /// Start `nats-server -js`. Panics with the fix when it is not installed
     /// (`scripts/test-all.sh` installs it).
     pub async fn start() -> Nats {
+        let port = Reserved::new();
         let mut n = Nats {
-            addr: free_port(),
+            addr: port.addr,
             dir: tempfile::tempdir().expect("tempdir"),
             child: None,
+            _port: port,
         };
         n.spawn().await;
         n
@@ -53,13 +55,13 @@ impl Nats {
                 panic!("cannot run nats-server ({e}): `apt-get install nats-server`, or run scripts/test-all.sh, which installs it")
             });
         self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("nats-server did not listen on {}", self.addr);
+        let addr = self.addr;
+        wait_until_async(
+            &format!("nats-server to listen on {addr}"),
+            Duration::from_secs(10),
+            async || tokio::net::TcpStream::connect(addr).await.is_ok(),
+        )
+        .await;
     }
 
     /// Kill it (SIGKILL): an outage.

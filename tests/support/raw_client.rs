@@ -125,3 +125,54 @@ fn parse_one(raw: &[u8]) -> Option<(RawResponse, usize)> {
     resp.body = body.get(..len)?.to_vec();
     Some((resp, head_end + len))
 }
+
+/// One keep-alive HTTP/1.1 connection driven by hand: each request waits
+/// for its whole response on the same socket. Unlike a pooled client, it
+/// never reconnects, so a connection the node drops is an error here.
+pub struct KeepAlive {
+    s: TcpStream,
+    buf: Vec<u8>,
+    /// Responses read on this connection so far.
+    pub answered: usize,
+}
+
+impl KeepAlive {
+    pub async fn connect(addr: SocketAddr) -> KeepAlive {
+        KeepAlive {
+            s: TcpStream::connect(addr).await.expect("connect to node"),
+            buf: Vec::new(),
+            answered: 0,
+        }
+    }
+
+    /// `GET path` on this connection; the response, or what went wrong
+    /// (closed by the node, an error, or no answer within `deadline`).
+    pub async fn get(&mut self, path: &str, deadline: Duration) -> Result<RawResponse, String> {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: keepalive.test\r\n\r\n");
+        self.s
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| format!("write after {} responses: {e}", self.answered))?;
+        let end = tokio::time::Instant::now() + deadline;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let (mut responses, rest) = parse_responses(&self.buf);
+            if !responses.is_empty() {
+                self.buf = rest;
+                self.answered += 1;
+                return Ok(responses.remove(0));
+            }
+            match tokio::time::timeout_at(end, self.s.read(&mut chunk)).await {
+                Err(_) => return Err(format!("no answer within {deadline:?}")),
+                Ok(Ok(0)) => {
+                    return Err(format!(
+                        "connection closed by the node after {} responses",
+                        self.answered
+                    ));
+                }
+                Ok(Err(e)) => return Err(format!("read after {} responses: {e}", self.answered)),
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}

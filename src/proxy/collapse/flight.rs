@@ -24,6 +24,11 @@ pub struct Head {
 /// falling too far behind.
 pub(super) const DETACHED: usize = usize::MAX;
 
+/// A reader that has taken nothing for this long while the flight waits on
+/// it has stopped reading (socket buffers can hide a stall for megabytes,
+/// so how far behind it is says nothing by itself).
+const STALL: Duration = Duration::from_millis(500);
+
 #[derive(Default)]
 pub(super) struct State {
     pub(super) head: Option<Arc<Head>>,
@@ -41,6 +46,8 @@ pub(super) struct State {
     pub(super) accepting: bool,
     /// Next chunk index of each reader (None: slot free).
     pub(super) readers: Vec<Option<usize>>,
+    /// When each reader last took a chunk (or joined).
+    pub(super) progressed: Vec<std::time::Instant>,
     pub(super) wakers: Vec<Waker>,
 }
 
@@ -105,6 +112,9 @@ impl Flight {
                 st.readers.len() - 1
             }
         };
+        let n = st.readers.len();
+        st.progressed.resize(n, crate::clock::instant());
+        st.progressed[slot] = crate::clock::instant();
         Some(FlightBody {
             flight: self.clone(),
             slot,
@@ -158,19 +168,28 @@ impl Flight {
             .map(|r| Self::offset(st, *r))
     }
 
-    /// Detach readers more than the limit behind the fastest one: their
-    /// clients stopped reading (or read far slower than the others), and
-    /// must not hold the body in memory.
+    /// Detach readers the limit behind the fastest one that have also taken
+    /// nothing for [`STALL`]: their clients stopped reading, and must not
+    /// hold the body in memory. Position alone says nothing: a client that
+    /// stopped reading can be the fastest for a while, its socket buffers
+    /// taking megabytes, and a reading client a moment late is then far
+    /// behind it (the cause of the old `slow_reader_memory` flake).
     fn detach_laggards(&self, st: &mut State) {
         let Some(fastest) = Self::fastest(st) else {
             return;
         };
         let limit = self.limit as u64;
         let mut detached = 0usize;
+        let now = crate::clock::instant();
         for i in 0..st.readers.len() {
+            let stalled = st
+                .progressed
+                .get(i)
+                .is_none_or(|t| now.duration_since(*t) >= STALL);
             if let Some(r) = st.readers[i]
                 && r != DETACHED
-                && fastest - Self::offset(st, r) > limit
+                && stalled
+                && fastest - Self::offset(st, r) >= limit
             {
                 st.readers[i] = Some(DETACHED);
                 detached += 1;
@@ -181,22 +200,34 @@ impl Flight {
         }
     }
 
-    /// Wait until the fastest reader is less than the limit behind the pump
-    /// (or nobody reads: the fill then runs at the origin's pace), so the
-    /// shared fetch follows its fastest client like an uncollapsed one.
+    /// Wait until the slowest attached reader is less than the limit behind
+    /// the pump (or nobody reads: the fill then runs at the origin's pace).
+    /// A reader that stalls there for [`STALL`] is detached, so the shared
+    /// fetch follows its slowest reading client, and memory stays within
+    /// the limit.
     pub(super) async fn room(&self) {
         loop {
             let notified = self.progress.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
-                let st = self.state.lock();
-                match Self::fastest(&st) {
-                    Some(pos) if st.pushed - pos >= self.limit as u64 => {}
+                let mut st = self.state.lock();
+                let slowest = st
+                    .readers
+                    .iter()
+                    .flatten()
+                    .filter(|r| **r != DETACHED)
+                    .min()
+                    .map(|r| Self::offset(&st, *r));
+                match slowest {
+                    Some(pos) if st.pushed - pos >= self.limit as u64 => {
+                        self.detach_laggards(&mut st);
+                        Self::trim(&mut st);
+                    }
                     _ => return,
                 }
             }
-            notified.await;
+            let _ = tokio::time::timeout(STALL, notified).await;
         }
     }
 
@@ -271,6 +302,9 @@ impl Body for FlightBody {
         if next >= st.base && next < st.base + st.chunks.len() {
             let chunk = st.chunks[next - st.base].clone();
             st.readers[self.slot] = Some(next + 1);
+            if let Some(t) = st.progressed.get_mut(self.slot) {
+                *t = crate::clock::instant();
+            }
             Flight::trim(&mut st);
             drop(st);
             self.flight.progress.notify_one();
