@@ -6,7 +6,6 @@
 use super::h1_framing::TrailerLimits;
 use super::observe::{self, Observed};
 use super::request_checks;
-use crate::body::Body;
 use crate::config::ServerConfig;
 use crate::live::Live;
 use crate::proxy::{self, Pipeline};
@@ -101,27 +100,37 @@ impl FrontEnd {
         let mut start = observe::begin(&pipeline, &req, peer, Some("TLSv1.3"));
         let (resp, span_end) = match self.refuse(&req, peer, sni) {
             Some(refused) => (refused, None),
-            None => self.traced(&pipeline, req, peer, &mut start).await,
+            None => {
+                let span = self.start_span(&pipeline, &req, peer, &mut start);
+                let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
+                let services = &pipeline.services;
+                let end = trace::end_server(
+                    span,
+                    &services.tracer,
+                    &pipeline.cfg,
+                    &services.purge,
+                    &resp,
+                );
+                (resp, end)
+            }
         };
         observe::finish(&pipeline, start, resp, span_end)
     }
 
-    /// Run `req` through the pipeline inside its server span (if traced).
-    async fn traced(
+    /// Start `req`'s server span (if traced) and note its trace id for the
+    /// log line.
+    fn start_span<B>(
         &self,
-        pipeline: &Arc<Pipeline>,
-        req: http::Request<Body>,
+        pipeline: &Pipeline,
+        req: &http::Request<B>,
         peer: SocketAddr,
         start: &mut observe::Start,
-    ) -> (http::Response<Body>, Option<trace::SpanEnd>) {
-        let services = &pipeline.services;
-        let (tracer, trusted) = (&services.tracer, &pipeline.trusted_proxies);
-        let span = trace::start_server(tracer, trusted, &req, peer, self.scheme);
+    ) -> Option<trace::ServerSpan> {
+        let (tracer, trusted) = (&pipeline.services.tracer, &pipeline.trusted_proxies);
+        let span = trace::start_server(tracer, trusted, req, peer, self.scheme);
         start.note_trace(span.as_ref());
-        let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
-        let resp = trace::within(&span, resp).await;
-        let span_end = trace::end_server(span, tracer, &pipeline.cfg, &services.purge, &resp);
-        (resp, span_end)
+        span
     }
 
     /// The front end's own answer to a request it will not pass on: the
@@ -204,8 +213,19 @@ impl FrontEnd {
         let (mut resp, span_end) = match self.refuse(&req, peer, sni) {
             Some(refused) => (refused, None),
             None => {
+                let span = self.start_span(&pipeline, &req, peer, &mut start);
                 let req = req.map(crate::body::boxed);
-                self.traced(&pipeline, req, peer, &mut start).await
+                let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
+                let resp = trace::within(&span, resp).await;
+                let services = &pipeline.services;
+                let end = trace::end_server(
+                    span,
+                    &services.tracer,
+                    &pipeline.cfg,
+                    &services.purge,
+                    &resp,
+                );
+                (resp, end)
             }
         };
         if let Some(v) = &self.alt_svc {

@@ -97,7 +97,7 @@ pub fn finish(
     pipeline: &Pipeline,
     start: Start,
     mut resp: Response<Body>,
-    span: Option<SpanEnd>,
+    span: Option<Box<SpanEnd>>,
 ) -> Response<Observed> {
     let first_byte = clock::instant().saturating_duration_since(start.at);
     let served = resp.extensions_mut().remove::<Served>();
@@ -227,7 +227,7 @@ pub struct Observed {
     inner: Body,
     sent: u64,
     done: Option<Done>,
-    span: Option<SpanEnd>,
+    span: Option<Box<SpanEnd>>,
 }
 
 impl Observed {

@@ -104,7 +104,7 @@ pub fn end_server(
     cfg: &Config,
     purge: &PurgeStore,
     resp: &Response<Body>,
-) -> Option<SpanEnd> {
+) -> Option<Box<SpanEnd>> {
     let span = span?;
     let status = resp.status();
     if !span.record || (!span.ctx.sampled && !status.is_server_error()) {
@@ -116,13 +116,13 @@ pub fn end_server(
     // Known now to be exported: note what only the node knows.
     let facts = Some(node_facts(cfg, purge, &span, cache_status.as_ref()));
     let tracer = tracer.clone();
-    Some(SpanEnd {
+    Some(Box::new(SpanEnd {
         tracer,
         span,
         status,
         cache_status,
         facts,
-    })
+    }))
 }
 
 /// The site, key and purge sequence of a request, for its span.
@@ -182,14 +182,14 @@ impl ServerSpan {
 
 impl SpanEnd {
     /// End the span: its body sent `body_bytes` and ended as `end`.
-    pub fn end(self, body_bytes: u64, end: BodyEnd) {
+    pub fn end(self: Box<Self>, body_bytes: u64, end: BodyEnd) {
         let SpanEnd {
             tracer,
             span,
             status,
             cache_status,
             facts,
-        } = self;
+        } = *self;
         let failed = status.is_server_error() || matches!(end, BodyEnd::Failed(_));
         let ctx = span.ctx;
         if !ctx.sampled && !failed {
