@@ -1,5 +1,5 @@
-//! The node in force, swapped whole at a config reload. Each request takes
-//! the node current when it starts and keeps it to the end, so requests in
+//! The pipeline in force, swapped whole at a config reload. Each request takes
+//! the pipeline current when it starts and keeps it to the end, so requests in
 //! flight finish with the config they started with; the next request sees
 //! the new one. What must outlive a config (store, purge state,
 //! certificates, tunnels, counters) is the process's
@@ -18,13 +18,13 @@ use std::sync::Arc;
 /// overrides, validated.
 pub type ConfigSource = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
-/// The node in force and how to replace it.
+/// The pipeline in force and how to replace it.
 pub struct Live {
     pipeline: ArcSwap<Pipeline>,
     source: ConfigSource,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
-    /// Runs when a new node takes over (health checks for its pools).
+    /// Runs when a new pipeline takes over (health checks for its pools).
     on_swap: Box<dyn Fn(&Arc<Pipeline>) + Send + Sync>,
 }
 
@@ -37,8 +37,8 @@ pub enum ReloadError {
 }
 
 impl Live {
-    /// `node` in force; reloads read `source`; `on_swap` runs for every
-    /// node that takes over (and not for `node` itself).
+    /// `pipeline` in force; reloads read `source`; `on_swap` runs for every
+    /// pipeline that takes over (and not for `pipeline` itself).
     pub fn new(
         pipeline: Arc<Pipeline>,
         source: ConfigSource,
@@ -52,12 +52,12 @@ impl Live {
         })
     }
 
-    /// The node in force now.
+    /// The pipeline in force now.
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.pipeline.load_full()
     }
 
-    /// Re-read the config and swap in a node built from it. Fields that
+    /// Re-read the config and swap in a pipeline built from it. Fields that
     /// cannot change while running keep their running values and are
     /// listed in the report; certificates are reloaded from their files.
     pub async fn reload(&self) -> Result<Report, ReloadError> {

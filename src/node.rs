@@ -178,12 +178,12 @@ pub async fn start_reloadable(cfg: Config, source: ConfigSource) -> anyhow::Resu
 }
 
 impl Running {
-    /// The node this process runs now (for benchmarks and embedding).
+    /// The pipeline this process runs now (for benchmarks and embedding).
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.live.pipeline()
     }
 
-    /// The node in force and its reload (SIGHUP, `POST /admin/reload`).
+    /// The pipeline in force and its reload (SIGHUP, `POST /admin/reload`).
     pub fn live(&self) -> Arc<Live> {
         self.live.clone()
     }

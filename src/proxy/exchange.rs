@@ -16,7 +16,7 @@ use storage::ObjectKey;
 
 /// One client request and everything derived from it.
 pub struct Exchange {
-    /// The node serving it.
+    /// The pipeline serving it.
     pub pipeline: Arc<Pipeline>,
     /// The request head.
     pub parts: Parts,

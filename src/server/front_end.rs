@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What every connection of one listener shares: the node, the protocol
+/// What every connection of one listener shares: the pipeline in force, the protocol
 /// builders and the limits, all from `[server]`, and the listener's scheme.
 pub struct FrontEnd {
     live: Arc<Live>,
@@ -40,7 +40,7 @@ pub struct FrontEnd {
 // === impl FrontEnd ===
 
 impl FrontEnd {
-    /// Builders and limits for `node`'s `[server]` settings, for a listener
+    /// Builders and limits for `pipeline`'s `[server]` settings, for a listener
     /// of `scheme` that advertises `alt_svc` (if any) on every response.
     pub fn new(
         live: Arc<Live>,
@@ -184,7 +184,7 @@ impl FrontEnd {
         Some(resp)
     }
 
-    /// The node in force now.
+    /// The pipeline in force now.
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.live.pipeline()
     }
