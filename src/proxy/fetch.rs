@@ -337,8 +337,12 @@ pub async fn send(
         &pipeline.services.tracer,
         &ex.parts.extensions,
         &mut req,
-        origin.scheme(),
-        origin.authority().unwrap_or_default(),
+        || {
+            (
+                origin.scheme(),
+                origin.authority().unwrap_or_default().into(),
+            )
+        },
         pq,
     );
     // A retry's request carries the same trace fields, and is counted.

@@ -78,8 +78,12 @@ async fn forward_grpc(ex: &Exchange, body: Body) -> Response<Body> {
         tracer,
         &ex.parts.extensions,
         &mut req,
-        origin.scheme(),
-        origin.authority().unwrap_or_default(),
+        || {
+            (
+                origin.scheme(),
+                origin.authority().unwrap_or_default().into(),
+            )
+        },
         pq,
     );
     let result = ex

@@ -45,31 +45,33 @@ struct Recording {
 }
 
 impl ClientSpan {
-    /// Start the span for `req`, about to go to the origin at
-    /// `scheme://authority` for the request whose extensions are `ext`, and
-    /// put the trace fields on `req`.
-    /// `None` when tracing is off.
+    /// Start the span for `req`, about to go to the origin that `origin`
+    /// names (its scheme and authority, asked only for a recorded span) for
+    /// the request whose extensions are `ext`, and put the trace fields on
+    /// `req`. `None` when tracing is off.
     pub fn start(
         tracer: &Arc<Tracer>,
         ext: &Extensions,
         req: &mut Request<Body>,
-        scheme: &'static str,
-        authority: &str,
+        origin: impl FnOnce() -> (&'static str, String),
         path_and_query: &str,
     ) -> Option<ClientSpan> {
         tracer.settings.as_ref()?;
         let span_id = SpanId::random();
         let span = match super::context::current(ext) {
             Some(ctx) => ClientSpan {
-                recording: (ctx.sampled || ctx.record_errors).then(|| Recording {
-                    tracer: tracer.clone(),
-                    parent: ctx.span_id,
-                    record_errors: ctx.record_errors,
-                    start: crate::clock::instant(),
-                    method: req.method().clone(),
-                    origin: scheme,
-                    authority: authority.to_string(),
-                    path_and_query: path_and_query.to_string(),
+                recording: (ctx.sampled || ctx.record_errors).then(|| {
+                    let (scheme, authority) = origin();
+                    Recording {
+                        tracer: tracer.clone(),
+                        parent: ctx.span_id,
+                        record_errors: ctx.record_errors,
+                        start: crate::clock::instant(),
+                        method: req.method().clone(),
+                        origin: scheme,
+                        authority,
+                        path_and_query: path_and_query.to_string(),
+                    }
                 }),
                 trace_id: ctx.trace_id,
                 span_id,
