@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod keyed_locks;
 pub mod lookup;
 pub mod origin_purge;
+pub mod origin_send;
 mod pipeline;
 pub mod purge_method;
 pub mod representations;

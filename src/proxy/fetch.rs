@@ -6,6 +6,7 @@ use super::collapse::{Head, Leader};
 use super::exchange::Exchange;
 use super::fill::{FillBody, FillPlan};
 use super::forwarding::{remove_hop_by_hop, upstream_request};
+use super::origin_send::{Timing, date_value, drain, relay, send};
 use super::representations::encodings::{self, Choice};
 use super::representations::{range_fill, slices};
 use super::respond;
@@ -18,14 +19,10 @@ use crate::http_cache::conditional::{self, Precondition};
 use crate::http_cache::content_coding;
 use crate::http_cache::invalidation;
 use crate::http_cache::storable::{NoCacheReason, RequestFacts};
-use crate::trace::ClientSpan;
-use crate::upstream::Replay;
 use crate::upstream::timed_body::TimedBody;
-use http::header::{self, HeaderValue};
+use http::header::{self};
 use http::{HeaderMap, Method, Response, StatusCode};
-use http_body_util::BodyExt;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// Fetch a missed GET or HEAD from the origin.
 pub async fn miss(ex: &Exchange, body: Body, fwd: Fwd, leader: Option<Leader>) -> Response<Body> {
@@ -81,30 +78,6 @@ pub async fn pass(ex: &Exchange, body: Body, reason: NoCacheReason) -> Response<
         Ok(resp) => relay(&ex.pipeline, resp, cs),
         Err(e) => respond::upstream_error(&ex.pipeline, &e, cs),
     }
-}
-
-/// Stream an origin response to the client as it comes, frames and
-/// trailers alike, without storing anything.
-pub fn relay(
-    pipeline: &super::Pipeline,
-    resp: Response<TimedBody>,
-    cs: CacheStatus,
-) -> Response<Body> {
-    let (mut rparts, rbody) = resp.into_parts();
-    remove_hop_by_hop(&mut rparts.headers);
-    let cs = CacheStatus {
-        fwd_status: Some(rparts.status.as_u16()),
-        ..cs
-    };
-    let version = rparts.version;
-    respond::finish(
-        pipeline,
-        rparts.status,
-        rparts.headers,
-        body::boxed(rbody),
-        &cs,
-        version,
-    )
 }
 
 /// Forward an origin response to the client, storing it while it streams
@@ -304,74 +277,4 @@ fn release_for_pass(ex: &Exchange, leader: Leader) {
     } else {
         leader.pass(clock::instant());
     }
-}
-
-/// Read a body to its end, dropping every chunk as it comes (so a fill
-/// nobody reads still completes, without holding the body in memory).
-pub async fn drain(mut body: Body) {
-    while let Some(frame) = body.frame().await {
-        if frame.is_err() {
-            return;
-        }
-    }
-}
-
-/// When an origin exchange happened, for RFC 9111 §4.2.3 ages and purges:
-/// (request sent, response received, purge sequence before sending).
-pub type Timing = (SystemTime, SystemTime, u64);
-
-/// Send `req` upstream for `ex`, noting the times and the purge sequence
-/// *before* sending (a purge that lands while the fetch is in flight covers it).
-pub async fn send(
-    ex: &Exchange,
-    req: http::Request<Body>,
-    replay: Option<&Replay<'_>>,
-) -> (
-    Result<Response<TimedBody>, crate::error::UpstreamError>,
-    Timing,
-) {
-    let pipeline = &ex.pipeline;
-    let (origin, pq) = (&ex.site.origin, &ex.target.path_and_query);
-    let mut req = req;
-    let span = ClientSpan::start(
-        &pipeline.services.tracer,
-        &ex.parts.extensions,
-        &mut req,
-        || {
-            (
-                origin.scheme(),
-                origin.authority().unwrap_or_default().into(),
-            )
-        },
-        pq,
-    );
-    // A retry's request carries the same trace fields, and is counted.
-    let traced = replay.zip(span.as_ref()).map(|(rebuild, span)| {
-        move || {
-            let mut req = rebuild();
-            span.resend(&mut req);
-            req
-        }
-    });
-    let replay = match &traced {
-        Some(t) => Some(t as &Replay<'_>),
-        None => replay,
-    };
-    let purge_seq = pipeline.services.purge.current_seq();
-    let request_time = clock::now();
-    let started = clock::instant();
-    let mut result = pipeline.upstream.send(origin, pq, req, replay).await;
-    if let Some(span) = span {
-        span.end(&result);
-    }
-    if let Ok(resp) = &mut result {
-        ex.origin_answered(clock::instant().saturating_duration_since(started));
-        super::origin_purge::honour(ex, resp.headers_mut()).await;
-    }
-    (result, (request_time, clock::now(), purge_seq))
-}
-
-/// An HTTP-date header value for `t`.
-pub fn date_value(t: SystemTime) -> HeaderValue {
-    HeaderValue::from_str(&httpdate::fmt_http_date(t)).unwrap_or(HeaderValue::from_static(""))
 }

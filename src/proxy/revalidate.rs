@@ -3,9 +3,10 @@
 //! background under stale-while-revalidate (RFC 5861 §3).
 
 use super::exchange::Exchange;
-use super::fetch::{drain, store_and_stream};
+use super::fetch::store_and_stream;
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::lookup::Entry;
+use super::origin_send::drain;
 use super::respond;
 use crate::body::{self, Body};
 use crate::http_cache::cache_status::{CacheStatus, Fwd};

@@ -3,9 +3,10 @@
 //! through streaming, never stored and invalidating nothing.
 
 use super::exchange::Exchange;
-use super::fetch::{relay, send, store_and_stream};
+use super::fetch::store_and_stream;
 use super::forwarding::{remove_hop_by_hop, upstream_request};
 use super::grpc;
+use super::origin_send::{relay, send};
 use super::respond;
 use crate::body::Body;
 use crate::http_cache::cache_status::{CacheStatus, Fwd};

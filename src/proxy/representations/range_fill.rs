@@ -75,7 +75,7 @@ pub fn answer(
 /// bytes: the store copy it feeds then completes.
 fn finish_in_background(body: Body) {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
-        rt.spawn(super::super::fetch::drain(body));
+        rt.spawn(super::super::origin_send::drain(body));
     }
 }
 

@@ -16,10 +16,10 @@
 //! forgotten. Objects with Vary are not sliced.
 
 use super::super::exchange::Exchange;
-use super::super::fetch;
 use super::super::forwarding::upstream_request;
 use super::super::lookup::{self, Lookup};
 use super::super::respond;
+use super::super::{fetch, origin_send};
 use crate::body::{self, Body, BoxError};
 use crate::clock;
 use crate::http_cache::admission::{self, Admission, Admit, Received};
@@ -230,7 +230,7 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
     {
         h.insert(header::IF_RANGE, v.clone());
     }
-    let (result, (request_time, response_time, purge_seq)) = fetch::send(ex, req, None).await;
+    let (result, (request_time, response_time, purge_seq)) = origin_send::send(ex, req, None).await;
     let resp = result.map_err(|e| format!("origin: {e}"))?;
     let (mut parts, rbody) = resp.into_parts();
     super::super::forwarding::remove_hop_by_hop(&mut parts.headers);
@@ -259,7 +259,7 @@ async fn slice(ex: &Exchange, known: &Known, idx: u64) -> Result<Slice, String> 
     if parts.headers.get(header::DATE).is_none() {
         parts
             .headers
-            .insert(header::DATE, fetch::date_value(response_time));
+            .insert(header::DATE, origin_send::date_value(response_time));
     }
     let admission = admission::admit(
         &Admit {

@@ -9,7 +9,7 @@ use crate::body::Body;
 use crate::clock;
 use crate::error::UpstreamError;
 use crate::proxy::exchange::Exchange;
-use crate::proxy::fetch::{self, Timing};
+use crate::proxy::origin_send::{self, Timing};
 use crate::upstream::Replay;
 use crate::upstream::timed_body::TimedBody;
 use http::header::{self, HeaderName, HeaderValue};
@@ -17,7 +17,7 @@ use http::{Request, Response};
 
 /// Send `req` (built by `rebuild`, which builds it again for the next
 /// hop) where the tier routes it, noting the times and purge sequence as
-/// [`fetch::send`] does. Without a tier it is [`fetch::send`].
+/// [`origin_send::send`] does. Without a tier it is [`origin_send::send`].
 pub async fn send(
     ex: &Exchange,
     req: Request<Body>,
@@ -25,13 +25,13 @@ pub async fn send(
 ) -> (Result<Response<TimedBody>, UpstreamError>, Timing) {
     let pipeline = &ex.pipeline;
     let Some(tier) = &pipeline.tier else {
-        return fetch::send(ex, req, Some(rebuild)).await;
+        return origin_send::send(ex, req, Some(rebuild)).await;
     };
     let peers = match tier.route(ex.arrival, &ex.primary) {
         Route::Peers(p) => p,
         Route::Origin(why) => {
             pipeline.services.metrics.tier.count(why);
-            return fetch::send(ex, req, Some(rebuild)).await;
+            return origin_send::send(ex, req, Some(rebuild)).await;
         }
     };
     let mut next = Some(req);
@@ -65,7 +65,7 @@ pub async fn send(
         .metrics
         .tier
         .count(TierOutcome::OriginFallback);
-    fetch::send(ex, next.unwrap_or_else(rebuild), Some(rebuild)).await
+    origin_send::send(ex, next.unwrap_or_else(rebuild), Some(rebuild)).await
 }
 
 /// A request built for the origin, made fit for a peer: the peer routes by
