@@ -135,34 +135,6 @@ async fn tls_origin(id: Identity, alpn: &[&[u8]]) -> TlsOrigin {
     }
 }
 
-/// Log lines written while the returned guard lives (this thread only:
-/// the tests run on a current-thread runtime, so the node's tasks too).
-fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
-    #[derive(Clone)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
-}
-
-fn text(buf: &Arc<Mutex<Vec<u8>>>) -> String {
-    String::from_utf8_lossy(&buf.lock()).into_owned()
-}
-
 fn write_pem(dir: &std::path::Path, pem: &str) -> std::path::PathBuf {
     let path = dir.join("ca.pem");
     std::fs::write(&path, pem).expect("write CA file");
@@ -197,7 +169,7 @@ async fn https_origin_trusted_through_a_ca_file_is_a_miss_then_a_hit() {
 
 #[tokio::test]
 async fn a_certificate_for_another_name_is_refused_with_502() {
-    let (logs, _guard) = capture_logs();
+    let logs = support::logs::Logs::capture(tracing::Level::INFO);
     let ca = test_ca();
     let origin = tls_origin(issued_by(&ca, &["localhost"]), &[b"http/1.1"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -218,7 +190,7 @@ async fn a_certificate_for_another_name_is_refused_with_502() {
         !got.text().contains("certificate"),
         "details stay in the log"
     );
-    let log = text(&logs);
+    let log = logs.text();
     assert!(
         log.contains("tls:") && log.contains("invalid peer certificate"),
         "{log}"
@@ -229,7 +201,7 @@ async fn a_certificate_for_another_name_is_refused_with_502() {
 
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off() {
-    let (logs, _guard) = capture_logs();
+    let logs = support::logs::Logs::capture(tracing::Level::INFO);
     let ca = test_ca();
     let origin = tls_origin(self_signed(&["localhost"]), &[b"http/1.1"]).await;
     let url = format!("https://localhost:{}", origin.port);
@@ -239,7 +211,7 @@ async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off
     let node = TestNode::start(cfg).await;
     let got = get(&node.url("/a")).await;
     assert_eq!(got.status, 502, "{}", got.text());
-    assert!(text(&logs).contains("UnknownIssuer"), "{}", text(&logs));
+    assert!(logs.text().contains("UnknownIssuer"), "{}", logs.text());
     node.stop().await;
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -247,9 +219,9 @@ async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off
     cfg.upstream.tls_verify = false;
     let node = TestNode::start(cfg).await;
     assert!(
-        text(&logs).contains("TLS CERTIFICATE CHECKING IS OFF"),
+        logs.text().contains("TLS CERTIFICATE CHECKING IS OFF"),
         "a loud warning at start-up: {}",
-        text(&logs)
+        logs.text()
     );
     let got = get(&node.url("/a")).await;
     assert_eq!((got.status, got.text().as_str()), (200, "secure"));
@@ -289,7 +261,7 @@ async fn h2_is_negotiated_by_alpn_with_an_https_origin() {
 
 #[tokio::test]
 async fn h2_falls_back_to_http11_when_the_origin_offers_no_h2() {
-    let (logs, _guard) = capture_logs();
+    let logs = support::logs::Logs::capture(tracing::Level::INFO);
     let ca = test_ca();
     let origin = tls_origin(issued_by(&ca, &["localhost"]), &[b"http/1.1"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -305,7 +277,7 @@ async fn h2_falls_back_to_http11_when_the_origin_offers_no_h2() {
         *origin.versions.lock(),
         vec![http::Version::HTTP_11, http::Version::HTTP_11]
     );
-    let log = text(&logs);
+    let log = logs.text();
     assert_eq!(
         log.matches("did not offer h2").count(),
         1,

@@ -104,14 +104,7 @@ impl FrontEnd {
                 let span = self.start_span(&pipeline, &req, peer, &mut start);
                 let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
                 let resp = trace::within(&span, resp).await;
-                let services = &pipeline.services;
-                let end = trace::end_server(
-                    span,
-                    &services.tracer,
-                    &pipeline.cfg,
-                    &services.purge,
-                    &resp,
-                );
+                let end = end_span(&pipeline, span, &resp);
                 (resp, end)
             }
         };
@@ -217,14 +210,7 @@ impl FrontEnd {
                 let req = req.map(crate::body::boxed);
                 let resp = proxy::handle(pipeline.clone(), req, peer, self.scheme);
                 let resp = trace::within(&span, resp).await;
-                let services = &pipeline.services;
-                let end = trace::end_server(
-                    span,
-                    &services.tracer,
-                    &pipeline.cfg,
-                    &services.purge,
-                    &resp,
-                );
+                let end = end_span(&pipeline, span, &resp);
                 (resp, end)
             }
         };
@@ -233,6 +219,16 @@ impl FrontEnd {
         }
         observe::finish(&pipeline, start, resp, span_end)
     }
+}
+
+/// Hand the server span (if any) the response head; its end waits for the body.
+fn end_span(
+    pipeline: &Pipeline,
+    span: Option<trace::ServerSpan>,
+    resp: &http::Response<crate::body::Body>,
+) -> Option<Box<trace::SpanEnd>> {
+    let services = &pipeline.services;
+    trace::end_server(span, &services.tracer, &pipeline.cfg, &services.purge, resp)
 }
 
 /// Does any site accept WebSocket tunnels?
